@@ -1,0 +1,86 @@
+import Koa from 'koa';
+import { pino, type Logger } from 'pino';
+import { cognitoIssuer, createBearerAuth, createVerifier, type AuthState, type Verifier } from './auth/index.js';
+import type { Config } from './config.js';
+import { createErrorHandler } from './http/errors.js';
+import { createRequestLog } from './http/request-log.js';
+import { startLocalIssuer, type LocalIssuer } from './local/issuer.js';
+import { createRouter, routePolicy } from './routes.js';
+
+export const productScopes = ['products/read', 'products/write'] as const;
+
+export interface Service {
+  readonly app: Koa<AuthState>;
+  readonly verifier: Verifier;
+  readonly logger: Logger;
+  /** Present in local mode: the embedded issuer the service trusts. */
+  readonly localIssuer: LocalIssuer | undefined;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  readonly logger?: Logger;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    ...(config.prettyLogs ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
+  });
+}
+
+/** The composition root: config in, every dependency built from it, the Koa app out. Tests call it with their own config. */
+export async function createService(config: Config, options: ServiceOptions = {}): Promise<Service> {
+  const logger = options.logger ?? createLogger(config);
+  const closers: (() => Promise<void>)[] = [];
+
+  let localIssuer: LocalIssuer | undefined;
+  let issuers = config.auth.issuers;
+  if (config.local) {
+    localIssuer = await startLocalIssuer({
+      port: config.local.issuerPort,
+      userPoolId: config.local.userPoolId,
+      clients: [{ id: config.local.clientId, secret: config.local.clientSecret, scopes: productScopes }],
+      scopes: productScopes,
+    });
+    closers.push(localIssuer.close);
+    const base = localIssuer.issuer.slice(0, -config.local.userPoolId.length - 1);
+    issuers = [
+      cognitoIssuer({ userPoolId: config.local.userPoolId, issuerBaseUrl: base, clientIds: [config.local.clientId] }),
+    ];
+  }
+
+  const verifier = createVerifier({
+    issuers,
+    onKeySetEvent: (issuer, event) => {
+      const level = event.type === 'fetched' ? 'debug' : 'warn';
+      logger[level]({ issuer, keySet: event }, `key set ${event.type.replace('_', ' ')}`);
+    },
+  });
+  try {
+    await verifier.warmUp();
+  } catch (error) {
+    // Not fatal: requests answer 503 until the keys can be had, and the key set keeps trying.
+    logger.warn({ err: error }, 'could not fetch the issuer keys at startup');
+  }
+
+  const app = new Koa<AuthState>();
+  app.proxy = true;
+  app.silent = true;
+  const router = createRouter();
+  app.use(createRequestLog(logger));
+  app.use(createErrorHandler(logger));
+  app.use(createBearerAuth({ verifier, policy: routePolicy, realm: config.auth.realm }));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+
+  return {
+    app,
+    verifier,
+    logger,
+    localIssuer,
+    async close() {
+      for (const close of closers.reverse()) await close();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * Why a request was refused. A closed set, so that logs, counters and the HTTP mapping below can switch on it
+ * exhaustively; the client only ever sees the RFC 6750 error code and a short description.
+ */
+export type RefusalReason =
+  | 'missing'
+  | 'malformed'
+  | 'malformed_token'
+  | 'token_too_large'
+  | 'bad_algorithm'
+  | 'bad_signature'
+  | 'unknown_kid'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'issued_in_future'
+  | 'too_old'
+  | 'wrong_issuer'
+  | 'wrong_audience'
+  | 'wrong_type'
+  | 'wrong_token_use'
+  | 'client_not_allowed'
+  | 'claims_invalid'
+  | 'revoked'
+  | 'insufficient_scope'
+  | 'group_not_allowed'
+  | 'keys_unavailable';
+
+/** RFC 6750 §3.1 error codes. */
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+
+export interface RefusalResponse {
+  readonly status: 400 | 401 | 403 | 503;
+  /** `undefined` when no credentials were sent: RFC 6750 §3.1 says the challenge then carries no error code. */
+  readonly error: BearerErrorCode | 'temporarily_unavailable' | undefined;
+  readonly description: string;
+}
+
+const responses: { readonly [R in RefusalReason]: RefusalResponse } = {
+  missing: { status: 401, error: undefined, description: 'a bearer token is required' },
+  malformed: { status: 400, error: 'invalid_request', description: 'malformed bearer credentials' },
+  malformed_token: { status: 401, error: 'invalid_token', description: 'token malformed' },
+  token_too_large: { status: 401, error: 'invalid_token', description: 'token too large' },
+  bad_algorithm: { status: 401, error: 'invalid_token', description: 'token algorithm not accepted' },
+  bad_signature: { status: 401, error: 'invalid_token', description: 'token signature invalid' },
+  unknown_kid: { status: 401, error: 'invalid_token', description: 'token signing key unknown' },
+  expired: { status: 401, error: 'invalid_token', description: 'token expired' },
+  not_yet_valid: { status: 401, error: 'invalid_token', description: 'token not yet valid' },
+  issued_in_future: { status: 401, error: 'invalid_token', description: 'token issued in the future' },
+  too_old: { status: 401, error: 'invalid_token', description: 'token too old' },
+  wrong_issuer: { status: 401, error: 'invalid_token', description: 'token issuer not accepted' },
+  wrong_audience: { status: 401, error: 'invalid_token', description: 'token audience not accepted' },
+  wrong_type: { status: 401, error: 'invalid_token', description: 'token type not accepted' },
+  wrong_token_use: { status: 401, error: 'invalid_token', description: 'token use not accepted' },
+  client_not_allowed: { status: 401, error: 'invalid_token', description: 'token client not accepted' },
+  claims_invalid: { status: 401, error: 'invalid_token', description: 'token claims invalid' },
+  revoked: { status: 401, error: 'invalid_token', description: 'token revoked' },
+  insufficient_scope: { status: 403, error: 'insufficient_scope', description: 'token lacks the required scope' },
+  group_not_allowed: { status: 403, error: 'insufficient_scope', description: 'token lacks the required group' },
+  keys_unavailable: {
+    status: 503,
+    error: 'temporarily_unavailable',
+    description: 'token signing keys are temporarily unavailable',
+  },
+};
+
+/** The one place where a refusal reason becomes an HTTP answer. */
+export function refusalResponse(reason: RefusalReason): RefusalResponse {
+  return responses[reason];
+}
+
+/** A typed refusal: callers switch on `reason`, never on the message. */
+export class AuthRefusal extends Error {
+  readonly reason: RefusalReason;
+  /** Seconds after which a retry may succeed; set for `keys_unavailable`. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(reason: RefusalReason, options: { retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super(reason, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AuthRefusal';
+    this.reason = reason;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+export function isAuthRefusal(error: unknown): error is AuthRefusal {
+  return error instanceof AuthRefusal;
+}

@@ -1,0 +1,233 @@
+import { createLocalJWKSet, errors as joseErrors } from 'jose';
+import type { JSONWebKeySet, JWSHeaderParameters, FlattenedJWSInput, CryptoKey } from 'jose';
+import { AuthRefusal } from './errors.js';
+import { fetchJson, type FetchLimits } from './fetch-json.js';
+
+export interface KeySetOptions extends Partial<FetchLimits> {
+  /** Where the JWKS is, or a function that finds out (OIDC discovery). Never a value taken from a token. */
+  readonly jwksUri: string | (() => Promise<string>);
+  /** After this long a fetched set is no longer trusted as current, so a key the issuer removed stops working. */
+  readonly maxAgeMs?: number;
+  /** After a fetch, an unknown `kid` is refused without fetching again for this long (flood protection). */
+  readonly cooldownMs?: number;
+  /** When a refresh fails, the last good set is still used for this long past its maximum age. */
+  readonly staleIfErrorMs?: number;
+  readonly now?: () => number;
+  readonly onEvent?: (event: KeySetEvent) => void;
+}
+
+export type KeySetEvent =
+  | { readonly type: 'fetched'; readonly uri: string; readonly keys: number }
+  | { readonly type: 'fetch_failed'; readonly uri: string; readonly error: string }
+  | { readonly type: 'stale_used'; readonly uri: string; readonly ageMs: number };
+
+export interface KeySetStats {
+  fetches: number;
+  failures: number;
+  cacheHits: number;
+  cooldownRefusals: number;
+  staleUses: number;
+}
+
+export interface KeySetStatus {
+  /** A set is held and is either current or within its stale-if-error window. */
+  readonly ready: boolean;
+  readonly fetchedAt: number | undefined;
+  readonly stale: boolean;
+  /** Increases every time a different set is installed; the verified-token cache keys on it. */
+  readonly generation: number;
+}
+
+export interface KeySet {
+  /** jose's key resolver signature: pass it straight to `jwtVerify`. */
+  readonly getKey: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
+  /** Fetch now (startup warm-up). Rejects when the fetch fails. */
+  refresh(): Promise<void>;
+  status(): KeySetStatus;
+  readonly stats: Readonly<KeySetStats>;
+}
+
+interface Held {
+  readonly text: string;
+  readonly resolve: ReturnType<typeof createLocalJWKSet>;
+  readonly fetchedAt: number;
+}
+
+const defaults = {
+  maxAgeMs: 10 * 60_000,
+  cooldownMs: 30_000,
+  staleIfErrorMs: 60 * 60_000,
+  timeoutMs: 5_000,
+  maxBytes: 256 * 1024,
+};
+/** After a failed fetch the next attempt waits 1 s, then 2 s, 4 s … up to the cooldown. */
+const firstBackoffMs = 1_000;
+
+/**
+ * The issuer's key set: fetched, cached for a bounded time, refetched once for an unknown `kid` and then held in a
+ * cooldown, shared between concurrent callers, and kept usable through a short outage of the issuer.
+ * Key selection itself (kid, alg → kty, use, key_ops) is jose's `createLocalJWKSet`.
+ */
+export function createKeySet(options: KeySetOptions): KeySet {
+  const maxAgeMs = options.maxAgeMs ?? defaults.maxAgeMs;
+  const cooldownMs = options.cooldownMs ?? defaults.cooldownMs;
+  const staleIfErrorMs = options.staleIfErrorMs ?? defaults.staleIfErrorMs;
+  const limits: FetchLimits = {
+    timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
+    maxBytes: options.maxBytes ?? defaults.maxBytes,
+  };
+  const now = options.now ?? Date.now;
+  const emit = options.onEvent ?? (() => undefined);
+  const stats: KeySetStats = { fetches: 0, failures: 0, cacheHits: 0, cooldownRefusals: 0, staleUses: 0 };
+
+  let held: Held | undefined;
+  let generation = 0;
+  let inflight: Promise<Held> | undefined;
+  let lastAttemptAt = Number.NEGATIVE_INFINITY;
+  let consecutiveFailures = 0;
+  let resolvedUri: string | undefined;
+
+  const describeUri = (): string => resolvedUri ?? (typeof options.jwksUri === 'string' ? options.jwksUri : 'jwks');
+
+  function nextAttemptAt(): number {
+    if (consecutiveFailures === 0) return lastAttemptAt + cooldownMs;
+    return lastAttemptAt + Math.min(cooldownMs, firstBackoffMs * 2 ** (consecutiveFailures - 1));
+  }
+
+  function unavailable(cause?: unknown): AuthRefusal {
+    const seconds = Math.max(1, Math.ceil((nextAttemptAt() - now()) / 1000));
+    return new AuthRefusal('keys_unavailable', { retryAfterSeconds: seconds, cause });
+  }
+
+  async function load(): Promise<Held> {
+    resolvedUri ??= typeof options.jwksUri === 'string' ? options.jwksUri : await options.jwksUri();
+    const body = await fetchJson(resolvedUri, limits);
+    const jwks = parseJwks(body);
+    const text = JSON.stringify(jwks);
+    return { text, resolve: createLocalJWKSet(jwks), fetchedAt: now() };
+  }
+
+  /** One fetch at a time, whoever asks; every caller gets its outcome. */
+  function fetchShared(): Promise<Held> {
+    if (inflight) return inflight;
+    lastAttemptAt = now();
+    stats.fetches += 1;
+    inflight = load()
+      .then((next) => {
+        consecutiveFailures = 0;
+        if (held?.text !== next.text) generation += 1;
+        held = next;
+        emit({ type: 'fetched', uri: describeUri(), keys: countKeys(next.text) });
+        return next;
+      })
+      .catch((error: unknown) => {
+        consecutiveFailures += 1;
+        stats.failures += 1;
+        emit({ type: 'fetch_failed', uri: describeUri(), error: describeError(error) });
+        throw error;
+      })
+      .finally(() => {
+        inflight = undefined;
+      });
+    return inflight;
+  }
+
+  function isFresh(set: Held): boolean {
+    return now() - set.fetchedAt < maxAgeMs;
+  }
+
+  function isUsableStale(set: Held): boolean {
+    return now() - set.fetchedAt < maxAgeMs + staleIfErrorMs;
+  }
+
+  /** A set that may be used now: the current one, a refreshed one, or (refresh failing) a bounded stale one. */
+  async function current(): Promise<Held> {
+    if (held && isFresh(held)) return held;
+    if (inflight) return settle(inflight);
+    if (now() < nextAttemptAt() && consecutiveFailures > 0) {
+      // The issuer failed a moment ago: do not hammer it, and do not make every request wait for it.
+      if (held && isUsableStale(held)) return useStale(held);
+      throw unavailable();
+    }
+    return settle(fetchShared());
+  }
+
+  async function settle(pending: Promise<Held>): Promise<Held> {
+    try {
+      return await pending;
+    } catch (error) {
+      if (held && isUsableStale(held)) return useStale(held);
+      throw unavailable(error);
+    }
+  }
+
+  function useStale(set: Held): Held {
+    stats.staleUses += 1;
+    emit({ type: 'stale_used', uri: describeUri(), ageMs: now() - set.fetchedAt });
+    return set;
+  }
+
+  async function getKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
+    if (typeof header.kid !== 'string' || header.kid.length === 0) throw new AuthRefusal('unknown_kid');
+    const set = await current();
+    try {
+      const key = await set.resolve(header, token);
+      stats.cacheHits += 1;
+      return key;
+    } catch (error) {
+      if (!(error instanceof joseErrors.JWKSNoMatchingKey)) throw error;
+    }
+    // An unknown kid may mean the issuer rotated: one refetch, then a cooldown shared by every kid, so that a flood
+    // of random kids costs the issuer at most one request per window.
+    if (inflight === undefined && now() < nextAttemptAt()) {
+      stats.cooldownRefusals += 1;
+      throw new AuthRefusal('unknown_kid');
+    }
+    let refreshed: Held;
+    try {
+      refreshed = await fetchShared();
+    } catch {
+      throw new AuthRefusal('unknown_kid');
+    }
+    try {
+      return await refreshed.resolve(header, token);
+    } catch (error) {
+      if (error instanceof joseErrors.JWKSNoMatchingKey) throw new AuthRefusal('unknown_kid');
+      throw error;
+    }
+  }
+
+  return {
+    getKey,
+    async refresh() {
+      await fetchShared();
+    },
+    status() {
+      return {
+        ready: held !== undefined && isUsableStale(held),
+        fetchedAt: held?.fetchedAt,
+        stale: held !== undefined && !isFresh(held),
+        generation,
+      };
+    },
+    stats,
+  };
+}
+
+function parseJwks(body: unknown): JSONWebKeySet {
+  if (typeof body !== 'object' || body === null || !Array.isArray((body as { keys?: unknown }).keys)) {
+    throw new Error('JWKS response is not a {"keys": [...]} object');
+  }
+  const keys = (body as { keys: unknown[] }).keys.filter(
+    (key): key is JSONWebKeySet['keys'][number] => typeof key === 'object' && key !== null && !Array.isArray(key),
+  );
+  return { keys };
+}
+
+function countKeys(text: string): number {
+  return (JSON.parse(text) as JSONWebKeySet).keys.length;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

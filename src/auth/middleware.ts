@@ -1,0 +1,93 @@
+import type { Middleware, ParameterizedContext } from 'koa';
+import { AuthRefusal, refusalResponse, type RefusalReason } from './errors.js';
+import { hasRequiredGroup, missingScopes, type RoutePolicy } from './policy.js';
+import type { Principal, Verifier } from './verifier.js';
+
+/** What the middleware leaves on `ctx.state` for the handlers and the request log. */
+export interface AuthState {
+  principal?: Principal;
+  authRefusal?: RefusalReason;
+}
+
+export interface BearerAuthOptions {
+  readonly verifier: Pick<Verifier, 'verify'>;
+  readonly policy: RoutePolicy;
+  /** The protection space named in every challenge (RFC 6750 §3). */
+  readonly realm: string;
+}
+
+// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token, with b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const bearerHeader = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+type Extracted = { readonly token: string } | { readonly refusal: 'missing' | 'malformed' };
+
+function extractToken(ctx: ParameterizedContext): Extracted {
+  const header = ctx.get('authorization');
+  // RFC 6750 §2.3: tokens in the query string end up in logs and browser history; we accept only the header, and
+  // say so instead of silently ignoring a query token. §2: a client must not use more than one method at once.
+  if (ctx.URL.searchParams.has('access_token')) return { refusal: 'malformed' };
+  if (header === '') return { refusal: 'missing' };
+  const found = bearerHeader.exec(header);
+  return found?.[1] === undefined ? { refusal: 'malformed' } : { token: found[1] };
+}
+
+function quote(value: string): string {
+  return `"${value.replace(/["\\]/g, '')}"`;
+}
+
+function refuse(
+  ctx: ParameterizedContext<AuthState>,
+  realm: string,
+  refusal: AuthRefusal,
+  scope?: readonly string[],
+): void {
+  const { status, error, description } = refusalResponse(refusal.reason);
+  ctx.state.authRefusal = refusal.reason;
+  ctx.status = status;
+  if (status === 503) {
+    ctx.set('Retry-After', String(refusal.retryAfterSeconds ?? 5));
+  } else {
+    const params = [`realm=${quote(realm)}`];
+    if (error !== undefined) params.push(`error=${quote(error)}`, `error_description=${quote(description)}`);
+    if (scope && scope.length > 0) params.push(`scope=${quote(scope.join(' '))}`);
+    ctx.set('WWW-Authenticate', `Bearer ${params.join(', ')}`);
+  }
+  // RFC 6750 §3: the answer to a request without credentials carries no error code; the body says the same.
+  ctx.body =
+    error === undefined
+      ? { error: 'unauthorized', error_description: description }
+      : { error, error_description: description };
+  ctx.set('Cache-Control', 'no-store');
+}
+
+/**
+ * Koa middleware: finds the route's access rule, reads the bearer token, verifies it, checks scopes and groups, and
+ * answers RFC 6750 refusals itself. On success the principal is on `ctx.state.principal`.
+ */
+export function createBearerAuth(options: BearerAuthOptions): Middleware<AuthState> {
+  const { verifier, policy, realm } = options;
+  return async (ctx, next) => {
+    const access = policy.accessFor(ctx.method, ctx.path);
+    if (access.kind === 'public') {
+      await next();
+      return;
+    }
+
+    const extracted = extractToken(ctx);
+    if ('refusal' in extracted) return refuse(ctx, realm, new AuthRefusal(extracted.refusal));
+
+    let principal: Principal;
+    try {
+      principal = await verifier.verify(extracted.token);
+    } catch (error) {
+      if (error instanceof AuthRefusal) return refuse(ctx, realm, error);
+      throw error;
+    }
+    ctx.state.principal = principal;
+
+    const missing = missingScopes(access, principal.scopes);
+    if (missing.length > 0) return refuse(ctx, realm, new AuthRefusal('insufficient_scope'), missing);
+    if (!hasRequiredGroup(access, principal.groups)) return refuse(ctx, realm, new AuthRefusal('group_not_allowed'));
+    await next();
+  };
+}

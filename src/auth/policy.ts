@@ -1,0 +1,64 @@
+import { match } from 'path-to-regexp';
+
+/** What a route needs. `authenticated` is any valid token; scopes are Cognito resource-server scopes. */
+export type Access =
+  | { readonly kind: 'public' }
+  | {
+      readonly kind: 'authenticated';
+      readonly scopes?: { readonly allOf: readonly string[] } | { readonly anyOf: readonly string[] };
+      /** Cognito groups (`cognito:groups`), any of which admits the token. */
+      readonly groups?: readonly string[];
+    };
+
+export type PolicyMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS' | '*';
+
+export interface PolicyRule {
+  readonly method: PolicyMethod;
+  /** A path pattern in @koa/router's syntax (`/products/:id`), matched the same way (case-insensitive, optional trailing slash). */
+  readonly path: string;
+  readonly access: Access;
+}
+
+export interface RoutePolicy {
+  /** The access a request needs. A request that no rule names needs a valid token: closed by default. */
+  accessFor(method: string, path: string): Access;
+  readonly rules: readonly PolicyRule[];
+}
+
+export const publicAccess: Access = { kind: 'public' };
+export const authenticatedAccess: Access = { kind: 'authenticated' };
+
+export function requireScopes(...allOf: string[]): Access {
+  return { kind: 'authenticated', scopes: { allOf } };
+}
+
+export function requireAnyScope(...anyOf: string[]): Access {
+  return { kind: 'authenticated', scopes: { anyOf } };
+}
+
+export function createRoutePolicy(rules: readonly PolicyRule[]): RoutePolicy {
+  const compiled = rules.map((rule) => ({ rule, matches: match(rule.path, { decode: false }) }));
+  return {
+    rules,
+    accessFor(method, path) {
+      // HEAD is a GET without a body (RFC 9110 §9.3.2), so it needs what GET needs.
+      const effective = method === 'HEAD' ? 'GET' : method;
+      for (const { rule, matches } of compiled) {
+        if ((rule.method === '*' || rule.method === effective) && matches(path) !== false) return rule.access;
+      }
+      return authenticatedAccess;
+    },
+  };
+}
+
+/** The scopes a token lacks for `access`, or an empty list when it has enough. */
+export function missingScopes(access: Access, granted: readonly string[]): readonly string[] {
+  if (access.kind !== 'authenticated' || !access.scopes) return [];
+  if ('allOf' in access.scopes) return access.scopes.allOf.filter((scope) => !granted.includes(scope));
+  return access.scopes.anyOf.some((scope) => granted.includes(scope)) ? [] : access.scopes.anyOf;
+}
+
+export function hasRequiredGroup(access: Access, groups: readonly string[]): boolean {
+  if (access.kind !== 'authenticated' || !access.groups || access.groups.length === 0) return true;
+  return access.groups.some((group) => groups.includes(group));
+}

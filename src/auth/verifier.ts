@@ -1,0 +1,260 @@
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import type { JWTPayload, JWTVerifyOptions } from 'jose';
+import { AuthRefusal, type RefusalReason } from './errors.js';
+import { createKeySet, type KeySet, type KeySetEvent, type KeySetOptions } from './key-set.js';
+import { fetchJson } from './fetch-json.js';
+
+/** Asymmetric JWS algorithms only: a verifier that holds public keys must never accept HMAC or `none` (RFC 8725 §2.1, §3.1). */
+export const supportedAlgorithms = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
+export type Algorithm = (typeof supportedAlgorithms)[number];
+
+export type TokenUse = 'access' | 'id';
+
+export interface CognitoRules {
+  /** Which Cognito token kinds are accepted; access tokens only, unless an issuer says otherwise. */
+  readonly tokenUse: readonly TokenUse[];
+  /** App clients allowed: matched against `client_id` (access tokens) or `aud` (ID tokens). `undefined`: any. */
+  readonly clientIds: readonly string[] | undefined;
+}
+
+export interface IssuerConfig {
+  /** The exact `iss` value (RFC 8725 §3.8). */
+  readonly issuer: string;
+  /** Further exact `iss` values signed by the same keys (Cognito's `issuer-cognito-idp` form). */
+  readonly alternateIssuers?: readonly string[];
+  /** The JWKS location; when absent it is read from the issuer's OIDC discovery document. */
+  readonly jwksUri?: string;
+  readonly algorithms?: readonly Algorithm[];
+  /** Required `aud` (any of) for OIDC issuers; Cognito access tokens carry none. */
+  readonly audience?: readonly string[];
+  /** Required `typ` header, e.g. `at+jwt` for RFC 9068 issuers (RFC 8725 §3.11). */
+  readonly typ?: string;
+  readonly cognito?: CognitoRules;
+  readonly keySet?: Omit<KeySetOptions, 'jwksUri' | 'onEvent'>;
+}
+
+export interface Principal {
+  readonly subject: string;
+  readonly clientId: string | undefined;
+  readonly scopes: readonly string[];
+  readonly groups: readonly string[];
+  readonly issuer: string;
+  readonly tokenUse: TokenUse | undefined;
+  readonly expiresAt: number;
+  readonly claims: Readonly<JWTPayload>;
+}
+
+export interface VerifierOptions {
+  readonly issuers: readonly IssuerConfig[];
+  /** Seconds of clock skew allowed on `exp`, `nbf` and `iat`. */
+  readonly clockToleranceSec?: number;
+  /** When set, a token whose `iat` is older than this many seconds is refused. */
+  readonly maxTokenAgeSec?: number;
+  /** Tokens longer than this are refused before any parsing. */
+  readonly maxTokenBytes?: number;
+  /** Called after every other check passed; `true` refuses the token as revoked (a deny-list by `jti` or `sub`). */
+  readonly isRevoked?: (principal: Principal) => Promise<boolean>;
+  readonly onKeySetEvent?: (issuer: string, event: KeySetEvent) => void;
+  readonly now?: () => number;
+}
+
+export interface IssuerState {
+  readonly issuer: string;
+  readonly keySet: KeySet;
+}
+
+export interface Verifier {
+  verify(token: string): Promise<Principal>;
+  /** Fill every key set, so that the first request does not pay for the fetch. Rejects if one cannot be had. */
+  warmUp(): Promise<void>;
+  /** True when every issuer has a usable key set. */
+  ready(): boolean;
+  readonly issuers: readonly IssuerState[];
+}
+
+interface Trusted {
+  readonly config: IssuerConfig;
+  readonly keySet: KeySet;
+  readonly accepted: readonly string[];
+  readonly options: JWTVerifyOptions;
+}
+
+const base64urlToken = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+export function createVerifier(options: VerifierOptions): Verifier {
+  if (options.issuers.length === 0) throw new TypeError('at least one issuer must be configured');
+  const clockTolerance = options.clockToleranceSec ?? 5;
+  const maxTokenBytes = options.maxTokenBytes ?? 8 * 1024;
+  const now = options.now ?? Date.now;
+
+  const byIssuer = new Map<string, Trusted>();
+  const trusted = options.issuers.map((config) => {
+    const algorithms = config.algorithms ?? ['RS256'];
+    for (const alg of algorithms) {
+      if (!(supportedAlgorithms as readonly string[]).includes(alg)) {
+        throw new TypeError(`algorithm ${alg} is not an asymmetric JWS algorithm`);
+      }
+    }
+    const accepted = [config.issuer, ...(config.alternateIssuers ?? [])];
+    const keySet = createKeySet({
+      ...config.keySet,
+      now,
+      jwksUri: config.jwksUri ?? (() => discoverJwksUri(config.issuer)),
+      onEvent: (event) => options.onKeySetEvent?.(config.issuer, event),
+    });
+    const entry: Trusted = {
+      config,
+      keySet,
+      accepted,
+      options: {
+        issuer: accepted,
+        algorithms: [...algorithms],
+        requiredClaims: ['exp'],
+        clockTolerance,
+        ...(config.audience ? { audience: [...config.audience] } : {}),
+        ...(config.typ ? { typ: config.typ } : {}),
+        ...(options.maxTokenAgeSec === undefined ? {} : { maxTokenAge: options.maxTokenAgeSec }),
+      },
+    };
+    for (const iss of accepted) {
+      if (byIssuer.has(iss)) throw new TypeError(`issuer ${iss} is configured twice`);
+      byIssuer.set(iss, entry);
+    }
+    return entry;
+  });
+
+  async function verify(token: string): Promise<Principal> {
+    // Checked before any decoding, so that a huge token costs us nothing but its length.
+    if (token.length > maxTokenBytes) throw new AuthRefusal('token_too_large');
+    if (!base64urlToken.test(token)) throw new AuthRefusal('malformed_token');
+
+    let unverifiedIssuer: unknown;
+    try {
+      const header = decodeProtectedHeader(token);
+      // We implement no JWS extensions, so any `crit` entry is one we do not understand (RFC 7515 §4.1.11).
+      if (header.crit !== undefined) throw new AuthRefusal('malformed_token');
+      unverifiedIssuer = decodeJwt(token).iss;
+    } catch (error) {
+      if (error instanceof AuthRefusal) throw error;
+      throw new AuthRefusal('malformed_token', { cause: error });
+    }
+    // The issuer picks which configured key set to use; a token can never point us at a URL of its own.
+    const entry = typeof unverifiedIssuer === 'string' ? byIssuer.get(unverifiedIssuer) : undefined;
+    if (!entry) throw new AuthRefusal('wrong_issuer');
+
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, entry.keySet.getKey, {
+        ...entry.options,
+        currentDate: new Date(now()),
+      }));
+    } catch (error) {
+      throw toRefusal(error);
+    }
+
+    const nowSec = Math.floor(now() / 1000);
+    if (typeof payload.iat === 'number' && payload.iat > nowSec + clockTolerance) {
+      throw new AuthRefusal('issued_in_future');
+    }
+    const principal = toPrincipal(payload, entry.config);
+    if (options.isRevoked && (await options.isRevoked(principal))) throw new AuthRefusal('revoked');
+    return principal;
+  }
+
+  return {
+    verify,
+    async warmUp() {
+      await Promise.all(trusted.map((entry) => entry.keySet.refresh()));
+    },
+    ready: () => trusted.every((entry) => entry.keySet.status().ready),
+    issuers: trusted.map((entry) => ({ issuer: entry.config.issuer, keySet: entry.keySet })),
+  };
+}
+
+function toPrincipal(payload: JWTPayload, config: IssuerConfig): Principal {
+  const tokenUse = payload['token_use'];
+  const clientIdClaim = payload['client_id'];
+  const scope = payload['scope'];
+  const groups = payload['cognito:groups'];
+  if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new AuthRefusal('claims_invalid');
+  if (scope !== undefined && typeof scope !== 'string') throw new AuthRefusal('claims_invalid');
+  if (clientIdClaim !== undefined && typeof clientIdClaim !== 'string') throw new AuthRefusal('claims_invalid');
+  if (groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string'))) {
+    throw new AuthRefusal('claims_invalid');
+  }
+  const audiences = typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []);
+
+  let use: TokenUse | undefined;
+  let clientId = clientIdClaim;
+  if (config.cognito) {
+    // Cognito signs ID and access tokens with the same keys; only `token_use` tells them apart.
+    if (tokenUse !== 'access' && tokenUse !== 'id') throw new AuthRefusal('wrong_token_use');
+    if (!config.cognito.tokenUse.includes(tokenUse)) throw new AuthRefusal('wrong_token_use');
+    use = tokenUse;
+    // Access tokens name their app client in `client_id`; ID tokens in `aud`.
+    clientId = use === 'access' ? clientIdClaim : audiences[0];
+    const allowed = config.cognito.clientIds;
+    if (allowed !== undefined && (clientId === undefined || !allowed.includes(clientId))) {
+      throw new AuthRefusal('client_not_allowed');
+    }
+  }
+  return {
+    subject: payload.sub,
+    clientId,
+    scopes: typeof scope === 'string' ? scope.split(' ').filter((s) => s.length > 0) : [],
+    groups: groups ?? [],
+    issuer: config.issuer,
+    tokenUse: use,
+    expiresAt: payload.exp ?? 0,
+    claims: payload,
+  };
+}
+
+function toRefusal(error: unknown): AuthRefusal {
+  if (error instanceof AuthRefusal) return error;
+  if (error instanceof joseErrors.JWTExpired) {
+    return new AuthRefusal(error.claim === 'iat' ? 'too_old' : 'expired');
+  }
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    const byClaim: Record<string, RefusalReason> = {
+      iss: 'wrong_issuer',
+      aud: 'wrong_audience',
+      nbf: 'not_yet_valid',
+      iat: 'issued_in_future',
+      typ: 'wrong_type',
+    };
+    return new AuthRefusal(byClaim[error.claim] ?? 'claims_invalid');
+  }
+  if (error instanceof joseErrors.JOSEAlgNotAllowed || error instanceof joseErrors.JOSENotSupported) {
+    return new AuthRefusal('bad_algorithm');
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return new AuthRefusal('bad_signature');
+  if (error instanceof joseErrors.JWKSMultipleMatchingKeys || error instanceof joseErrors.JWKSNoMatchingKey) {
+    return new AuthRefusal('unknown_kid');
+  }
+  // JWSInvalid, JWTInvalid, and anything a hostile token can provoke inside a parser: the token is not usable.
+  return new AuthRefusal('malformed_token', { cause: error });
+}
+
+/** OIDC discovery (OpenID Connect Discovery 1.0 §4): the document must name the very issuer we configured (§4.3). */
+async function discoverJwksUri(issuer: string): Promise<string> {
+  const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  const document = await fetchJson(url, { timeoutMs: 5_000, maxBytes: 256 * 1024 });
+  if (typeof document !== 'object' || document === null) throw new Error(`${url} is not a JSON object`);
+  const { issuer: stated, jwks_uri: jwksUri } = document as { issuer?: unknown; jwks_uri?: unknown };
+  if (stated !== issuer) throw new Error(`${url} names issuer ${String(stated)}, not ${issuer}`);
+  if (typeof jwksUri !== 'string') throw new Error(`${url} has no jwks_uri`);
+  return jwksUri;
+}

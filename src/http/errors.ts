@@ -1,0 +1,57 @@
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+
+/**
+ * Turns whatever a handler throws into a JSON answer. Client errors raised with `ctx.throw(4xx)` keep their status
+ * and message; anything else is a 500 whose details go to the log only, never to the client.
+ */
+export function createErrorHandler(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = { error: 'not_found', error_description: `no resource at ${ctx.method} ${ctx.path}` };
+      } else if (ctx.status === 405 && ctx.body === undefined) {
+        ctx.body = { error: 'method_not_allowed', error_description: `${ctx.method} is not allowed on ${ctx.path}` };
+      }
+    } catch (error) {
+      const status = httpStatusOf(error);
+      if (status >= 400 && status < 500) {
+        ctx.status = status;
+        ctx.body = { error: clientErrorCode(status), error_description: exposedMessage(error) };
+        return;
+      }
+      logger.error({ err: error, method: ctx.method, path: ctx.path }, 'request failed');
+      ctx.status = 500;
+      ctx.body = { error: 'internal_error', error_description: 'the request could not be completed' };
+    }
+  };
+}
+
+function httpStatusOf(error: unknown): number {
+  if (typeof error === 'object' && error !== null) {
+    const { status, expose } = error as { status?: unknown; expose?: unknown };
+    if (typeof status === 'number' && expose === true) return status;
+  }
+  return 500;
+}
+
+function exposedMessage(error: unknown): string {
+  return error instanceof Error ? error.message : 'bad request';
+}
+
+const codes: Record<number, string> = {
+  400: 'bad_request',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  410: 'gone',
+  412: 'precondition_failed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+};
+
+function clientErrorCode(status: number): string {
+  return codes[status] ?? 'bad_request';
+}

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+function problemsOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.message;
+  }
+  assert.fail('expected the configuration to be refused');
+}
+
+describe('configuration', () => {
+  it('runs in local mode with the embedded issuer when no AWS or OIDC settings are given', () => {
+    const config = loadConfig({});
+    assert.equal(config.auth.mode, 'local');
+    assert.equal(config.port, 3000);
+    assert.deepEqual(config.local, {
+      issuerPort: 9229,
+      userPoolId: 'local_ProductService',
+      clientId: 'local-client',
+      clientSecret: 'local-client-secret',
+    });
+  });
+
+  it('derives the Cognito issuer and JWKS from USER_POOL_ID, with the region from its prefix', () => {
+    const config = loadConfig({ USER_POOL_ID: 'eu-west-1_AbC123', ALLOWED_CLIENT_IDS: 'one, two' });
+    assert.equal(config.auth.mode, 'aws');
+    assert.equal(config.local, undefined);
+    const [issuer] = config.auth.issuers;
+    assert.equal(issuer?.issuer, 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123');
+    assert.deepEqual(issuer.alternateIssuers, ['https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123']);
+    assert.equal(issuer.jwksUri, 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123/.well-known/jwks.json');
+    assert.deepEqual(issuer.cognito, { tokenUse: ['access'], clientIds: ['one', 'two'] });
+  });
+
+  it('lets AWS_REGION override the region in the pool id', () => {
+    const [issuer] = loadConfig({ USER_POOL_ID: 'eu-west-1_AbC123', AWS_REGION: 'us-east-2' }).auth.issuers;
+    assert.equal(issuer?.issuer, 'https://cognito-idp.us-east-2.amazonaws.com/eu-west-1_AbC123');
+  });
+
+  it('trusts a generic OIDC issuer, with an optional JWKS_URI (else discovery)', () => {
+    const [withUri] = loadConfig({ OIDC_ISSUER: 'https://id.example.com', JWKS_URI: 'https://id.example.com/keys' })
+      .auth.issuers;
+    assert.equal(withUri?.jwksUri, 'https://id.example.com/keys');
+    const [discovered] = loadConfig({ OIDC_ISSUER: 'https://id.example.com' }).auth.issuers;
+    assert.equal(discovered?.jwksUri, undefined);
+  });
+
+  for (const [name, env, variable] of [
+    ['a malformed USER_POOL_ID', { USER_POOL_ID: 'not-a-pool' }, 'USER_POOL_ID'],
+    ['a PORT that is not a number', { PORT: 'eighty' }, 'PORT'],
+    ['a PORT out of range', { PORT: '70000' }, 'PORT'],
+    ['an OIDC_ISSUER over plain http', { OIDC_ISSUER: 'http://id.example.com' }, 'OIDC_ISSUER'],
+    ['JWKS_URI without OIDC_ISSUER', { JWKS_URI: 'https://id.example.com/keys' }, 'JWKS_URI'],
+    ['a short LOCAL_CLIENT_SECRET', { LOCAL_CLIENT_SECRET: 'short' }, 'LOCAL_CLIENT_SECRET'],
+  ] as const) {
+    it(`refuses ${name}, naming the variable`, () => {
+      assert.match(problemsOf(env), new RegExp(`\\b${variable}\\b`));
+    });
+  }
+
+  it('never echoes a refused value, since some variables are secrets', () => {
+    assert.ok(!problemsOf({ LOCAL_CLIENT_SECRET: 'hunter2' }).includes('hunter2'));
+  });
+
+  it('stops the real server at startup with exit code 1 and a message naming USER_POOL_ID', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      env: { ...process.env, USER_POOL_ID: 'bad pool id', PORT: '0' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /USER_POOL_ID must be a Cognito user pool id/);
+  });
+});

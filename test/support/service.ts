@@ -1,0 +1,82 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createService, type Service } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { cognitoIssuer, type IssuerConfig } from '../../src/auth/index.js';
+
+export interface RunningService {
+  readonly url: string;
+  readonly service: Service;
+  close(): Promise<void>;
+}
+
+/** The service as `npm start` builds it in local mode, on free ports, with logs off. */
+export function localTestConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ PORT: '0', LOCAL_ISSUER_PORT: '0', LOG_LEVEL: 'silent', ...env });
+}
+
+/** A config that trusts the given issuers (e.g. a JWKS server the test controls) instead of the embedded one. */
+export function configTrusting(issuers: readonly IssuerConfig[]): Config {
+  const base = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', OIDC_ISSUER: 'https://unused.example' });
+  return { ...base, auth: { ...base.auth, mode: 'oidc', issuers }, local: undefined };
+}
+
+export function cognitoAt(baseUrl: string, userPoolId: string, extra: Partial<IssuerConfig> = {}): IssuerConfig {
+  return { ...cognitoIssuer({ userPoolId, issuerBaseUrl: baseUrl }), ...extra };
+}
+
+export async function startService(config: Config): Promise<RunningService> {
+  const service = await createService(config);
+  const server: Server = service.app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    service,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await service.close();
+    },
+  };
+}
+
+export interface TokenResponse {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+/** client_credentials over HTTP, exactly as a client of Cognito would ask. */
+export async function requestToken(
+  tokenUrl: string,
+  client: { id: string; secret: string },
+  options: { scope?: string; auth?: 'basic' | 'post' } = {},
+): Promise<TokenResponse> {
+  const form = new URLSearchParams({ grant_type: 'client_credentials' });
+  if (options.scope !== undefined) form.set('scope', options.scope);
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (options.auth === 'post') {
+    form.set('client_id', client.id);
+    form.set('client_secret', client.secret);
+  } else {
+    headers['authorization'] = `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;
+  }
+  const response = await fetch(tokenUrl, { method: 'POST', headers, body: form });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+export async function fetchToken(
+  tokenUrl: string,
+  client: { id: string; secret: string },
+  scope?: string,
+): Promise<string> {
+  const { status, body } = await requestToken(tokenUrl, client, scope === undefined ? {} : { scope });
+  if (status !== 200 || typeof body['access_token'] !== 'string') {
+    throw new Error(`token request failed: ${status} ${JSON.stringify(body)}`);
+  }
+  return body['access_token'];
+}
+
+export function bearer(token: string): { authorization: string } {
+  return { authorization: `Bearer ${token}` };
+}
