@@ -1,10 +1,21 @@
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
-import { cognitoIssuer, createBearerAuth, createVerifier, type AuthState, type Verifier } from './auth/index.js';
+import {
+  cognitoIssuer,
+  createAuthCounters,
+  createBearerAuth,
+  createVerifier,
+  type AuthCounters,
+  type AuthState,
+  type IssuerConfig,
+  type Principal,
+  type Verifier,
+} from './auth/index.js';
+import { createCors } from './http/cors.js';
 import type { Config } from './config.js';
 import { createErrorHandler } from './http/errors.js';
 import { createRequestLog } from './http/request-log.js';
-import { startLocalIssuer, type LocalIssuer } from './local/issuer.js';
+import type { LocalIssuer } from './local/issuer.js';
 import { createRouter, routePolicy } from './routes.js';
 
 export const productScopes = ['products/read', 'products/write'] as const;
@@ -12,6 +23,7 @@ export const productScopes = ['products/read', 'products/write'] as const;
 export interface Service {
   readonly app: Koa<AuthState>;
   readonly verifier: Verifier;
+  readonly authCounters: AuthCounters;
   readonly logger: Logger;
   /** Present in local mode: the embedded issuer the service trusts. */
   readonly localIssuer: LocalIssuer | undefined;
@@ -20,6 +32,8 @@ export interface Service {
 
 export interface ServiceOptions {
   readonly logger?: Logger;
+  /** A revocation check run on every accepted token (a deny-list by `jti` or `sub`, say). */
+  readonly isRevoked?: (principal: Principal) => Promise<boolean>;
 }
 
 export function createLogger(config: Config): Logger {
@@ -35,8 +49,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const closers: (() => Promise<void>)[] = [];
 
   let localIssuer: LocalIssuer | undefined;
-  let issuers = config.auth.issuers;
+  let issuers: readonly IssuerConfig[] = config.auth.issuers;
   if (config.local) {
+    // Loaded only in local mode: a deployed service never carries the embedded issuer's code path.
+    const { startLocalIssuer } = await import('./local/issuer.js');
     localIssuer = await startLocalIssuer({
       port: config.local.issuerPort,
       userPoolId: config.local.userPoolId,
@@ -51,7 +67,11 @@ export async function createService(config: Config, options: ServiceOptions = {}
   }
 
   const verifier = createVerifier({
-    issuers,
+    issuers: issuers.map((issuer) => ({ ...issuer, keySet: { ...config.auth.keySet, ...issuer.keySet } })),
+    clockToleranceSec: config.auth.clockToleranceSec,
+    ...(config.auth.maxTokenAgeSec === undefined ? {} : { maxTokenAgeSec: config.auth.maxTokenAgeSec }),
+    tokenCache: config.auth.tokenCacheSize > 0 ? { maxEntries: config.auth.tokenCacheSize } : false,
+    ...(options.isRevoked ? { isRevoked: options.isRevoked } : {}),
     onKeySetEvent: (issuer, event) => {
       const level = event.type === 'fetched' ? 'debug' : 'warn';
       logger[level]({ issuer, keySet: event }, `key set ${event.type.replace('_', ' ')}`);
@@ -67,16 +87,19 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const app = new Koa<AuthState>();
   app.proxy = true;
   app.silent = true;
-  const router = createRouter();
+  const authCounters = createAuthCounters();
+  const router = createRouter({ verifier, authCounters });
   app.use(createRequestLog(logger));
   app.use(createErrorHandler(logger));
-  app.use(createBearerAuth({ verifier, policy: routePolicy, realm: config.auth.realm }));
+  app.use(createCors(config.corsOrigins));
+  app.use(createBearerAuth({ verifier, policy: routePolicy, realm: config.auth.realm, counters: authCounters }));
   app.use(router.routes());
   app.use(router.allowedMethods());
 
   return {
     app,
     verifier,
+    authCounters,
     logger,
     localIssuer,
     async close() {

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { cognitoIssuer, userPoolIdPattern, type IssuerConfig } from './auth/index.js';
+import {
+  cognitoIssuer,
+  supportedAlgorithms,
+  userPoolIdPattern,
+  type IssuerConfig,
+  type KeySetOptions,
+} from './auth/index.js';
 
 /** The local client and issuer used when no AWS or OIDC settings are given. */
 export interface LocalConfig {
@@ -19,7 +25,14 @@ export interface Config {
     readonly mode: 'aws' | 'oidc' | 'local';
     readonly issuers: readonly IssuerConfig[];
     readonly realm: string;
+    readonly clockToleranceSec: number;
+    readonly maxTokenAgeSec: number | undefined;
+    /** 0 turns the verified-token cache off. */
+    readonly tokenCacheSize: number;
+    readonly keySet: Omit<KeySetOptions, 'jwksUri' | 'onEvent' | 'now'>;
   };
+  /** Browser origins allowed to call the API (CORS); none by default outside local mode. */
+  readonly corsOrigins: readonly string[];
   readonly local: LocalConfig | undefined;
 }
 
@@ -49,6 +62,22 @@ const list = z
   )
   .optional();
 
+const whole = (fallback: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .refine((n) => n <= max, `must be at most ${max}`)
+    .default(fallback);
+
+const origin = z
+  .string()
+  .refine(
+    (value) => URL.canParse(value) && new URL(value).origin === value,
+    'must list origins such as https://app.example.com',
+  );
+
 const httpsUrl = z
   .string()
   .trim()
@@ -63,11 +92,12 @@ const schema = z
     PORT: port(3000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
-    USER_POOL_ID: z
-      .string()
-      .trim()
-      .regex(userPoolIdPattern, 'must be a Cognito user pool id such as us-east-1_AbC123')
-      .optional(),
+    USER_POOL_ID: list.pipe(
+      z
+        .array(z.string().regex(userPoolIdPattern, 'must be a Cognito user pool id such as us-east-1_AbC123'))
+        .optional(),
+    ),
+    COGNITO_TOKEN_USE: list.pipe(z.array(z.enum(['access', 'id'])).optional()),
     AWS_REGION: z
       .string()
       .trim()
@@ -77,6 +107,16 @@ const schema = z
     OIDC_ISSUER: httpsUrl.optional(),
     JWKS_URI: httpsUrl.optional(),
     OIDC_AUDIENCE: list,
+    OIDC_TOKEN_TYPE: z.string().trim().min(1).optional(),
+    JWT_ALGORITHMS: list.pipe(z.array(z.enum(supportedAlgorithms)).optional()),
+    CLOCK_TOLERANCE_SECONDS: whole(5, 300),
+    MAX_TOKEN_AGE_SECONDS: z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).optional(),
+    TOKEN_CACHE_SIZE: whole(10_000, 1_000_000),
+    JWKS_MAX_AGE_SECONDS: whole(600),
+    JWKS_COOLDOWN_SECONDS: whole(30),
+    JWKS_STALE_IF_ERROR_SECONDS: whole(3600),
+    JWKS_TIMEOUT_MS: whole(5000, 60_000),
+    CORS_ORIGINS: list.pipe(z.array(origin).optional()),
     LOCAL_ISSUER_PORT: port(9229),
     LOCAL_USER_POOL_ID: z
       .string()
@@ -87,18 +127,21 @@ const schema = z
     LOCAL_CLIENT_SECRET: z.string().min(8, 'must be at least 8 characters').default('local-client-secret'),
   })
   .superRefine((env, ctx) => {
-    if (env.JWKS_URI && !env.OIDC_ISSUER) {
-      ctx.addIssue({ code: 'custom', path: ['JWKS_URI'], message: 'is only used together with OIDC_ISSUER' });
-    }
-    if (env.OIDC_AUDIENCE && !env.OIDC_ISSUER) {
-      ctx.addIssue({ code: 'custom', path: ['OIDC_AUDIENCE'], message: 'is only used together with OIDC_ISSUER' });
-    }
-    if (env.ALLOWED_CLIENT_IDS && !env.USER_POOL_ID) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['ALLOWED_CLIENT_IDS'],
-        message: 'is only used together with USER_POOL_ID',
-      });
+    const requires = {
+      JWKS_URI: 'OIDC_ISSUER',
+      OIDC_AUDIENCE: 'OIDC_ISSUER',
+      OIDC_TOKEN_TYPE: 'OIDC_ISSUER',
+      JWT_ALGORITHMS: 'OIDC_ISSUER',
+      ALLOWED_CLIENT_IDS: 'USER_POOL_ID',
+      COGNITO_TOKEN_USE: 'USER_POOL_ID',
+    } as const;
+    for (const [name, needed] of Object.entries(requires) as [
+      keyof typeof requires,
+      'OIDC_ISSUER' | 'USER_POOL_ID',
+    ][]) {
+      if (env[name] !== undefined && env[needed] === undefined) {
+        ctx.addIssue({ code: 'custom', path: [name], message: `is only used together with ${needed}` });
+      }
     }
   });
 
@@ -113,17 +156,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
   const parsed = schema.safeParse(blankAsUnset);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'} ${issue.message}`),
+      parsed.error.issues.map((issue) => `${String(issue.path[0] ?? 'environment')} ${issue.message}`),
     );
   }
   const e = parsed.data;
   const issuers: IssuerConfig[] = [];
-  if (e.USER_POOL_ID) {
+  for (const userPoolId of e.USER_POOL_ID ?? []) {
     issuers.push(
       cognitoIssuer({
-        userPoolId: e.USER_POOL_ID,
+        userPoolId,
         ...(e.AWS_REGION ? { region: e.AWS_REGION } : {}),
         ...(e.ALLOWED_CLIENT_IDS ? { clientIds: e.ALLOWED_CLIENT_IDS } : {}),
+        ...(e.COGNITO_TOKEN_USE ? { tokenUse: e.COGNITO_TOKEN_USE } : {}),
       }),
     );
   }
@@ -132,6 +176,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
       issuer: e.OIDC_ISSUER,
       ...(e.JWKS_URI ? { jwksUri: e.JWKS_URI } : {}),
       ...(e.OIDC_AUDIENCE ? { audience: e.OIDC_AUDIENCE } : {}),
+      ...(e.OIDC_TOKEN_TYPE ? { typ: e.OIDC_TOKEN_TYPE } : {}),
+      ...(e.JWT_ALGORITHMS ? { algorithms: e.JWT_ALGORITHMS } : {}),
     });
   }
   const mode: Config['auth']['mode'] = e.USER_POOL_ID ? 'aws' : e.OIDC_ISSUER ? 'oidc' : 'local';
@@ -139,7 +185,22 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     prettyLogs: e.LOG_FORMAT ? e.LOG_FORMAT === 'pretty' : mode === 'local' && options.isTTY === true,
-    auth: { mode, issuers, realm: 'product-service' },
+    auth: {
+      mode,
+      issuers,
+      realm: 'product-service',
+      clockToleranceSec: e.CLOCK_TOLERANCE_SECONDS,
+      maxTokenAgeSec: e.MAX_TOKEN_AGE_SECONDS,
+      tokenCacheSize: e.TOKEN_CACHE_SIZE,
+      keySet: {
+        maxAgeMs: e.JWKS_MAX_AGE_SECONDS * 1000,
+        cooldownMs: e.JWKS_COOLDOWN_SECONDS * 1000,
+        staleIfErrorMs: e.JWKS_STALE_IF_ERROR_SECONDS * 1000,
+        timeoutMs: e.JWKS_TIMEOUT_MS,
+      },
+    },
+    corsOrigins:
+      e.CORS_ORIGINS ?? (mode === 'local' ? [`http://localhost:${e.PORT}`, `http://127.0.0.1:${e.PORT}`] : []),
     local:
       mode === 'local'
         ? {

@@ -1,19 +1,56 @@
 import Router from '@koa/router';
-import { createRoutePolicy, publicAccess, type AuthState, type PolicyRule } from './auth/index.js';
+import {
+  authenticatedAccess,
+  createRoutePolicy,
+  publicAccess,
+  type AuthCounters,
+  type AuthState,
+  type PolicyRule,
+  type Verifier,
+} from './auth/index.js';
 
 /**
  * Who may call what. Anything not listed here needs a valid token (and, with no route behind it, answers 404), so a
  * route added to the router without a rule is closed, never open.
  */
-export const policyRules: readonly PolicyRule[] = [{ method: 'GET', path: '/hello', access: publicAccess }];
+export const policyRules: readonly PolicyRule[] = [
+  { method: 'GET', path: '/hello', access: publicAccess },
+  { method: 'GET', path: '/ready', access: publicAccess },
+  { method: 'GET', path: '/metrics', access: authenticatedAccess },
+];
 
 export const routePolicy = createRoutePolicy(policyRules);
 
-export function createRouter(): Router<AuthState> {
+export interface RouterDeps {
+  readonly verifier: Verifier;
+  readonly authCounters: AuthCounters;
+}
+
+export function createRouter(deps: RouterDeps): Router<AuthState> {
   const router = new Router<AuthState>();
+
   // The load balancer's health check: open, cheap, and independent of the issuer.
   router.get('/hello', (ctx) => {
     ctx.body = { message: 'hello' };
   });
+
+  // Readiness: 200 once every issuer's key set is held, 503 while tokens cannot be checked.
+  router.get('/ready', (ctx) => {
+    const ready = deps.verifier.ready();
+    ctx.status = ready ? 200 : 503;
+    ctx.body = {
+      ready,
+      issuers: deps.verifier.issuers.map(({ issuer, keySet }) => ({ issuer, ...keySet.status() })),
+    };
+  });
+
+  router.get('/metrics', (ctx) => {
+    ctx.body = {
+      auth: deps.authCounters,
+      tokenCache: deps.verifier.stats,
+      keySets: deps.verifier.issuers.map(({ issuer, keySet }) => ({ issuer, ...keySet.stats })),
+    };
+  });
+
   return router;
 }

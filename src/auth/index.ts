@@ -12,6 +12,7 @@ export type {
   TokenUse,
   Verifier,
   VerifierOptions,
+  VerifierStats,
 } from './verifier.js';
 export {
   authenticatedAccess,
@@ -23,7 +24,7 @@ export {
   requireScopes,
 } from './policy.js';
 export type { Access, PolicyMethod, PolicyRule, RoutePolicy } from './policy.js';
-export { createBearerAuth } from './middleware.js';
-export type { AuthState, BearerAuthOptions } from './middleware.js';
+export { createAuthCounters, createBearerAuth } from './middleware.js';
+export type { AuthCounters, AuthState, BearerAuthOptions } from './middleware.js';
 export { cognitoIssuer, userPoolIdPattern } from './cognito.js';
 export type { CognitoIssuerOptions } from './cognito.js';

@@ -43,6 +43,10 @@ export interface KeySet {
   readonly getKey: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
   /** Fetch now (startup warm-up). Rejects when the fetch fails. */
   refresh(): Promise<void>;
+  /** Cheap when the set is current; otherwise refreshes it (errors are absorbed: stale-if-error applies). */
+  ensureFresh(): Promise<void>;
+  /** Increases every time a different set is installed. */
+  generation(): number;
   status(): KeySetStatus;
   readonly stats: Readonly<KeySetStats>;
 }
@@ -202,6 +206,15 @@ export function createKeySet(options: KeySetOptions): KeySet {
     async refresh() {
       await fetchShared();
     },
+    async ensureFresh() {
+      if (held && isFresh(held)) return;
+      try {
+        await current();
+      } catch {
+        // Nothing usable: the caller's next getKey() answers keys_unavailable.
+      }
+    },
+    generation: () => generation,
     status() {
       return {
         ready: held !== undefined && isUsableStale(held),

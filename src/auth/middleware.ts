@@ -9,11 +9,22 @@ export interface AuthState {
   authRefusal?: RefusalReason;
 }
 
+/** How many requests were accepted, and how many refused for each reason. */
+export interface AuthCounters {
+  accepted: number;
+  refused: Partial<Record<RefusalReason, number>>;
+}
+
+export function createAuthCounters(): AuthCounters {
+  return { accepted: 0, refused: {} };
+}
+
 export interface BearerAuthOptions {
   readonly verifier: Pick<Verifier, 'verify'>;
   readonly policy: RoutePolicy;
   /** The protection space named in every challenge (RFC 6750 §3). */
   readonly realm: string;
+  readonly counters?: AuthCounters;
 }
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token, with b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -21,7 +32,15 @@ const bearerHeader = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 type Extracted = { readonly token: string } | { readonly refusal: 'missing' | 'malformed' };
 
+function countAuthorizationHeaders(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === 'authorization') count += 1;
+  return count;
+}
+
 function extractToken(ctx: ParameterizedContext): Extracted {
+  // Node keeps only the first of repeated Authorization headers; two credentials are ambiguous, so refuse them.
+  if (countAuthorizationHeaders(ctx.req.rawHeaders) > 1) return { refusal: 'malformed' };
   const header = ctx.get('authorization');
   // RFC 6750 §2.3: tokens in the query string end up in logs and browser history; we accept only the header, and
   // say so instead of silently ignoring a query token. §2: a client must not use more than one method at once.
@@ -37,12 +56,14 @@ function quote(value: string): string {
 
 function refuse(
   ctx: ParameterizedContext<AuthState>,
-  realm: string,
+  options: BearerAuthOptions,
   refusal: AuthRefusal,
   scope?: readonly string[],
 ): void {
+  const { realm, counters } = options;
   const { status, error, description } = refusalResponse(refusal.reason);
   ctx.state.authRefusal = refusal.reason;
+  if (counters) counters.refused[refusal.reason] = (counters.refused[refusal.reason] ?? 0) + 1;
   ctx.status = status;
   if (status === 503) {
     ctx.set('Retry-After', String(refusal.retryAfterSeconds ?? 5));
@@ -65,7 +86,7 @@ function refuse(
  * answers RFC 6750 refusals itself. On success the principal is on `ctx.state.principal`.
  */
 export function createBearerAuth(options: BearerAuthOptions): Middleware<AuthState> {
-  const { verifier, policy, realm } = options;
+  const { verifier, policy, counters } = options;
   return async (ctx, next) => {
     const access = policy.accessFor(ctx.method, ctx.path);
     if (access.kind === 'public') {
@@ -74,20 +95,21 @@ export function createBearerAuth(options: BearerAuthOptions): Middleware<AuthSta
     }
 
     const extracted = extractToken(ctx);
-    if ('refusal' in extracted) return refuse(ctx, realm, new AuthRefusal(extracted.refusal));
+    if ('refusal' in extracted) return refuse(ctx, options, new AuthRefusal(extracted.refusal));
 
     let principal: Principal;
     try {
       principal = await verifier.verify(extracted.token);
     } catch (error) {
-      if (error instanceof AuthRefusal) return refuse(ctx, realm, error);
+      if (error instanceof AuthRefusal) return refuse(ctx, options, error);
       throw error;
     }
     ctx.state.principal = principal;
 
     const missing = missingScopes(access, principal.scopes);
-    if (missing.length > 0) return refuse(ctx, realm, new AuthRefusal('insufficient_scope'), missing);
-    if (!hasRequiredGroup(access, principal.groups)) return refuse(ctx, realm, new AuthRefusal('group_not_allowed'));
+    if (missing.length > 0) return refuse(ctx, options, new AuthRefusal('insufficient_scope'), missing);
+    if (!hasRequiredGroup(access, principal.groups)) return refuse(ctx, options, new AuthRefusal('group_not_allowed'));
+    if (counters) counters.accepted += 1;
     await next();
   };
 }

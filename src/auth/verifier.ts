@@ -1,8 +1,10 @@
-import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import { errors as joseErrors, jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { JWTPayload, JWTVerifyOptions } from 'jose';
 import { AuthRefusal, type RefusalReason } from './errors.js';
 import { createKeySet, type KeySet, type KeySetEvent, type KeySetOptions } from './key-set.js';
 import { fetchJson } from './fetch-json.js';
+import { decodeJsonPart } from './token-parts.js';
 
 /** Asymmetric JWS algorithms only: a verifier that holds public keys must never accept HMAC or `none` (RFC 8725 §2.1, §3.1). */
 export const supportedAlgorithms = [
@@ -67,7 +69,17 @@ export interface VerifierOptions {
   /** Called after every other check passed; `true` refuses the token as revoked (a deny-list by `jti` or `sub`). */
   readonly isRevoked?: (principal: Principal) => Promise<boolean>;
   readonly onKeySetEvent?: (issuer: string, event: KeySetEvent) => void;
+  /**
+   * Verified tokens are remembered, keyed by the exact token string, until the earlier of their expiry and a change
+   * of their issuer's key set. `false` turns the cache off.
+   */
+  readonly tokenCache?: { readonly maxEntries: number } | false;
   readonly now?: () => number;
+}
+
+export interface VerifierStats {
+  tokenCacheHits: number;
+  tokenCacheMisses: number;
 }
 
 export interface IssuerState {
@@ -82,6 +94,16 @@ export interface Verifier {
   /** True when every issuer has a usable key set. */
   ready(): boolean;
   readonly issuers: readonly IssuerState[];
+  readonly stats: Readonly<VerifierStats>;
+}
+
+interface CachedToken {
+  readonly principal: Principal;
+  readonly entry: Trusted;
+  /** The key set generation the signature was checked against. */
+  readonly generation: number;
+  /** Epoch ms after which the token must be verified again (its expiry, or the end of its maximum age). */
+  readonly validUntil: number;
 }
 
 interface Trusted {
@@ -135,41 +157,70 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return entry;
   });
 
+  const cacheSize = options.tokenCache === false ? 0 : (options.tokenCache?.maxEntries ?? 10_000);
+  const cache = cacheSize > 0 ? new LRUCache<string, CachedToken>({ max: cacheSize }) : undefined;
+  const stats: VerifierStats = { tokenCacheHits: 0, tokenCacheMisses: 0 };
+
   async function verify(token: string): Promise<Principal> {
     // Checked before any decoding, so that a huge token costs us nothing but its length.
     if (token.length > maxTokenBytes) throw new AuthRefusal('token_too_large');
     if (!base64urlToken.test(token)) throw new AuthRefusal('malformed_token');
 
-    let unverifiedIssuer: unknown;
-    try {
-      const header = decodeProtectedHeader(token);
-      // We implement no JWS extensions, so any `crit` entry is one we do not understand (RFC 7515 §4.1.11).
-      if (header.crit !== undefined) throw new AuthRefusal('malformed_token');
-      unverifiedIssuer = decodeJwt(token).iss;
-    } catch (error) {
-      if (error instanceof AuthRefusal) throw error;
-      throw new AuthRefusal('malformed_token', { cause: error });
+    const principal = (await fromCache(token)) ?? (await verifyAndRemember(token));
+    if (options.isRevoked && (await options.isRevoked(principal))) throw new AuthRefusal('revoked');
+    return principal;
+  }
+
+  /** The exact token string is the key, so no two tokens can ever share an entry (cf. GHSA-rp9m-7r4c-75qg). */
+  async function fromCache(token: string): Promise<Principal | undefined> {
+    const cached = cache?.get(token);
+    if (!cached) {
+      if (cache) stats.tokenCacheMisses += 1;
+      return undefined;
     }
-    // The issuer picks which configured key set to use; a token can never point us at a URL of its own.
-    const entry = typeof unverifiedIssuer === 'string' ? byIssuer.get(unverifiedIssuer) : undefined;
+    // A key set past its maximum age is refreshed first; if the refresh installs a different set, the signature is
+    // checked again against it, so that a key the issuer removed stops admitting its tokens.
+    await cached.entry.keySet.ensureFresh();
+    if (now() >= cached.validUntil || cached.entry.keySet.generation() !== cached.generation) {
+      cache?.delete(token);
+      stats.tokenCacheMisses += 1;
+      return undefined;
+    }
+    stats.tokenCacheHits += 1;
+    return cached.principal;
+  }
+
+  async function verifyAndRemember(token: string): Promise<Principal> {
+    const [headerPart = '', payloadPart = ''] = token.split('.');
+    const header = decodeJsonPart(headerPart);
+    const unverified = decodeJsonPart(payloadPart);
+    // We implement no JWS extensions, so any `crit` entry is one we do not understand (RFC 7515 §4.1.11).
+    if (header['crit'] !== undefined) throw new AuthRefusal('malformed_token');
+    // The issuer picks which configured key set to use; a token can never point us at a URL of its own, so the
+    // `jku`, `x5u`, `x5c` and `jwk` headers are never consulted (RFC 8725 §3.10, CVE-2018-0114).
+    const entry = typeof unverified['iss'] === 'string' ? byIssuer.get(unverified['iss']) : undefined;
     if (!entry) throw new AuthRefusal('wrong_issuer');
 
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, entry.keySet.getKey, {
-        ...entry.options,
-        currentDate: new Date(now()),
-      }));
+      ({ payload } = await jwtVerify(token, entry.keySet.getKey, { ...entry.options, currentDate: new Date(now()) }));
     } catch (error) {
       throw toRefusal(error);
     }
+    const generation = entry.keySet.generation();
 
     const nowSec = Math.floor(now() / 1000);
     if (typeof payload.iat === 'number' && payload.iat > nowSec + clockTolerance) {
       throw new AuthRefusal('issued_in_future');
     }
     const principal = toPrincipal(payload, entry.config);
-    if (options.isRevoked && (await options.isRevoked(principal))) throw new AuthRefusal('revoked');
+    if (cache && typeof payload.exp === 'number') {
+      const maxAgeEnd =
+        options.maxTokenAgeSec !== undefined && typeof payload.iat === 'number'
+          ? payload.iat + options.maxTokenAgeSec
+          : Number.POSITIVE_INFINITY;
+      cache.set(token, { principal, entry, generation, validUntil: Math.min(payload.exp, maxAgeEnd) * 1000 });
+    }
     return principal;
   }
 
@@ -180,6 +231,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
     ready: () => trusted.every((entry) => entry.keySet.status().ready),
     issuers: trusted.map((entry) => ({ issuer: entry.config.issuer, keySet: entry.keySet })),
+    stats,
   };
 }
 
