@@ -23,10 +23,14 @@ export interface JwksServer {
   readonly jwksUri: string;
   /** Requests for the JWKS so far. */
   readonly requests: () => number;
+  /** Requests for `/{pool}/.well-known/openid-configuration` so far. */
+  readonly discoveryRequests: () => number;
   publish(keys: readonly TestKey[]): void;
   behave(behaviour: JwksBehaviour): void;
   /** Answer only after this many milliseconds. */
   delay(ms: number): void;
+  /** Serve this exact body as the JWKS instead of the published keys. */
+  serveRaw(body: string | undefined): void;
   /** Sign a token with `key`, Cognito access-token claims by default. */
   sign(key: TestKey, claims?: JWTPayload, header?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
@@ -59,11 +63,21 @@ export async function startJwksServer(userPoolId = 'local_TestPool'): Promise<Jw
   let keys: readonly TestKey[] = [];
   let behaviour: JwksBehaviour = 'ok';
   let delayMs = 0;
+  let raw: string | undefined;
   let requests = 0;
+  let discoveryRequests = 0;
+  let issuer = '';
+  let jwksUri = '';
   const hanging = new Set<ServerResponse>();
   const jwksPath = `/${userPoolId}/.well-known/jwks.json`;
+  const discoveryPath = `/${userPoolId}/.well-known/openid-configuration`;
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === discoveryPath) {
+      discoveryRequests += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer, jwks_uri: jwksUri }));
+      return;
+    }
     if (req.url !== jwksPath) {
       res.writeHead(404).end();
       return;
@@ -80,7 +94,7 @@ export async function startJwksServer(userPoolId = 'local_TestPool'): Promise<Jw
       }
       res
         .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ keys: keys.map((key) => key.publicJwk) }));
+        .end(raw ?? JSON.stringify({ keys: keys.map((key) => key.publicJwk) }));
     };
     if (delayMs > 0) setTimeout(answer, delayMs);
     else answer();
@@ -88,14 +102,16 @@ export async function startJwksServer(userPoolId = 'local_TestPool'): Promise<Jw
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;
-  const issuer = `${baseUrl}/${userPoolId}`;
+  issuer = `${baseUrl}/${userPoolId}`;
+  jwksUri = `${baseUrl}${jwksPath}`;
 
   return {
     baseUrl,
     userPoolId,
     issuer,
-    jwksUri: `${baseUrl}${jwksPath}`,
+    jwksUri,
     requests: () => requests,
+    discoveryRequests: () => discoveryRequests,
     publish(next) {
       keys = next;
     },
@@ -104,6 +120,9 @@ export async function startJwksServer(userPoolId = 'local_TestPool'): Promise<Jw
     },
     delay(ms) {
       delayMs = ms;
+    },
+    serveRaw(body) {
+      raw = body;
     },
     sign(key, claims = cognitoClaims(issuer), header = {}) {
       return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, ...header }).sign(key.privateKey);

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { cognitoIssuer, createVerifier, type Verifier } from '../src/auth/index.js';
+import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
+import { cognitoAt } from './support/service.js';
+
+describe('several issuers at once', () => {
+  let poolA: JwksServer;
+  let poolB: JwksServer;
+  let keyA: TestKey;
+  let keyB: TestKey;
+  let verifier: Verifier;
+
+  before(async () => {
+    poolA = await startJwksServer('local_PoolA');
+    poolB = await startJwksServer('local_PoolB');
+    keyA = await makeKey();
+    keyB = await makeKey();
+    poolA.publish([keyA]);
+    poolB.publish([keyB]);
+    verifier = createVerifier({
+      issuers: [
+        cognitoAt(poolA.baseUrl, poolA.userPoolId),
+        // An OIDC issuer beside the pool, found through discovery and with an audience of its own.
+        { issuer: poolB.issuer, audience: ['product-api'] },
+      ],
+    });
+    await verifier.warmUp();
+  });
+  after(async () => {
+    await poolA.close();
+    await poolB.close();
+  });
+
+  it('accepts each issuer’s tokens, checked by that issuer’s own rules', async () => {
+    assert.equal((await verifier.verify(await poolA.sign(keyA))).issuer, poolA.issuer);
+    const oidcToken = await poolB.sign(keyB, { sub: 'user-1', iss: poolB.issuer, aud: 'product-api', exp: 4102444800 });
+    const principal = await verifier.verify(oidcToken);
+    assert.equal(principal.issuer, poolB.issuer);
+    assert.equal(principal.tokenUse, undefined);
+  });
+
+  it('never lets one issuer’s key vouch for another issuer’s token', async () => {
+    const crossed = await poolA.sign(keyB, cognitoClaims(poolA.issuer));
+    await assert.rejects(verifier.verify(crossed), { reason: 'unknown_kid' });
+    const crossedBack = await poolB.sign(keyA, { sub: 'x', iss: poolB.issuer, aud: 'product-api', exp: 4102444800 });
+    await assert.rejects(verifier.verify(crossedBack), { reason: 'unknown_kid' });
+  });
+
+  it('accepts Cognito’s two issuer forms for one pool, with keys from the pool’s own JWKS', async () => {
+    const config = cognitoIssuer({ userPoolId: 'us-east-1_AbC123' });
+    assert.equal(config.issuer, 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC123');
+    assert.deepEqual(config.alternateIssuers, ['https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC123']);
+    assert.equal(config.jwksUri, 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC123/.well-known/jwks.json');
+    // The same mechanism, run for real against the local pool: a second accepted iss, one key set.
+    const alternate = `${poolA.baseUrl}/alternate/${poolA.userPoolId}`;
+    const both = createVerifier({
+      issuers: [{ ...cognitoAt(poolA.baseUrl, poolA.userPoolId), alternateIssuers: [alternate] }],
+    });
+    assert.equal((await both.verify(await poolA.sign(keyA, cognitoClaims(alternate)))).issuer, poolA.issuer);
+    await assert.rejects(both.verify(await poolA.sign(keyA, cognitoClaims(`${alternate}x`))), {
+      reason: 'wrong_issuer',
+    });
+  });
+
+  it('refuses to configure the same issuer twice', () => {
+    const config = cognitoAt(poolA.baseUrl, poolA.userPoolId);
+    assert.throws(() => createVerifier({ issuers: [config, config] }), /configured twice/);
+  });
+});

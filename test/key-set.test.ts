@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import {
+  createKeySet,
+  createVerifier,
+  type KeySetEvent,
+  type RefusalReason,
+  type Verifier,
+} from '../src/auth/index.js';
+import { createTestClock, type TestClock } from './support/clock.js';
+import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
+import { bearer, cognitoAt, configTrusting, startService } from './support/service.js';
+
+async function outcome(verifier: Verifier, token: string): Promise<RefusalReason | 'accepted'> {
+  try {
+    await verifier.verify(token);
+    return 'accepted';
+  } catch (error) {
+    if (error instanceof Error && 'reason' in error) return error.reason as RefusalReason;
+    throw error;
+  }
+}
+
+// Against a real local HTTP JWKS server that the test controls, with a clock the test moves.
+describe('the key set', () => {
+  let jwks: JwksServer;
+  let key: TestKey;
+  let clock: TestClock;
+  let events: KeySetEvent[];
+
+  before(async () => {
+    key = await makeKey();
+  });
+  beforeEach(async () => {
+    jwks = await startJwksServer();
+    jwks.publish([key]);
+    clock = createTestClock();
+    events = [];
+  });
+  afterEach(() => jwks.close());
+
+  function verifierFor(keySet: Record<string, number> = {}): Verifier {
+    return createVerifier({
+      issuers: [{ ...cognitoAt(jwks.baseUrl, jwks.userPoolId), keySet }],
+      tokenCache: false,
+      now: clock.now,
+      onKeySetEvent: (_issuer, event) => events.push(event),
+    });
+  }
+
+  const sign = (k: TestKey) =>
+    jwks.sign(
+      k,
+      cognitoClaims(jwks.issuer, { iat: Math.floor(clock.now() / 1000), exp: Math.floor(clock.now() / 1000) + 7200 }),
+    );
+
+  it('is filled at startup, so the first request does not fetch, and readiness says so', async () => {
+    const verifier = verifierFor();
+    assert.equal(verifier.ready(), false);
+    await verifier.warmUp();
+    assert.equal(verifier.ready(), true);
+    assert.equal(jwks.requests(), 1);
+    assert.equal(await outcome(verifier, await sign(key)), 'accepted');
+    assert.equal(jwks.requests(), 1);
+    assert.equal(verifier.issuers[0]?.keySet.stats.cacheHits, 1);
+  });
+
+  it('picks up a rotated-in key without a restart: one refetch for the new kid', async () => {
+    const verifier = verifierFor();
+    await verifier.warmUp();
+    clock.advance(31_000); // past the cooldown that follows the warm-up fetch
+    const next = await makeKey();
+    jwks.publish([key, next]);
+    assert.equal(await outcome(verifier, await sign(next)), 'accepted');
+    assert.equal(jwks.requests(), 2);
+    assert.equal(await outcome(verifier, await sign(key)), 'accepted');
+    assert.equal(jwks.requests(), 2);
+  });
+
+  it('stops trusting a removed key once the set is past its maximum age (10 min by default)', async () => {
+    const verifier = verifierFor();
+    await verifier.warmUp();
+    const token = await sign(key);
+    const next = await makeKey();
+    jwks.publish([next]); // the issuer drops `key`
+    clock.advance(9 * 60_000);
+    assert.equal(await outcome(verifier, token), 'accepted', 'still within the maximum age');
+    clock.advance(2 * 60_000);
+    assert.equal(await outcome(verifier, token), 'unknown_kid');
+    assert.equal(await outcome(verifier, await sign(next)), 'accepted');
+  });
+
+  it('answers a flood of random kids with at most one fetch per 30 s cooldown', async () => {
+    const verifier = verifierFor();
+    await verifier.warmUp();
+    clock.advance(31_000);
+    const forged = await Promise.all(Array.from({ length: 50 }, () => makeKey('RS256', randomUUID())));
+    const tokens = await Promise.all(forged.map((k) => sign(k)));
+    const outcomes = await Promise.all(tokens.map((t) => outcome(verifier, t)));
+    assert.ok(outcomes.every((o) => o === 'unknown_kid'));
+    assert.equal(jwks.requests(), 2, 'the warm-up fetch and one refetch');
+    for (const t of tokens.slice(0, 10)) await outcome(verifier, t);
+    assert.equal(jwks.requests(), 2);
+    assert.ok((verifier.issuers[0]?.keySet.stats.cooldownRefusals ?? 0) >= 10);
+    // Legitimate tokens are unaffected during the flood.
+    assert.equal(await outcome(verifier, await sign(key)), 'accepted');
+    clock.advance(31_000);
+    await outcome(verifier, tokens[0] ?? '');
+    assert.equal(jwks.requests(), 3, 'one more fetch in the next window');
+  });
+
+  it('shares one fetch between concurrent first requests', async () => {
+    const verifier = verifierFor();
+    jwks.delay(50);
+    const token = await sign(key);
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => outcome(verifier, token)));
+    assert.deepEqual(new Set(outcomes), new Set(['accepted']));
+    assert.equal(jwks.requests(), 1);
+  });
+
+  it('keeps accepting with the last good set while the issuer is down, for a bounded time, and logs it', async () => {
+    const verifier = verifierFor();
+    await verifier.warmUp();
+    const token = await sign(key);
+    jwks.behave('fail');
+    clock.advance(11 * 60_000); // past the maximum age: a refresh is due and fails
+    assert.equal(await outcome(verifier, token), 'accepted');
+    assert.ok(events.some((e) => e.type === 'fetch_failed'));
+    assert.ok(events.some((e) => e.type === 'stale_used'));
+    assert.equal(verifier.issuers[0]?.keySet.status().stale, true);
+    assert.equal(verifier.ready(), true);
+    clock.advance(60 * 60_000); // past the stale-if-error window (1 h)
+    assert.equal(await outcome(verifier, token), 'keys_unavailable');
+    assert.equal(verifier.ready(), false);
+    jwks.behave('ok');
+    clock.advance(31_000);
+    assert.equal(await outcome(verifier, token), 'accepted', 'recovers when the issuer is back');
+  });
+
+  it('backs off after a failed fetch instead of calling the issuer on every request', async () => {
+    const verifier = verifierFor();
+    jwks.behave('fail');
+    const token = await sign(key);
+    for (let i = 0; i < 10; i += 1) assert.equal(await outcome(verifier, token), 'keys_unavailable');
+    assert.equal(jwks.requests(), 1);
+    clock.advance(1_000);
+    await outcome(verifier, token);
+    assert.equal(jwks.requests(), 2);
+  });
+
+  it('gives up on a slow issuer at the total timeout', async () => {
+    const verifier = verifierFor({ timeoutMs: 200 });
+    jwks.behave('hang');
+    const started = performance.now();
+    assert.equal(await outcome(verifier, await sign(key)), 'keys_unavailable');
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 150 && elapsed < 2_000, `gave up after ${Math.round(elapsed)} ms`);
+  });
+
+  it('gives up on a JWKS larger than the size cap', async () => {
+    jwks.serveRaw(JSON.stringify({ keys: [key.publicJwk], padding: 'x'.repeat(10_000) }));
+    const verifier = verifierFor({ maxBytes: 4_096 });
+    assert.equal(await outcome(verifier, await sign(key)), 'keys_unavailable');
+    assert.ok(events.some((e) => e.type === 'fetch_failed' && e.error.includes('byte cap')));
+  });
+
+  it('refuses to fetch keys over plain http from anywhere but loopback', async () => {
+    const keySet = createKeySet({ jwksUri: 'http://keys.example.com/jwks.json' });
+    await assert.rejects(keySet.refresh(), /only https, or http on loopback/);
+  });
+
+  it('counts fetches, failures, cache hits and cooldown refusals', async () => {
+    const verifier = verifierFor();
+    await verifier.warmUp();
+    await outcome(verifier, await sign(key));
+    await outcome(verifier, await sign(await makeKey()));
+    const stats = verifier.issuers[0]?.keySet.stats;
+    assert.deepEqual({ ...stats }, { fetches: 1, failures: 0, cacheHits: 1, cooldownRefusals: 1, staleUses: 0 });
+  });
+
+  it('finds the JWKS through OIDC discovery when no JWKS URI is configured', async () => {
+    const verifier = createVerifier({ issuers: [{ issuer: jwks.issuer }], tokenCache: false });
+    await verifier.warmUp();
+    assert.equal(jwks.discoveryRequests(), 1);
+    assert.equal(await outcome(verifier, await jwks.sign(key)), 'accepted');
+  });
+});
+
+describe('HTTP answers when keys cannot be had', () => {
+  let jwks: JwksServer;
+  before(async () => {
+    jwks = await startJwksServer();
+    jwks.behave('fail');
+  });
+  after(() => jwks.close());
+
+  it('answers 503 with Retry-After, not 401, when the issuer is down and nothing is cached; /ready says 503', async () => {
+    const running = await startService(configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]));
+    try {
+      const key = await makeKey();
+      const response = await fetch(`${running.url}/anything`, { headers: bearer(await jwks.sign(key)) });
+      assert.equal(response.status, 503);
+      assert.match(response.headers.get('retry-after') ?? '', /^\d+$/);
+      assert.equal(((await response.json()) as { error: string }).error, 'temporarily_unavailable');
+      const ready = await fetch(`${running.url}/ready`);
+      assert.equal(ready.status, 503);
+      jwks.behave('ok');
+      jwks.publish([key]);
+    } finally {
+      await running.close();
+    }
+  });
+});
