@@ -45,6 +45,13 @@ export interface KeySet {
   refresh(): Promise<void>;
   /** Cheap when the set is current; otherwise refreshes it (errors are absorbed: stale-if-error applies). */
   ensureFresh(): Promise<void>;
+  /** The held set is current: no refresh is due. */
+  isFresh(): boolean;
+  /**
+   * True when `kid` would certainly be refused without a fetch: the current set lacks it and the cooldown is on.
+   * Lets a flood of random kids be refused before any parsing or signature work.
+   */
+  refusesWithoutFetch(kid: string): boolean;
   /** Increases every time a different set is installed. */
   generation(): number;
   status(): KeySetStatus;
@@ -53,6 +60,7 @@ export interface KeySet {
 
 interface Held {
   readonly text: string;
+  readonly kids: ReadonlySet<string>;
   readonly resolve: ReturnType<typeof createLocalJWKSet>;
   readonly fetchedAt: number;
 }
@@ -108,7 +116,8 @@ export function createKeySet(options: KeySetOptions): KeySet {
     const body = await fetchJson(resolvedUri, limits);
     const jwks = parseJwks(body);
     const text = JSON.stringify(jwks);
-    return { text, resolve: createLocalJWKSet(jwks), fetchedAt: now() };
+    const kids = new Set(jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'));
+    return { text, kids, resolve: createLocalJWKSet(jwks), fetchedAt: now() };
   }
 
   /** One fetch at a time, whoever asks; every caller gets its outcome. */
@@ -215,6 +224,14 @@ export function createKeySet(options: KeySetOptions): KeySet {
       }
     },
     generation: () => generation,
+    isFresh: () => held !== undefined && isFresh(held),
+    refusesWithoutFetch(kid) {
+      if (!held || !isFresh(held) || held.kids.has(kid) || inflight !== undefined || now() >= nextAttemptAt()) {
+        return false;
+      }
+      stats.cooldownRefusals += 1;
+      return true;
+    },
     status() {
       return {
         ready: held !== undefined && isUsableStale(held),

@@ -44,7 +44,8 @@ function extractToken(ctx: ParameterizedContext): Extracted {
   const header = ctx.get('authorization');
   // RFC 6750 §2.3: tokens in the query string end up in logs and browser history; we accept only the header, and
   // say so instead of silently ignoring a query token. §2: a client must not use more than one method at once.
-  if (ctx.URL.searchParams.has('access_token')) return { refusal: 'malformed' };
+  const query = ctx.querystring;
+  if (query !== '' && new URLSearchParams(query).has('access_token')) return { refusal: 'malformed' };
   if (header === '') return { refusal: 'missing' };
   const found = bearerHeader.exec(header);
   return found?.[1] === undefined ? { refusal: 'malformed' } : { token: found[1] };

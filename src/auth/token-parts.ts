@@ -1,36 +1,60 @@
-import { parse, iterator, type ObjectNode } from '@humanwhocodes/momoa';
-import { base64url } from 'jose';
 import { AuthRefusal } from './errors.js';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const base64url = /^[A-Za-z0-9_-]*$/;
+
+/** Decodes one JWS part (header or payload) to a JSON object, or refuses the token as malformed. */
+export function decodeJsonPart(part: string): { readonly text: string; readonly value: Record<string, unknown> } {
+  if (!base64url.test(part)) throw new AuthRefusal('malformed_token');
+  let text: string;
+  let value: unknown;
+  try {
+    text = strictUtf8.decode(Buffer.from(part, 'base64url'));
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new AuthRefusal('malformed_token', { cause: error });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new AuthRefusal('malformed_token');
+  return { text, value: value as Record<string, unknown> };
+}
 
 /**
- * Decodes one JWS part (header or payload) to a JSON object, refusing duplicate member names: RFC 7515 §4 and
- * RFC 7519 §4 allow a parser to keep the last one, but two components that pick differently (parser differential)
- * would then read different claims from the same signed token.
+ * True when some object in `text` (already known to be valid JSON) names a member twice. RFC 7515 §4 and RFC 7519 §4
+ * let a parser keep the last one, but two components that choose differently (a parser differential) would read
+ * different claims from one signed token, so such tokens are refused. A single pass over the text: an AST parser
+ * (momoa) did the same at about 20 µs per part, which every new token would pay.
  */
-export function decodeJsonPart(part: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = strictUtf8.decode(base64url.decode(part));
-  } catch (error) {
-    throw new AuthRefusal('malformed_token', { cause: error });
-  }
-  let document;
-  try {
-    document = parse(text);
-  } catch (error) {
-    throw new AuthRefusal('malformed_token', { cause: error });
-  }
-  if (document.body.type !== 'Object') throw new AuthRefusal('malformed_token');
-  for (const { node, phase } of iterator(document)) {
-    if (phase !== 'enter' || node.type !== 'Object') continue;
-    const names = new Set<string>();
-    for (const member of (node as ObjectNode).members) {
-      const name = member.name.type === 'String' ? member.name.value : member.name.name;
-      if (names.has(name)) throw new AuthRefusal('malformed_token');
-      names.add(name);
+export function hasDuplicateMember(text: string): boolean {
+  const open: Set<string>[] = [];
+  // For each nesting level: is it an object (whose strings alternate key, value) or an array?
+  const isObject: boolean[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text[i];
+    if (c === '{') {
+      open.push(new Set());
+      isObject.push(true);
+      expectKey = true;
+    } else if (c === '[') {
+      isObject.push(false);
+      expectKey = false;
+    } else if (c === '}' || c === ']') {
+      if (isObject.pop() === true) open.pop();
+      expectKey = false;
+    } else if (c === ',') {
+      expectKey = isObject[isObject.length - 1] === true;
+    } else if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      if (expectKey) {
+        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        const names = open[open.length - 1];
+        if (names?.has(name)) return true;
+        names?.add(name);
+        expectKey = false;
+      }
+      i = end;
     }
   }
-  return JSON.parse(text) as Record<string, unknown>;
+  return false;
 }

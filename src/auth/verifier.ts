@@ -4,7 +4,7 @@ import type { JWTPayload, JWTVerifyOptions } from 'jose';
 import { AuthRefusal, type RefusalReason } from './errors.js';
 import { createKeySet, type KeySet, type KeySetEvent, type KeySetOptions } from './key-set.js';
 import { fetchJson } from './fetch-json.js';
-import { decodeJsonPart } from './token-parts.js';
+import { decodeJsonPart, hasDuplicateMember } from './token-parts.js';
 
 /** Asymmetric JWS algorithms only: a verifier that holds public keys must never accept HMAC or `none` (RFC 8725 §2.1, §3.1). */
 export const supportedAlgorithms = [
@@ -164,8 +164,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
   async function verify(token: string): Promise<Principal> {
     // Checked before any decoding, so that a huge token costs us nothing but its length.
     if (token.length > maxTokenBytes) throw new AuthRefusal('token_too_large');
-    if (!base64urlToken.test(token)) throw new AuthRefusal('malformed_token');
-
     const principal = (await fromCache(token)) ?? (await verifyAndRemember(token));
     if (options.isRevoked && (await options.isRevoked(principal))) throw new AuthRefusal('revoked');
     return principal;
@@ -180,7 +178,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     // A key set past its maximum age is refreshed first; if the refresh installs a different set, the signature is
     // checked again against it, so that a key the issuer removed stops admitting its tokens.
-    await cached.entry.keySet.ensureFresh();
+    if (!cached.entry.keySet.isFresh()) await cached.entry.keySet.ensureFresh();
     if (now() >= cached.validUntil || cached.entry.keySet.generation() !== cached.generation) {
       cache?.delete(token);
       stats.tokenCacheMisses += 1;
@@ -191,15 +189,21 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   async function verifyAndRemember(token: string): Promise<Principal> {
+    if (!base64urlToken.test(token)) throw new AuthRefusal('malformed_token');
     const [headerPart = '', payloadPart = ''] = token.split('.');
     const header = decodeJsonPart(headerPart);
     const unverified = decodeJsonPart(payloadPart);
+    if (hasDuplicateMember(header.text) || hasDuplicateMember(unverified.text))
+      throw new AuthRefusal('malformed_token');
     // We implement no JWS extensions, so any `crit` entry is one we do not understand (RFC 7515 §4.1.11).
-    if (header['crit'] !== undefined) throw new AuthRefusal('malformed_token');
+    if (header.value['crit'] !== undefined) throw new AuthRefusal('malformed_token');
     // The issuer picks which configured key set to use; a token can never point us at a URL of its own, so the
     // `jku`, `x5u`, `x5c` and `jwk` headers are never consulted (RFC 8725 §3.10, CVE-2018-0114).
-    const entry = typeof unverified['iss'] === 'string' ? byIssuer.get(unverified['iss']) : undefined;
+    const iss = unverified.value['iss'];
+    const entry = typeof iss === 'string' ? byIssuer.get(iss) : undefined;
     if (!entry) throw new AuthRefusal('wrong_issuer');
+    const kid = header.value['kid'];
+    if (typeof kid !== 'string' || entry.keySet.refusesWithoutFetch(kid)) throw new AuthRefusal('unknown_kid');
 
     let payload: JWTPayload;
     try {
@@ -208,6 +212,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       throw toRefusal(error);
     }
     const generation = entry.keySet.generation();
+    if (hasDuplicateMember(header.text) || hasDuplicateMember(unverified.text))
+      throw new AuthRefusal('malformed_token');
 
     const nowSec = Math.floor(now() / 1000);
     if (typeof payload.iat === 'number' && payload.iat > nowSec + clockTolerance) {

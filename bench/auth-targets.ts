@@ -1,0 +1,75 @@
+// Child process of `npm run bench`: the same Koa route served three ways, each on its own port, so that the load
+// generator (the parent) and the servers do not share a core.
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import koaJwt from 'koa-jwt';
+import jwksRsa from 'jwks-rsa';
+import {
+  cognitoIssuer,
+  createBearerAuth,
+  createRoutePolicy,
+  createVerifier,
+  requireScopes,
+  type AuthState,
+} from '../src/auth/index.js';
+
+const [baseUrl = '', userPoolId = ''] = process.argv.slice(2);
+const issuerConfig = cognitoIssuer({ userPoolId, issuerBaseUrl: baseUrl });
+
+function route(ctx: Koa.Context): void {
+  ctx.body = { items: [1, 2, 3] };
+}
+
+function listen(app: Koa): Promise<number> {
+  return new Promise((resolve) => {
+    const server = app.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+// 1. The route without any authentication.
+const plain = new Koa();
+plain.use(route);
+
+// 2. The route behind ProductService's authentication, as app.ts builds it.
+const verifier = createVerifier({ issuers: [issuerConfig] });
+await verifier.warmUp();
+const ours = new Koa<AuthState>();
+ours.use(
+  createBearerAuth({
+    verifier,
+    policy: createRoutePolicy([{ method: 'GET', path: '/bench', access: requireScopes('products/read') }]),
+    realm: 'bench',
+  }),
+);
+ours.use(route);
+
+// 2b. The same without the verified-token cache: what a new token on every request costs.
+const uncachedVerifier = createVerifier({ issuers: [issuerConfig], tokenCache: false });
+await uncachedVerifier.warmUp();
+const oursUncached = new Koa<AuthState>();
+oursUncached.use(
+  createBearerAuth({
+    verifier: uncachedVerifier,
+    policy: createRoutePolicy([{ method: 'GET', path: '/bench', access: requireScopes('products/read') }]),
+    realm: 'bench',
+  }),
+);
+oursUncached.use(route);
+
+// 3. koa-jwt + jwks-rsa configured as in the original 2018 article.
+const article = new Koa();
+article.use(
+  koaJwt({
+    secret: jwksRsa.koaJwtSecret({ cache: true, jwksUri: issuerConfig.jwksUri ?? '' }),
+    algorithms: ['RS256'],
+  }),
+);
+article.use(route);
+
+const ports = {
+  plain: await listen(plain),
+  ours: await listen(ours),
+  oursUncached: await listen(oursUncached),
+  article: await listen(article),
+};
+process.stdout.write(`${JSON.stringify(ports)}\n`);

@@ -1,0 +1,163 @@
+// `npm run bench`: side-by-side throughput ratios, measured in one run on this machine. Never part of `npm test`.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import { base64url } from 'jose';
+import { cognitoClaims, makeKey, startJwksServer } from '../test/support/jwks-server.js';
+
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
+const connections = 10;
+
+interface Measured {
+  readonly rps: number;
+  readonly ok: number;
+  readonly other: number;
+  /** Share of one core the server process used during the run: near 100 % means the server was the limit. */
+  readonly serverCpu: number;
+}
+
+let serverPid = 0;
+/** CPU seconds the server process has used so far (Linux /proc; 0 elsewhere). */
+function serverCpuSeconds(): number {
+  try {
+    const fields = readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+async function measure(
+  url: string,
+  tokens: readonly string[],
+  options: { duration?: number; amount?: number; rate?: number; connections?: number } = {},
+): Promise<Measured> {
+  let next = 0;
+  const cpuBefore = serverCpuSeconds();
+  const started = performance.now();
+  const result = await autocannon({
+    url,
+    connections: options.connections ?? connections,
+    ...(options.amount ? { amount: options.amount } : { duration: options.duration ?? seconds }),
+    ...(options.rate ? { overallRate: options.rate } : {}),
+    requests: [
+      {
+        setupRequest: (request) => {
+          const token = tokens[next++ % Math.max(tokens.length, 1)];
+          return token === undefined ? request : { ...request, headers: { authorization: `Bearer ${token}` } };
+        },
+      },
+    ],
+  });
+  const serverCpu = (serverCpuSeconds() - cpuBefore) / ((performance.now() - started) / 1000);
+  return { rps: result.requests.average, ok: result['2xx'], other: result.non2xx + result.errors, serverCpu };
+}
+
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+/** Runs `a` and `b` alternately, `rounds` times each, and keeps each side's median run: machine noise hits both. */
+async function sideBySide(a: () => Promise<Measured>, b: () => Promise<Measured>): Promise<[Measured, Measured]> {
+  const as: Measured[] = [];
+  const bs: Measured[] = [];
+  for (let round = 0; round < rounds; round += 1) {
+    as.push(await a());
+    bs.push(await b());
+  }
+  const pick = (runs: Measured[]): Measured => {
+    const rps = median(runs.map((r) => r.rps));
+    return runs.find((r) => r.rps === rps) ?? runs[0] ?? { rps: 0, ok: 0, other: 0, serverCpu: 0 };
+  };
+  return [pick(as), pick(bs)];
+}
+
+function line(name: string, m: Measured): string {
+  const cpu = `server CPU ${(m.serverCpu * 100).toFixed(0)} %`;
+  return `  ${name.padEnd(40)} ${m.rps.toFixed(0).padStart(7)} req/s  ${cpu.padEnd(16)} (${m.ok} ok, ${m.other} refused)`;
+}
+
+const jwks = await startJwksServer('local_BenchPool');
+const key = await makeKey();
+jwks.publish([key]);
+const claims = () => cognitoClaims(jwks.issuer, { scope: 'products/read', exp: Math.floor(Date.now() / 1000) + 3600 });
+
+const child = spawn(process.execPath, ['--import', 'tsx', 'bench/auth-targets.ts', jwks.baseUrl, jwks.userPoolId], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+serverPid = child.pid ?? 0;
+const firstLine = await new Promise<string>((resolve) => {
+  createInterface({ input: child.stdout }).once('line', resolve);
+});
+const ports = JSON.parse(firstLine) as Record<'plain' | 'ours' | 'oursUncached' | 'article', number>;
+const at = (port: number) => `http://127.0.0.1:${port}/bench`;
+
+try {
+  process.stdout.write(
+    `Auth benchmark: ${connections} connections, ${seconds} s per run, median of ${rounds} alternating rounds, server in its own process\n\n`,
+  );
+  const reused = [await jwks.sign(key, claims())];
+
+  // Warm up every target once so that JIT and caches are not measured.
+  for (const port of Object.values(ports)) await measure(at(port), reused, { duration: 1 });
+
+  const [plain, ours] = await sideBySide(
+    () => measure(at(ports.plain), []),
+    () => measure(at(ports.ours), reused),
+  );
+  process.stdout.write('1. A client that reuses its token\n');
+  process.stdout.write(`${line('route without auth', plain)}\n${line('route with ProductService auth', ours)}\n`);
+  process.stdout.write(`  ratio: ${(ours.rps / plain.rps).toFixed(2)}x (goal >= 0.85x)\n\n`);
+
+  const count = 4_000;
+  const fresh = await Promise.all(Array.from({ length: count }, () => jwks.sign(key, claims())));
+  // Neither side may remember a verified token here: ours runs with its token cache off, koa-jwt has none.
+  const [oursFresh, articleFresh] = await sideBySide(
+    () => measure(at(ports.oursUncached), fresh),
+    () => measure(at(ports.article), fresh),
+  );
+  process.stdout.write(`2. A new token on every request (${count} distinct RS256 tokens, token cache off)\n`);
+  process.stdout.write(
+    `${line('ProductService auth', oursFresh)}\n${line('koa-jwt + jwks-rsa (2018 article)', articleFresh)}\n`,
+  );
+  process.stdout.write(`  ratio: ${(oursFresh.rps / articleFresh.rps).toFixed(2)}x (goal >= 4x)\n\n`);
+
+  // Forged tokens with random kids: refused before any signature work, so they cost nothing to make.
+  const forged = Array.from({ length: 5_000 }, () => {
+    const header = base64url.encode(JSON.stringify({ alg: 'RS256', kid: randomUUID() }));
+    return `${header}.${base64url.encode(JSON.stringify(claims()))}.${base64url.encode(randomUUID())}`;
+  });
+  const floodRate = 1_000;
+  const fetchesBefore = jwks.requests();
+  const floodStarted = performance.now();
+  let flood: Measured | undefined;
+  const [normal, legit] = await sideBySide(
+    () => measure(at(ports.ours), reused),
+    async () => {
+      const [during, floodRun] = await Promise.all([
+        measure(at(ports.ours), reused),
+        measure(at(ports.ours), forged, { rate: floodRate, connections: 4 }),
+      ]);
+      flood = floodRun;
+      return during;
+    },
+  );
+  const fetches = jwks.requests() - fetchesBefore;
+  const windowSeconds = (performance.now() - floodStarted) / 1000;
+  process.stdout.write(`3. A flood of unknown kids (${floodRate} req/s) beside legitimate traffic\n`);
+  process.stdout.write(`${line('legitimate, alone', normal)}\n${line('legitimate, during the flood', legit)}\n`);
+  if (flood) process.stdout.write(`${line('flood (last round)', flood)}\n`);
+  process.stdout.write(
+    `  legitimate ratio: ${(legit.rps / normal.rps).toFixed(2)}x of normal (goal >= 0.8x); JWKS fetches: ` +
+      `${fetches} in ${windowSeconds.toFixed(0)} s = ${((fetches * 30) / windowSeconds).toFixed(2)} per 30 s cooldown ` +
+      `(goal <= 1)\n`,
+  );
+} finally {
+  child.kill();
+  await jwks.close();
+}
