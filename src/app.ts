@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
 import {
@@ -16,9 +19,20 @@ import type { Config } from './config.js';
 import { createErrorHandler } from './http/errors.js';
 import { createRequestLog } from './http/request-log.js';
 import type { LocalIssuer } from './local/issuer.js';
-import { createRouter, routePolicy } from './routes.js';
+import { createOpenApiDocument } from './openapi.js';
+import { createCursorCodec } from './products/cursor.js';
+import {
+  createLogPublisher,
+  createOutboxDrainer,
+  createSnsPublisher,
+  type EventPublisher,
+  type OutboxDrainer,
+} from './products/events.js';
+import { createProductRepository, type ProductRepository } from './products/repository.js';
+import { readScope, writeScope } from './products/routes.js';
+import { createRouter, policyRules, routePolicy } from './routes.js';
 
-export const productScopes = ['products/read', 'products/write'] as const;
+export const productScopes = [readScope, writeScope] as const;
 
 export interface Service {
   readonly app: Koa<AuthState>;
@@ -27,6 +41,8 @@ export interface Service {
   readonly logger: Logger;
   /** Present in local mode: the embedded issuer the service trusts. */
   readonly localIssuer: LocalIssuer | undefined;
+  readonly repository: ProductRepository;
+  readonly drainer: OutboxDrainer;
   close(): Promise<void>;
 }
 
@@ -34,6 +50,8 @@ export interface ServiceOptions {
   readonly logger?: Logger;
   /** A revocation check run on every accepted token (a deny-list by `jti` or `sub`, say). */
   readonly isRevoked?: (principal: Principal) => Promise<boolean>;
+  /** Where change events go; SNS when PRODUCT_EVENTS_TOPIC_ARN is set, else the log. */
+  readonly publisher?: EventPublisher;
 }
 
 export function createLogger(config: Config): Logger {
@@ -84,11 +102,45 @@ export async function createService(config: Config, options: ServiceOptions = {}
     logger.warn({ err: error }, 'could not fetch the issuer keys at startup');
   }
 
+  const dynamo = await createDynamoClient(config, closers);
+  const repository = createProductRepository({
+    client: dynamo,
+    productsTable: config.products.table,
+    snapshotsTable: config.products.snapshotsTable,
+  });
+  const publisher =
+    options.publisher ??
+    (config.products.eventsTopicArn
+      ? createSnsPublisher(
+          new SNSClient(config.products.region ? { region: config.products.region } : {}),
+          config.products.eventsTopicArn,
+        )
+      : createLogPublisher(logger));
+  const drainer = createOutboxDrainer({ repository, publisher, logger });
+  drainer.start(config.products.outboxDrainIntervalMs);
+  closers.push(() => drainer.stop());
+  if (!config.products.cursorSecret && config.auth.mode !== 'local') {
+    logger.warn('CURSOR_SECRET is not set: pagination cursors work only on the instance that made them');
+  }
+  const cursors = createCursorCodec(
+    config.products.cursorSecret ? Buffer.from(config.products.cursorSecret) : randomBytes(32),
+  );
+  const openApiDocument = createOpenApiDocument({
+    policyRules,
+    tokenUrl: localIssuer?.tokenUrl ?? config.tokenUrl,
+    scopes: { [readScope]: 'Read products', [writeScope]: 'Create, change and delete products' },
+  });
+
   const app = new Koa<AuthState>();
   app.proxy = true;
   app.silent = true;
   const authCounters = createAuthCounters();
-  const router = createRouter({ verifier, authCounters });
+  const router = createRouter({
+    verifier,
+    authCounters,
+    products: { repository, drainer, cursors },
+    openApiDocument,
+  });
   app.use(createRequestLog(logger));
   app.use(createErrorHandler(logger));
   app.use(createCors(config.corsOrigins));
@@ -102,8 +154,32 @@ export async function createService(config: Config, options: ServiceOptions = {}
     authCounters,
     logger,
     localIssuer,
+    repository,
+    drainer,
     async close() {
       for (const close of closers.reverse()) await close();
     },
   };
+}
+
+/** DynamoDB: the embedded one in local mode, DYNAMODB_ENDPOINT when set, else AWS with the default credentials. */
+async function createDynamoClient(config: Config, closers: (() => Promise<void>)[]): Promise<DynamoDBClient> {
+  const { products } = config;
+  let client: DynamoDBClient;
+  if (products.embeddedDynamo) {
+    const { startLocalDynamo, localClientConfig } = await import('./local/dynamodb.js');
+    const local = await startLocalDynamo({ products: products.table, snapshots: products.snapshotsTable });
+    closers.push(local.close);
+    client = new DynamoDBClient(localClientConfig(local.endpoint));
+  } else {
+    client = new DynamoDBClient({
+      ...(products.region ? { region: products.region } : {}),
+      ...(products.dynamodbEndpoint ? { endpoint: products.dynamodbEndpoint } : {}),
+    });
+  }
+  closers.push(() => {
+    client.destroy();
+    return Promise.resolve();
+  });
+  return client;
 }

@@ -33,6 +33,20 @@ export interface Config {
   };
   /** Browser origins allowed to call the API (CORS); none by default outside local mode. */
   readonly corsOrigins: readonly string[];
+  /** The OAuth2 token endpoint named in the OpenAPI document; in local mode the embedded issuer's. */
+  readonly tokenUrl: string | undefined;
+  readonly products: {
+    readonly table: string;
+    readonly snapshotsTable: string;
+    /** Run an in-memory DynamoDB (dynalite) in the process: local mode without DYNAMODB_ENDPOINT. */
+    readonly embeddedDynamo: boolean;
+    readonly dynamodbEndpoint: string | undefined;
+    readonly region: string | undefined;
+    readonly eventsTopicArn: string | undefined;
+    /** Signs pagination cursors; random per process when unset (cursors then work only on that instance). */
+    readonly cursorSecret: string | undefined;
+    readonly outboxDrainIntervalMs: number;
+  };
   readonly local: LocalConfig | undefined;
 }
 
@@ -117,6 +131,29 @@ const schema = z
     JWKS_STALE_IF_ERROR_SECONDS: whole(3600),
     JWKS_TIMEOUT_MS: whole(5000, 60_000),
     CORS_ORIGINS: list.pipe(z.array(origin).optional()),
+    OAUTH_TOKEN_URL: httpsUrl.optional(),
+    PRODUCTS_TABLE_NAME: z
+      .string()
+      .trim()
+      .regex(/^[\w.-]{3,255}$/, 'must be a DynamoDB table name')
+      .default('Products'),
+    PRODUCTS_SNAPSHOT_TABLE_NAME: z
+      .string()
+      .trim()
+      .regex(/^[\w.-]{3,255}$/, 'must be a DynamoDB table name')
+      .default('ProductSnapshots'),
+    DYNAMODB_ENDPOINT: z
+      .string()
+      .trim()
+      .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL')
+      .optional(),
+    PRODUCT_EVENTS_TOPIC_ARN: z
+      .string()
+      .trim()
+      .regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'must be an SNS topic ARN')
+      .optional(),
+    CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    OUTBOX_DRAIN_INTERVAL_SECONDS: whole(10, 3600),
     LOCAL_ISSUER_PORT: port(9229),
     LOCAL_USER_POOL_ID: z
       .string()
@@ -198,6 +235,17 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
         staleIfErrorMs: e.JWKS_STALE_IF_ERROR_SECONDS * 1000,
         timeoutMs: e.JWKS_TIMEOUT_MS,
       },
+    },
+    tokenUrl: e.OAUTH_TOKEN_URL,
+    products: {
+      table: e.PRODUCTS_TABLE_NAME,
+      snapshotsTable: e.PRODUCTS_SNAPSHOT_TABLE_NAME,
+      embeddedDynamo: mode === 'local' && e.DYNAMODB_ENDPOINT === undefined,
+      dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
+      region: e.AWS_REGION ?? e.USER_POOL_ID?.[0]?.split('_')[0],
+      eventsTopicArn: e.PRODUCT_EVENTS_TOPIC_ARN,
+      cursorSecret: e.CURSOR_SECRET,
+      outboxDrainIntervalMs: e.OUTBOX_DRAIN_INTERVAL_SECONDS * 1000,
     },
     corsOrigins:
       e.CORS_ORIGINS ?? (mode === 'local' ? [`http://localhost:${e.PORT}`, `http://127.0.0.1:${e.PORT}`] : []),

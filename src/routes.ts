@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import { Router } from '@koa/router';
 import {
   authenticatedAccess,
   createRoutePolicy,
@@ -8,6 +8,7 @@ import {
   type PolicyRule,
   type Verifier,
 } from './auth/index.js';
+import { addProductRoutes, productPolicyRules, type ProductRouteDeps } from './products/routes.js';
 
 /**
  * Who may call what. Anything not listed here needs a valid token (and, with no route behind it, answers 404), so a
@@ -16,7 +17,9 @@ import {
 export const policyRules: readonly PolicyRule[] = [
   { method: 'GET', path: '/hello', access: publicAccess },
   { method: 'GET', path: '/ready', access: publicAccess },
+  { method: 'GET', path: '/openapi.json', access: publicAccess },
   { method: 'GET', path: '/metrics', access: authenticatedAccess },
+  ...productPolicyRules,
 ];
 
 export const routePolicy = createRoutePolicy(policyRules);
@@ -24,12 +27,14 @@ export const routePolicy = createRoutePolicy(policyRules);
 export interface RouterDeps {
   readonly verifier: Verifier;
   readonly authCounters: AuthCounters;
+  readonly products: ProductRouteDeps;
+  readonly openApiDocument: Record<string, unknown>;
 }
 
 export function createRouter(deps: RouterDeps): Router<AuthState> {
   const router = new Router<AuthState>();
 
-  // The load balancer's health check: open, cheap, and independent of the issuer.
+  // The load balancer's health check: open, cheap, and independent of the issuer and the store.
   router.get('/hello', (ctx) => {
     ctx.body = { message: 'hello' };
   });
@@ -52,5 +57,10 @@ export function createRouter(deps: RouterDeps): Router<AuthState> {
     };
   });
 
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = deps.openApiDocument;
+  });
+
+  addProductRoutes(router, deps.products);
   return router;
 }

@@ -1,0 +1,105 @@
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { Logger } from 'pino';
+import type { ChangeEvent, ProductRepository } from './repository.js';
+
+export interface EventPublisher {
+  publish(event: ChangeEvent): Promise<void>;
+}
+
+/** Publishes to SNS, with the change type as a message attribute so that subscribers can filter on it. */
+export function createSnsPublisher(client: SNSClient, topicArn: string): EventPublisher {
+  return {
+    async publish(event) {
+      await client.send(
+        new PublishCommand({
+          TopicArn: topicArn,
+          Message: JSON.stringify(event),
+          MessageAttributes: { type: { DataType: 'String', StringValue: event.type } },
+        }),
+      );
+    },
+  };
+}
+
+/** Without a topic, events are logged: the outbox still works the same way. */
+export function createLogPublisher(logger: Logger): EventPublisher {
+  return {
+    publish(event) {
+      logger.info({ event }, 'product changed');
+      return Promise.resolve();
+    },
+  };
+}
+
+export interface OutboxDrainer {
+  /** Writes the product's pending snapshots and publishes its pending events, in order. Never throws. */
+  drain(id: string): Promise<void>;
+  /** Drains every product with pending entries (after an outage of the publisher, or a crash). */
+  drainAll(): Promise<void>;
+  start(intervalMs: number): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * The transactional outbox, on a single item: every change writes its event and snapshot into the product item in
+ * the same conditional write, so a change is never stored without them. The drainer then writes the snapshot,
+ * publishes the event and removes the entry, in that order; a failure leaves the entry for the next drain. Delivery
+ * is therefore at least once, in version order per product; a subscriber deduplicates on (id, version).
+ */
+export function createOutboxDrainer(deps: {
+  repository: ProductRepository;
+  publisher: EventPublisher;
+  logger: Logger;
+}): OutboxDrainer {
+  const { repository, publisher, logger } = deps;
+  const running = new Map<string, Promise<void>>();
+  let timer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> | undefined;
+
+  async function drainOnce(id: string): Promise<void> {
+    for (const { key, entry } of await repository.outbox(id)) {
+      await repository.putSnapshot(entry.snapshot);
+      await publisher.publish(entry.event);
+      await repository.clearOutboxEntry(id, key);
+    }
+  }
+
+  function drain(id: string): Promise<void> {
+    // One drain per product at a time keeps its events in order.
+    const previous = running.get(id) ?? Promise.resolve();
+    const next = previous
+      .then(() => drainOnce(id))
+      .catch((error: unknown) => {
+        logger.warn({ err: error, productId: id }, 'outbox entry kept for retry');
+      })
+      .finally(() => {
+        if (running.get(id) === next) running.delete(id);
+      });
+    running.set(id, next);
+    return next;
+  }
+
+  async function drainAll(): Promise<void> {
+    try {
+      for (const id of await repository.withPendingOutbox(100)) await drain(id);
+    } catch (error) {
+      logger.warn({ err: error }, 'outbox sweep failed');
+    }
+  }
+
+  return {
+    drain,
+    drainAll,
+    start(intervalMs) {
+      timer = setInterval(() => {
+        sweeping ??= drainAll().finally(() => (sweeping = undefined));
+      }, intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      await sweeping;
+      await Promise.all(running.values());
+    },
+  };
+}

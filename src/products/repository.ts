@@ -1,0 +1,311 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Product, ProductFields } from './schema.js';
+
+export type ChangeType = 'created' | 'updated' | 'deleted';
+
+/** What subscribers are told: which product changed, to which version, when. */
+export interface ChangeEvent {
+  readonly type: ChangeType;
+  readonly id: string;
+  readonly version: number;
+  readonly at: string;
+}
+
+export interface Snapshot extends Product {
+  readonly deleted: boolean;
+}
+
+/** Written in the same single-item write as the change it describes, so that a change never loses its event. */
+export interface OutboxEntry {
+  readonly event: ChangeEvent;
+  readonly snapshot: Snapshot;
+}
+
+export interface StoredProduct {
+  readonly product: Product;
+  readonly deleted: boolean;
+}
+
+export type PageKey = Record<string, string | number>;
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** The key to continue after, or undefined on the last page. */
+  readonly next: PageKey | undefined;
+}
+
+export interface ProductRepository {
+  create(fields: ProductFields): Promise<Product>;
+  get(id: string): Promise<StoredProduct | undefined>;
+  /** Stores `fields` as the next version if the product is still at `expectedVersion` and not deleted. */
+  update(id: string, expectedVersion: number, fields: ProductFields): Promise<Product | 'conflict'>;
+  /** Marks the product deleted (a new version) if it is still at `expectedVersion`. */
+  softDelete(id: string, expectedVersion: number): Promise<'deleted' | 'conflict'>;
+  list(limit: number, after: PageKey | undefined): Promise<Page<Product>>;
+  history(id: string, limit: number, after: PageKey | undefined): Promise<Page<Snapshot>>;
+  putSnapshot(snapshot: Snapshot): Promise<void>;
+  /** Pending outbox entries of one product, oldest first. */
+  outbox(id: string): Promise<readonly { readonly key: string; readonly entry: OutboxEntry }[]>;
+  /** Ids of products that have pending outbox entries. */
+  withPendingOutbox(limit: number): Promise<readonly string[]>;
+  clearOutboxEntry(id: string, eventId: string): Promise<void>;
+}
+
+export interface RepositoryOptions {
+  readonly client: DynamoDBClient;
+  readonly productsTable: string;
+  readonly snapshotsTable: string;
+  readonly now?: () => Date;
+}
+
+const clientFields = ['name', 'imageURL', 'description', 'price', 'tags'] as const;
+const productProjection = ['id', 'version', 'lastModified', 'deleted', ...clientFields];
+
+interface Item extends Product {
+  deleted: boolean;
+  outbox?: Record<string, OutboxEntry>;
+}
+
+function toProduct(item: Item): Product {
+  const { deleted: _deleted, outbox: _outbox, ...product } = item;
+  return product;
+}
+
+function eventKey(event: ChangeEvent): string {
+  // Sorts by version, then is unique: the drainer publishes a product's events in order.
+  return `${String(event.version).padStart(10, '0')}-${randomUUID()}`;
+}
+
+/** The only module that speaks DynamoDB: handlers never build an expression. */
+export function createProductRepository(options: RepositoryOptions): ProductRepository {
+  const documents = DynamoDBDocumentClient.from(options.client, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const now = options.now ?? (() => new Date());
+  const { productsTable, snapshotsTable } = options;
+
+  function entryFor(type: ChangeType, product: Product, deleted: boolean): [string, OutboxEntry] {
+    const event: ChangeEvent = { type, id: product.id, version: product.version, at: product.lastModified };
+    return [eventKey(event), { event, snapshot: { ...product, deleted } }];
+  }
+
+  return {
+    async create(fields) {
+      const product: Product = {
+        ...fields,
+        id: randomBytes(16).toString('base64url'),
+        version: 1,
+        lastModified: now().toISOString(),
+      };
+      const [key, entry] = entryFor('created', product, false);
+      await documents.send(
+        new PutCommand({
+          TableName: productsTable,
+          Item: { ...product, deleted: false, outbox: { [key]: entry } },
+          ConditionExpression: 'attribute_not_exists(id)',
+        }),
+      );
+      return product;
+    },
+
+    async get(id) {
+      const { Item } = await documents.send(
+        new GetCommand({
+          TableName: productsTable,
+          Key: { id },
+          ConsistentRead: true,
+          ProjectionExpression: productProjection.map((_, i) => `#p${i}`).join(', '),
+          ExpressionAttributeNames: Object.fromEntries(productProjection.map((name, i) => [`#p${i}`, name])),
+        }),
+      );
+      if (!Item) return undefined;
+      const item = Item as Item;
+      return { product: toProduct(item), deleted: item.deleted };
+    },
+
+    async update(id, expectedVersion, fields) {
+      const product: Product = { ...fields, id, version: expectedVersion + 1, lastModified: now().toISOString() };
+      const [key, entry] = entryFor('updated', product, false);
+      const names: Record<string, string> = {
+        '#version': 'version',
+        '#deleted': 'deleted',
+        '#outbox': 'outbox',
+        '#key': key,
+      };
+      const values: Record<string, unknown> = {
+        ':expected': expectedVersion,
+        ':next': product.version,
+        ':lastModified': product.lastModified,
+        ':false': false,
+        ':entry': entry,
+      };
+      const set = ['#version = :next', 'lastModified = :lastModified', '#outbox.#key = :entry'];
+      const remove: string[] = [];
+      clientFields.forEach((field, i) => {
+        names[`#f${i}`] = field;
+        if (fields[field] === undefined) {
+          remove.push(`#f${i}`);
+        } else {
+          set.push(`#f${i} = :f${i}`);
+          values[`:f${i}`] = fields[field];
+        }
+      });
+      try {
+        await documents.send(
+          new UpdateCommand({
+            TableName: productsTable,
+            Key: { id },
+            UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
+            // The optimistic lock: nothing is written unless the product is exactly the version that was read.
+            ConditionExpression: '#version = :expected AND #deleted = :false',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        );
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return 'conflict';
+        throw error;
+      }
+      return product;
+    },
+
+    async softDelete(id, expectedVersion) {
+      const current = await this.get(id);
+      if (!current || current.product.version !== expectedVersion) return 'conflict';
+      const product: Product = { ...current.product, version: expectedVersion + 1, lastModified: now().toISOString() };
+      const [key, entry] = entryFor('deleted', product, true);
+      try {
+        await documents.send(
+          new UpdateCommand({
+            TableName: productsTable,
+            Key: { id },
+            UpdateExpression:
+              'SET #version = :next, lastModified = :lastModified, #deleted = :true, #outbox.#key = :entry',
+            ConditionExpression: '#version = :expected AND #deleted = :false',
+            ExpressionAttributeNames: {
+              '#version': 'version',
+              '#deleted': 'deleted',
+              '#outbox': 'outbox',
+              '#key': key,
+            },
+            ExpressionAttributeValues: {
+              ':expected': expectedVersion,
+              ':next': product.version,
+              ':lastModified': product.lastModified,
+              ':true': true,
+              ':false': false,
+              ':entry': entry,
+            },
+          }),
+        );
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return 'conflict';
+        throw error;
+      }
+      return 'deleted';
+    },
+
+    async list(limit, after) {
+      // A scan page may hold deleted products, which the filter drops; keep scanning until the page is full, and
+      // continue from the last product *returned*, so that nothing is skipped or repeated.
+      const items: Product[] = [];
+      let start = after;
+      for (;;) {
+        const page = await documents.send(
+          new ScanCommand({
+            TableName: productsTable,
+            Limit: Math.max(limit - items.length, 10),
+            ...(start ? { ExclusiveStartKey: start } : {}),
+            FilterExpression: '#deleted = :false',
+            ProjectionExpression: productProjection.map((_, i) => `#p${i}`).join(', '),
+            ExpressionAttributeNames: {
+              '#deleted': 'deleted',
+              ...Object.fromEntries(productProjection.map((name, i) => [`#p${i}`, name])),
+            },
+            ExpressionAttributeValues: { ':false': false },
+          }),
+        );
+        for (const item of (page.Items ?? []) as Item[]) {
+          items.push(toProduct(item));
+          if (items.length === limit) {
+            const more = item !== page.Items?.[page.Items.length - 1] || page.LastEvaluatedKey !== undefined;
+            return { items, next: more ? { id: item.id } : undefined };
+          }
+        }
+        if (!page.LastEvaluatedKey) return { items, next: undefined };
+        start = page.LastEvaluatedKey as PageKey;
+      }
+    },
+
+    async history(id, limit, after) {
+      const page = await documents.send(
+        new QueryCommand({
+          TableName: snapshotsTable,
+          KeyConditionExpression: 'id = :id',
+          ExpressionAttributeValues: { ':id': id },
+          ScanIndexForward: false,
+          Limit: limit,
+          ...(after ? { ExclusiveStartKey: after } : {}),
+        }),
+      );
+      return {
+        items: (page.Items ?? []) as Snapshot[],
+        next: page.LastEvaluatedKey as PageKey | undefined,
+      };
+    },
+
+    async putSnapshot(snapshot) {
+      // Idempotent: the same (id, version) always holds the same content, so a retried drain is harmless.
+      await documents.send(new PutCommand({ TableName: snapshotsTable, Item: snapshot }));
+    },
+
+    async outbox(id) {
+      const { Item } = await documents.send(
+        new GetCommand({ TableName: productsTable, Key: { id }, ConsistentRead: true, ProjectionExpression: 'outbox' }),
+      );
+      const outbox = (Item as Pick<Item, 'outbox'> | undefined)?.outbox ?? {};
+      return Object.entries(outbox)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([key, entry]) => ({ key, entry }));
+    },
+
+    async withPendingOutbox(limit) {
+      const ids: string[] = [];
+      let start: PageKey | undefined;
+      do {
+        const page = await documents.send(
+          new ScanCommand({
+            TableName: productsTable,
+            FilterExpression: 'size(outbox) > :zero',
+            ProjectionExpression: 'id',
+            ExpressionAttributeValues: { ':zero': 0 },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        for (const item of page.Items ?? []) ids.push(String(item['id']));
+        start = page.LastEvaluatedKey as PageKey | undefined;
+      } while (start && ids.length < limit);
+      return ids.slice(0, limit);
+    },
+
+    async clearOutboxEntry(id, eventId) {
+      await documents.send(
+        new UpdateCommand({
+          TableName: productsTable,
+          Key: { id },
+          UpdateExpression: 'REMOVE outbox.#key',
+          ExpressionAttributeNames: { '#key': eventId },
+        }),
+      );
+    },
+  };
+}

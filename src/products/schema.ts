@@ -1,0 +1,103 @@
+import { z } from 'zod';
+
+/** A product's id: 128 random bits, base64url. URL-safe and unguessable. */
+export const productIdPattern = /^[A-Za-z0-9_-]{22}$/;
+
+const httpUrl = z
+  .url({ protocol: /^https?$/ })
+  .max(2048)
+  .describe('An absolute http(s) URL of the product image');
+
+/** The fields a client writes. Unknown fields are refused, so a typo never passes silently. */
+export const productFields = z
+  .strictObject({
+    name: z
+      .string()
+      .trim()
+      .min(1, 'must not be blank')
+      .max(200)
+      .describe('The product series name, e.g. "Trek Domane"'),
+    imageURL: httpUrl,
+    description: z.string().max(2000).optional().describe('Free text shown on the product page'),
+    price: z
+      .strictObject({
+        amount: z.number().nonnegative().multipleOf(0.01).max(1_000_000_000),
+        currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD'),
+      })
+      .optional()
+      .describe('List price'),
+    tags: z
+      .array(z.string().trim().min(1).max(50))
+      .max(20)
+      .refine((tags) => new Set(tags).size === tags.length, 'must not repeat a tag')
+      .optional()
+      .describe('Catalogue tags for filtering'),
+  })
+  .meta({ id: 'ProductInput' });
+export type ProductFields = z.infer<typeof productFields>;
+
+/** What the server adds; a client can never set or patch these. */
+export const serverFields = ['id', 'version', 'lastModified'] as const;
+
+export const product = productFields
+  .extend({
+    id: z.string().regex(productIdPattern),
+    version: z.int().positive().describe('Increases by one with every change; the ETag carries it'),
+    lastModified: z.iso.datetime(),
+  })
+  .meta({ id: 'Product' });
+export type Product = z.infer<typeof product>;
+
+export const productPage = z
+  .strictObject({
+    items: z.array(product),
+    next: z.string().nullable().describe('Opaque cursor of the next page, or null on the last page'),
+  })
+  .meta({ id: 'ProductPage' });
+
+export const snapshotPage = z
+  .strictObject({
+    items: z.array(product.extend({ deleted: z.boolean() })),
+    next: z.string().nullable(),
+  })
+  .meta({ id: 'SnapshotPage' });
+
+/** RFC 6902 operations, checked for shape before fast-json-patch applies them. */
+const pointer = z.string().regex(/^(\/([^~]|~[01])*)*$/, 'must be a JSON Pointer (RFC 6901)');
+export const jsonPatch = z
+  .array(
+    z.discriminatedUnion('op', [
+      z.strictObject({ op: z.literal('add'), path: pointer, value: z.unknown() }),
+      z.strictObject({ op: z.literal('replace'), path: pointer, value: z.unknown() }),
+      z.strictObject({ op: z.literal('test'), path: pointer, value: z.unknown() }),
+      z.strictObject({ op: z.literal('remove'), path: pointer }),
+      z.strictObject({ op: z.literal('move'), path: pointer, from: pointer }),
+      z.strictObject({ op: z.literal('copy'), path: pointer, from: pointer }),
+    ]),
+  )
+  .min(1)
+  .max(100)
+  .meta({ id: 'JsonPatch' });
+export type JsonPatch = z.infer<typeof jsonPatch>;
+
+export const problem = z
+  .object({
+    error: z.string(),
+    error_description: z.string(),
+    errors: z.record(z.string(), z.array(z.string())).optional().describe('Messages keyed by JSON Pointer'),
+  })
+  .meta({ id: 'Error' });
+
+/** zod issues as `{"/price/amount": ["…"]}`: every problem, keyed by the JSON Pointer of the field. */
+export function issuesByPointer(error: z.ZodError): Record<string, string[]> {
+  const byPointer: Record<string, string[]> = {};
+  for (const issue of error.issues) {
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...issue.path, key]) : [issue.path];
+    for (const path of keys) {
+      const at = path.map((part) => `/${String(part).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+      const message = issue.code === 'unrecognized_keys' ? 'is not a known field' : issue.message;
+      (byPointer[at] ??= []).push(message);
+    }
+  }
+  return byPointer;
+}
