@@ -91,10 +91,9 @@ function pageParams(ctx: Ctx, cursors: CursorCodec, scope: string): { limit: num
 }
 
 function linkNext(ctx: Ctx, limit: number, cursor: string): void {
-  const url = new URL(ctx.path, ctx.origin);
-  url.searchParams.set('limit', String(limit));
-  url.searchParams.set('cursor', cursor);
-  ctx.set('Link', `<${url.pathname}${url.search}>; rel="next"`);
+  // Relative to the request (RFC 8288 §3.2), so it holds behind any load balancer or proxy.
+  const query = new URLSearchParams({ limit: String(limit), cursor });
+  ctx.set('Link', `<${ctx.path}?${query.toString()}>; rel="next"`);
 }
 
 function sendProduct(ctx: Ctx, product: Product, status = 200): void {

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { createService, type Service } from '../../src/app.js';
+import { createService, type Service, type ServiceOptions } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { cognitoIssuer, type IssuerConfig } from '../../src/auth/index.js';
 
@@ -25,8 +25,8 @@ export function cognitoAt(baseUrl: string, userPoolId: string, extra: Partial<Is
   return { ...cognitoIssuer({ userPoolId, issuerBaseUrl: baseUrl }), ...extra };
 }
 
-export async function startService(config: Config): Promise<RunningService> {
-  const service = await createService(config);
+export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
+  const service = await createService(config, options);
   const server: Server = service.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
