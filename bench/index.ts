@@ -3,7 +3,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon from 'autocannon';
+import { localClientConfig } from '../src/local/dynamodb.js';
 import { base64url } from 'jose';
 import { cognitoClaims, makeKey, startJwksServer } from '../test/support/jwks-server.js';
 
@@ -32,7 +35,15 @@ function serverCpuSeconds(): number {
 async function measure(
   url: string,
   tokens: readonly string[],
-  options: { duration?: number; amount?: number; rate?: number; connections?: number } = {},
+  options: {
+    duration?: number;
+    amount?: number;
+    rate?: number;
+    connections?: number;
+    method?: 'GET' | 'POST';
+    body?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<Measured> {
   let next = 0;
   const cpuBefore = serverCpuSeconds();
@@ -42,11 +53,16 @@ async function measure(
     connections: options.connections ?? connections,
     ...(options.amount ? { amount: options.amount } : { duration: options.duration ?? seconds }),
     ...(options.rate ? { overallRate: options.rate } : {}),
+    ...(options.method ? { method: options.method } : {}),
+    ...(options.body ? { body: options.body } : {}),
+    ...(options.headers ? { headers: options.headers } : {}),
     requests: [
       {
         setupRequest: (request) => {
           const token = tokens[next++ % Math.max(tokens.length, 1)];
-          return token === undefined ? request : { ...request, headers: { authorization: `Bearer ${token}` } };
+          return token === undefined
+            ? request
+            : { ...request, headers: { ...request.headers, authorization: `Bearer ${token}` } };
         },
       },
     ],
@@ -160,4 +176,84 @@ try {
 } finally {
   child.kill();
   await jwks.close();
+}
+
+// Products: the service's POST and GET against direct SDK calls to the same embedded DynamoDB, which runs inside
+// the service's process, so both sides load the same store on the same core.
+const products = spawn(process.execPath, ['--import', 'tsx', 'bench/products-target.ts'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+serverPid = products.pid ?? 0;
+try {
+  const target = JSON.parse(
+    await new Promise<string>((resolve) => {
+      createInterface({ input: products.stdout }).once('line', resolve);
+    }),
+  ) as { url: string; tokenUrl: string; dynamo: string };
+  const form = new URLSearchParams({ grant_type: 'client_credentials' });
+  const tokenResponse = await fetch(target.tokenUrl, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from('local-client:local-client-secret').toString('base64')}` },
+    body: form,
+  });
+  const token = ((await tokenResponse.json()) as { access_token: string }).access_token;
+  const body = JSON.stringify({
+    name: 'Trek Domane',
+    imageURL: 'https://images.example.com/domane.png',
+    tags: ['road'],
+  });
+  const created = await fetch(`${target.url}/products`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body,
+  });
+  const { id } = (await created.json()) as { id: string };
+
+  const documents = DynamoDBDocumentClient.from(new DynamoDBClient(localClientConfig(target.dynamo)));
+  async function direct(op: () => Promise<unknown>): Promise<Measured> {
+    const cpuBefore = serverCpuSeconds();
+    const started = performance.now();
+    const until = started + seconds * 1000;
+    let ok = 0;
+    await Promise.all(
+      Array.from({ length: connections }, async () => {
+        while (performance.now() < until) {
+          await op();
+          ok += 1;
+        }
+      }),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+    return { rps: ok / elapsed, ok, other: 0, serverCpu: (serverCpuSeconds() - cpuBefore) / elapsed };
+  }
+  const item = { ...(JSON.parse(body) as object), version: 1, lastModified: new Date().toISOString(), deleted: false };
+
+  await measure(`${target.url}/products/${id}`, [token], { duration: 1 });
+  const [serviceGet, directGet] = await sideBySide(
+    () => measure(`${target.url}/products/${id}`, [token]),
+    () => direct(() => documents.send(new GetCommand({ TableName: 'Products', Key: { id }, ConsistentRead: true }))),
+  );
+  const [servicePost, directPost] = await sideBySide(
+    () =>
+      measure(`${target.url}/products`, [token], {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      }),
+    () => direct(() => documents.send(new PutCommand({ TableName: 'Products', Item: { ...item, id: randomUUID() } }))),
+  );
+  process.stdout.write('\n4. Products API against direct SDK calls to the same embedded DynamoDB (dynalite)\n');
+  process.stdout.write(
+    `${line('GET /products/:id through the service', serviceGet)}\n${line('GetItem, direct', directGet)}\n`,
+  );
+  process.stdout.write(`  ratio: ${(serviceGet.rps / directGet.rps).toFixed(2)}x (goal >= 0.8x)\n`);
+  process.stdout.write(
+    `${line('POST /products through the service', servicePost)}\n${line('PutItem, direct', directPost)}\n`,
+  );
+  process.stdout.write(
+    `  ratio: ${(servicePost.rps / directPost.rps).toFixed(2)}x (goal >= 0.8x; a POST is 4 store operations: ` +
+      `the conditional put with its outbox entry, then the drain's read, snapshot put and clear)\n`,
+  );
+} finally {
+  products.kill();
 }

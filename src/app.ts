@@ -43,6 +43,8 @@ export interface Service {
   readonly localIssuer: LocalIssuer | undefined;
   readonly repository: ProductRepository;
   readonly drainer: OutboxDrainer;
+  /** Present when the embedded DynamoDB runs: its endpoint (for benchmarks and tools). */
+  readonly localDynamoEndpoint: string | undefined;
   close(): Promise<void>;
 }
 
@@ -102,7 +104,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     logger.warn({ err: error }, 'could not fetch the issuer keys at startup');
   }
 
-  const dynamo = await createDynamoClient(config, closers);
+  const { client: dynamo, localEndpoint } = await createDynamoClient(config, closers);
   const repository = createProductRepository({
     client: dynamo,
     productsTable: config.products.table,
@@ -156,6 +158,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     localIssuer,
     repository,
     drainer,
+    localDynamoEndpoint: localEndpoint,
     async close() {
       for (const close of closers.reverse()) await close();
     },
@@ -163,13 +166,18 @@ export async function createService(config: Config, options: ServiceOptions = {}
 }
 
 /** DynamoDB: the embedded one in local mode, DYNAMODB_ENDPOINT when set, else AWS with the default credentials. */
-async function createDynamoClient(config: Config, closers: (() => Promise<void>)[]): Promise<DynamoDBClient> {
+async function createDynamoClient(
+  config: Config,
+  closers: (() => Promise<void>)[],
+): Promise<{ client: DynamoDBClient; localEndpoint: string | undefined }> {
   const { products } = config;
   let client: DynamoDBClient;
+  let localEndpoint: string | undefined;
   if (products.embeddedDynamo) {
     const { startLocalDynamo, localClientConfig } = await import('./local/dynamodb.js');
     const local = await startLocalDynamo({ products: products.table, snapshots: products.snapshotsTable });
     closers.push(local.close);
+    localEndpoint = local.endpoint;
     client = new DynamoDBClient(localClientConfig(local.endpoint));
   } else {
     client = new DynamoDBClient({
@@ -181,5 +189,5 @@ async function createDynamoClient(config: Config, closers: (() => Promise<void>)
     client.destroy();
     return Promise.resolve();
   });
-  return client;
+  return { client, localEndpoint };
 }

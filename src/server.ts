@@ -29,6 +29,11 @@ if (service.localIssuer && config.local) {
       `  TOKEN=$(${token} | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
       `  curl -i ${base}/hello`,
       `  curl -i -H "Authorization: Bearer $TOKEN" ${base}/example`,
+      `  curl -i -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`,
+      `    -d '{"name":"Trek Domane","imageURL":"https://images.example.com/domane.png"}' ${base}/products`,
+      `  curl -i -H "Authorization: Bearer $TOKEN" ${base}/products`,
+      '',
+      `OpenAPI document: ${base}/openapi.json`,
       '',
     ].join('\n') + '\n',
   );
