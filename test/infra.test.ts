@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { RegoEngine, TemplateFile, type Engine } from '@aws/cloudformation-validate';
+import { parse, type Tags } from 'yaml';
+import { productsTableKeys, snapshotsTableKeys } from '../src/products/tables.js';
+
+type Node = Record<string, unknown>;
+
+// CloudFormation's short-form intrinsics (!Ref, !Sub, …) read as their long forms ({"Ref": …}, {"Fn::Sub": …}).
+const intrinsics: Tags = [
+  'Ref',
+  'Sub',
+  'GetAtt',
+  'ImportValue',
+  'If',
+  'Not',
+  'Equals',
+  'Select',
+  'Join',
+  'Split',
+].flatMap((name) => {
+  const key = name === 'Ref' ? 'Ref' : `Fn::${name}`;
+  const wrap = (value: unknown) => ({
+    [key]: name === 'GetAtt' && typeof value === 'string' ? value.split('.') : value,
+  });
+  return [
+    { tag: `!${name}`, resolve: (value: string) => wrap(value) },
+    { tag: `!${name}`, collection: 'seq' as const, resolve: (seq: { toJSON(): unknown }) => wrap(seq.toJSON()) },
+  ];
+});
+
+function load(path: string): { Resources: Record<string, { Type: string; Properties: Node }>; Outputs: Node } {
+  return parse(readFileSync(path, 'utf8'), { customTags: intrinsics }) as ReturnType<typeof load>;
+}
+
+function resourcesOf(template: ReturnType<typeof load>, type: string) {
+  return Object.values(template.Resources).filter((r) => r.Type === type);
+}
+
+describe('CloudFormation templates', () => {
+  let engine: Engine;
+  before(() => {
+    engine = new RegoEngine();
+  });
+  after(() => engine.free());
+
+  for (const path of ['infra/cognito.template.yml', 'infra/service.template.yml']) {
+    it(`${path} passes AWS's offline validator (@aws/cloudformation-validate) with nothing above INFO`, () => {
+      const report = engine.validateStandard(new TemplateFile(path));
+      const findings = report.diagnostics
+        .filter((d) => d.severity !== 'INFO' && d.severity !== 'DEBUG')
+        .map((d) => `[${d.severity}] ${d.ruleId}: ${d.message}`);
+      assert.deepEqual(findings, []);
+    });
+  }
+
+  it('the validator is not a rubber stamp: it catches a broken template', () => {
+    const broken = 'test-results/broken.template.yml';
+    const text = readFileSync('infra/service.template.yml', 'utf8')
+      .replace('KeySchema:', 'KeySchemaa:')
+      .replace('HealthCheckPath: /hello', 'HealthCheckPath: !Ref NoSuchParameter');
+    writeTemp(broken, text);
+    const severities = engine.validateStandard(new TemplateFile(broken)).diagnostics.map((d) => d.severity);
+    assert.ok(severities.some((s) => s === 'ERROR' || s === 'FATAL'));
+  });
+
+  describe('cognito.template.yml', () => {
+    const template = load('infra/cognito.template.yml');
+
+    it('defines the resource server "products" with the scopes read and write', () => {
+      const [server] = resourcesOf(template, 'AWS::Cognito::UserPoolResourceServer');
+      assert.equal(server?.Properties['Identifier'], 'products');
+      assert.deepEqual(
+        (server?.Properties['Scopes'] as { ScopeName: string }[]).map((s) => s.ScopeName),
+        ['read', 'write'],
+      );
+    });
+
+    it('has a client with a secret, the client_credentials flow and both scopes, and a domain', () => {
+      const [client] = resourcesOf(template, 'AWS::Cognito::UserPoolClient');
+      assert.equal(client?.Properties['GenerateSecret'], true);
+      assert.deepEqual(client?.Properties['AllowedOAuthFlows'], ['client_credentials']);
+      assert.deepEqual(client?.Properties['AllowedOAuthScopes'], ['products/read', 'products/write']);
+      assert.equal(resourcesOf(template, 'AWS::Cognito::UserPoolDomain').length, 1);
+    });
+
+    it('exports UserPool::Id, UserPoolClient::Id and the token URL', () => {
+      const exports = Object.values(template.Outputs).map((o) => (o as { Export: { Name: string } }).Export.Name);
+      assert.deepEqual(exports.sort(), ['UserPool::Id', 'UserPool::TokenUrl', 'UserPoolClient::Id']);
+    });
+  });
+
+  describe('service.template.yml', () => {
+    const template = load('infra/service.template.yml');
+    const [taskDefinition] = resourcesOf(template, 'AWS::ECS::TaskDefinition');
+    const container = (taskDefinition?.Properties['ContainerDefinitions'] as Node[])[0] ?? {};
+    const environment = Object.fromEntries(
+      (container['Environment'] as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
+    );
+
+    it('runs the container ProductService on Fargate, port 3000, with USER_POOL_ID imported from the Cognito stack', () => {
+      assert.equal(container['Name'], 'ProductService');
+      assert.deepEqual(taskDefinition?.Properties['RequiresCompatibilities'], ['FARGATE']);
+      assert.deepEqual((container['PortMappings'] as Node[])[0]?.['ContainerPort'], 3000);
+      assert.deepEqual(environment['USER_POOL_ID'], { 'Fn::ImportValue': 'UserPool::Id' });
+      assert.deepEqual(environment['PRODUCTS_TABLE_NAME'], { Ref: 'ProductsTable' });
+      assert.deepEqual(environment['PRODUCTS_SNAPSHOT_TABLE_NAME'], { Ref: 'ProductSnapshotsTable' });
+      assert.deepEqual(environment['PRODUCT_EVENTS_TOPIC_ARN'], { Ref: 'ProductEventsTopic' });
+      assert.equal((container['LogConfiguration'] as Node)['LogDriver'], 'awslogs');
+    });
+
+    it('puts the service behind a load balancer whose health check is GET /hello on port 3000', () => {
+      const [group] = resourcesOf(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      assert.equal(group?.Properties['HealthCheckPath'], '/hello');
+      assert.equal(group?.Properties['Port'], 3000);
+      const [service] = resourcesOf(template, 'AWS::ECS::Service');
+      assert.equal(service?.Properties['DesiredCount'], 2);
+      assert.deepEqual((service?.Properties['LoadBalancers'] as Node[])[0]?.['ContainerPort'], 3000);
+      const [policy] = resourcesOf(template, 'AWS::ApplicationAutoScaling::ScalingPolicy');
+      const tracking = policy?.Properties['TargetTrackingScalingPolicyConfiguration'] as Node;
+      assert.equal(
+        (tracking['PredefinedMetricSpecification'] as Node)['PredefinedMetricType'],
+        'ECSServiceAverageCPUUtilization',
+      );
+    });
+
+    it('grants the task no wildcard action and no wildcard resource', () => {
+      for (const role of resourcesOf(template, 'AWS::IAM::Role')) {
+        for (const policy of (role.Properties['Policies'] as { PolicyDocument: { Statement: Node[] } }[] | undefined) ??
+          []) {
+          for (const statement of policy.PolicyDocument.Statement) {
+            const actions = [statement['Action']].flat() as string[];
+            assert.ok(
+              actions.every((a) => !a.includes('*')),
+              `wildcard action in ${JSON.stringify(actions)}`,
+            );
+            assert.notEqual(statement['Resource'], '*');
+          }
+        }
+      }
+    });
+
+    it('grants exactly the DynamoDB and SNS actions the code uses', () => {
+      const code = readFileSync('src/products/repository.ts', 'utf8') + readFileSync('src/products/events.ts', 'utf8');
+      const used = new Set(
+        [...code.matchAll(/new (Get|Put|Update|Scan|Query|Publish)Command\(/g)].map(([, op]) =>
+          op === 'Publish'
+            ? 'sns:Publish'
+            : `dynamodb:${String(op)}Item`.replace('ScanItem', 'Scan').replace('QueryItem', 'Query'),
+        ),
+      );
+      const [taskRole] = Object.entries(template.Resources).filter(([name]) => name === 'TaskRole');
+      const statements = (taskRole?.[1].Properties['Policies'] as { PolicyDocument: { Statement: Node[] } }[])[0]
+        ?.PolicyDocument.Statement;
+      const granted = new Set(statements?.flatMap((s) => [s['Action']].flat() as string[]));
+      assert.deepEqual([...granted].sort(), [...used].sort());
+    });
+
+    it('declares the same table keys as the embedded DynamoDB creates (src/products/tables.ts)', () => {
+      const tables = template.Resources;
+      for (const [name, keys] of [
+        ['ProductsTable', productsTableKeys],
+        ['ProductSnapshotsTable', snapshotsTableKeys],
+      ] as const) {
+        assert.deepEqual(tables[name]?.Properties['KeySchema'], keys.keySchema, name);
+        assert.deepEqual(tables[name]?.Properties['AttributeDefinitions'], keys.attributeDefinitions, name);
+        assert.equal(tables[name]?.Properties['BillingMode'], 'PAY_PER_REQUEST');
+        assert.deepEqual(tables[name]?.Properties['PointInTimeRecoverySpecification'], {
+          PointInTimeRecoveryEnabled: true,
+        });
+      }
+    });
+  });
+});
+
+function writeTemp(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
