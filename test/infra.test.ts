@@ -35,6 +35,13 @@ function load(path: string): { Resources: Record<string, { Type: string; Propert
   return parse(readFileSync(path, 'utf8'), { customTags: intrinsics }) as ReturnType<typeof load>;
 }
 
+function one(template: ReturnType<typeof load>, type: string): { Type: string; Properties: Node } {
+  const [resource, ...others] = resourcesOf(template, type);
+  assert.ok(resource, `no ${type}`);
+  assert.equal(others.length, 0, `more than one ${type}`);
+  return resource;
+}
+
 function resourcesOf(template: ReturnType<typeof load>, type: string) {
   return Object.values(template.Resources).filter((r) => r.Type === type);
 }
@@ -70,19 +77,19 @@ describe('CloudFormation templates', () => {
     const template = load('infra/cognito.template.yml');
 
     it('defines the resource server "products" with the scopes read and write', () => {
-      const [server] = resourcesOf(template, 'AWS::Cognito::UserPoolResourceServer');
-      assert.equal(server?.Properties['Identifier'], 'products');
+      const server = one(template, 'AWS::Cognito::UserPoolResourceServer');
+      assert.equal(server.Properties['Identifier'], 'products');
       assert.deepEqual(
-        (server?.Properties['Scopes'] as { ScopeName: string }[]).map((s) => s.ScopeName),
+        (server.Properties['Scopes'] as { ScopeName: string }[]).map((s) => s.ScopeName),
         ['read', 'write'],
       );
     });
 
     it('has a client with a secret, the client_credentials flow and both scopes, and a domain', () => {
-      const [client] = resourcesOf(template, 'AWS::Cognito::UserPoolClient');
-      assert.equal(client?.Properties['GenerateSecret'], true);
-      assert.deepEqual(client?.Properties['AllowedOAuthFlows'], ['client_credentials']);
-      assert.deepEqual(client?.Properties['AllowedOAuthScopes'], ['products/read', 'products/write']);
+      const client = one(template, 'AWS::Cognito::UserPoolClient');
+      assert.equal(client.Properties['GenerateSecret'], true);
+      assert.deepEqual(client.Properties['AllowedOAuthFlows'], ['client_credentials']);
+      assert.deepEqual(client.Properties['AllowedOAuthScopes'], ['products/read', 'products/write']);
       assert.equal(resourcesOf(template, 'AWS::Cognito::UserPoolDomain').length, 1);
     });
 
@@ -94,15 +101,15 @@ describe('CloudFormation templates', () => {
 
   describe('service.template.yml', () => {
     const template = load('infra/service.template.yml');
-    const [taskDefinition] = resourcesOf(template, 'AWS::ECS::TaskDefinition');
-    const container = (taskDefinition?.Properties['ContainerDefinitions'] as Node[])[0] ?? {};
+    const taskDefinition = one(template, 'AWS::ECS::TaskDefinition');
+    const container = (taskDefinition.Properties['ContainerDefinitions'] as Node[])[0] ?? {};
     const environment = Object.fromEntries(
       (container['Environment'] as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
     );
 
     it('runs the container ProductService on Fargate, port 3000, with USER_POOL_ID imported from the Cognito stack', () => {
       assert.equal(container['Name'], 'ProductService');
-      assert.deepEqual(taskDefinition?.Properties['RequiresCompatibilities'], ['FARGATE']);
+      assert.deepEqual(taskDefinition.Properties['RequiresCompatibilities'], ['FARGATE']);
       assert.deepEqual((container['PortMappings'] as Node[])[0]?.['ContainerPort'], 3000);
       assert.deepEqual(environment['USER_POOL_ID'], { 'Fn::ImportValue': 'UserPool::Id' });
       assert.deepEqual(environment['PRODUCTS_TABLE_NAME'], { Ref: 'ProductsTable' });
@@ -112,14 +119,14 @@ describe('CloudFormation templates', () => {
     });
 
     it('puts the service behind a load balancer whose health check is GET /hello on port 3000', () => {
-      const [group] = resourcesOf(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
-      assert.equal(group?.Properties['HealthCheckPath'], '/hello');
-      assert.equal(group?.Properties['Port'], 3000);
-      const [service] = resourcesOf(template, 'AWS::ECS::Service');
-      assert.equal(service?.Properties['DesiredCount'], 2);
-      assert.deepEqual((service?.Properties['LoadBalancers'] as Node[])[0]?.['ContainerPort'], 3000);
-      const [policy] = resourcesOf(template, 'AWS::ApplicationAutoScaling::ScalingPolicy');
-      const tracking = policy?.Properties['TargetTrackingScalingPolicyConfiguration'] as Node;
+      const group = one(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      assert.equal(group.Properties['HealthCheckPath'], '/hello');
+      assert.equal(group.Properties['Port'], 3000);
+      const service = one(template, 'AWS::ECS::Service');
+      assert.equal(service.Properties['DesiredCount'], 2);
+      assert.deepEqual((service.Properties['LoadBalancers'] as Node[])[0]?.['ContainerPort'], 3000);
+      const policy = one(template, 'AWS::ApplicationAutoScaling::ScalingPolicy');
+      const tracking = policy.Properties['TargetTrackingScalingPolicyConfiguration'] as Node;
       assert.equal(
         (tracking['PredefinedMetricSpecification'] as Node)['PredefinedMetricType'],
         'ECSServiceAverageCPUUtilization',
@@ -164,10 +171,12 @@ describe('CloudFormation templates', () => {
         ['ProductsTable', productsTableKeys],
         ['ProductSnapshotsTable', snapshotsTableKeys],
       ] as const) {
-        assert.deepEqual(tables[name]?.Properties['KeySchema'], keys.keySchema, name);
-        assert.deepEqual(tables[name]?.Properties['AttributeDefinitions'], keys.attributeDefinitions, name);
-        assert.equal(tables[name]?.Properties['BillingMode'], 'PAY_PER_REQUEST');
-        assert.deepEqual(tables[name]?.Properties['PointInTimeRecoverySpecification'], {
+        const table = tables[name];
+        assert.ok(table, name);
+        assert.deepEqual(table.Properties['KeySchema'], keys.keySchema, name);
+        assert.deepEqual(table.Properties['AttributeDefinitions'], keys.attributeDefinitions, name);
+        assert.equal(table.Properties['BillingMode'], 'PAY_PER_REQUEST');
+        assert.deepEqual(table.Properties['PointInTimeRecoverySpecification'], {
           PointInTimeRecoveryEnabled: true,
         });
       }
