@@ -24,6 +24,8 @@ export function createRequestLog(logger: Logger): Middleware<AuthState> {
           requestId,
           method: ctx.method,
           path: ctx.path,
+          // The route pattern (/products/:id), which groups requests better than the path.
+          route: (ctx as { _matchedRoute?: unknown })._matchedRoute,
           status: ctx.status,
           durationMs: Math.round((performance.now() - started) * 10) / 10,
           ...(authRefusal ? { refusal: authRefusal } : {}),
