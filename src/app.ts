@@ -78,6 +78,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
       userPoolId: config.local.userPoolId,
       clients: [{ id: config.local.clientId, secret: config.local.clientSecret, scopes: productScopes }],
       scopes: productScopes,
+      // The docs page (served from the service's own origin) asks the issuer for tokens from the browser.
+      corsOrigins: config.corsOrigins,
     });
     closers.push(localIssuer.close);
     const base = localIssuer.issuer.slice(0, -config.local.userPoolId.length - 1);
@@ -142,8 +144,13 @@ export async function createService(config: Config, options: ServiceOptions = {}
     authCounters,
     products: { repository, drainer, cursors },
     openApiDocument,
+    tokenUrl: localIssuer?.tokenUrl ?? config.tokenUrl,
   });
   app.use(createRequestLog(logger));
+  app.use(async (ctx, next) => {
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    await next();
+  });
   app.use(createErrorHandler(logger));
   app.use(createCors(config.corsOrigins));
   app.use(createBearerAuth({ verifier, policy: routePolicy, realm: config.auth.realm, counters: authCounters }));

@@ -7,6 +7,7 @@ interface Operation {
   /** In @koa/router's syntax, as in the route policy. */
   readonly path: string;
   readonly summary: string;
+  readonly operationId: string;
   readonly request?: { readonly type: string; readonly schema: string };
   readonly parameters?: readonly Record<string, unknown>[];
   readonly responses: Readonly<Record<string, string | { readonly description: string; readonly schema: string }>>;
@@ -31,16 +32,24 @@ const ifMatch = {
 };
 
 const operations: readonly Operation[] = [
-  { method: 'get', path: '/hello', summary: 'Health check', responses: { 200: 'The service is up' } },
+  {
+    method: 'get',
+    path: '/hello',
+    operationId: 'hello',
+    summary: 'Health check',
+    responses: { 200: 'The service is up' },
+  },
   {
     method: 'get',
     path: '/ready',
+    operationId: 'ready',
     summary: 'Readiness: the issuer keys are held',
     responses: { 200: 'Ready', 503: 'Tokens cannot be checked yet' },
   },
   {
     method: 'get',
     path: '/products',
+    operationId: 'listProducts',
     summary: 'List products, newest pages first',
     parameters: pageParameters,
     responses: {
@@ -51,6 +60,7 @@ const operations: readonly Operation[] = [
   {
     method: 'post',
     path: '/products',
+    operationId: 'createProduct',
     summary: 'Create a product',
     request: { type: 'application/json', schema: 'ProductInput' },
     responses: {
@@ -63,6 +73,7 @@ const operations: readonly Operation[] = [
   {
     method: 'get',
     path: '/products/:id',
+    operationId: 'getProduct',
     summary: 'Read a product',
     parameters: [idParameter, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
     responses: {
@@ -75,6 +86,7 @@ const operations: readonly Operation[] = [
   {
     method: 'patch',
     path: '/products/:id',
+    operationId: 'patchProduct',
     summary: 'Change a product with a JSON Patch (RFC 6902)',
     parameters: [idParameter, ifMatch],
     request: { type: 'application/json-patch+json', schema: 'JsonPatch' },
@@ -91,6 +103,7 @@ const operations: readonly Operation[] = [
   {
     method: 'delete',
     path: '/products/:id',
+    operationId: 'deleteProduct',
     summary: 'Delete a product (soft: it answers 410 afterwards)',
     parameters: [idParameter, ifMatch],
     responses: {
@@ -102,6 +115,7 @@ const operations: readonly Operation[] = [
   {
     method: 'get',
     path: '/products/:id/snapshots',
+    operationId: 'listSnapshots',
     summary: 'Every version of a product, newest first',
     parameters: [idParameter, ...pageParameters],
     responses: { 200: { description: 'A page of versions', schema: 'SnapshotPage' }, 404: 'No such product' },
@@ -160,6 +174,7 @@ export function createOpenApiDocument(options: OpenApiOptions): Record<string, u
     }
     (paths[op.path.replace(/:(\w+)/g, '{$1}')] ??= {})[op.method] = {
       summary: op.summary,
+      operationId: op.operationId,
       ...(op.parameters ? { parameters: op.parameters } : {}),
       ...(op.request
         ? { requestBody: { required: true, content: { [op.request.type]: { schema: ref(op.request.schema) } } } }

@@ -8,6 +8,7 @@ import {
   type PolicyRule,
   type Verifier,
 } from './auth/index.js';
+import { addDocsRoutes } from './http/docs.js';
 import { addProductRoutes, productPolicyRules, type ProductRouteDeps } from './products/routes.js';
 
 /**
@@ -18,6 +19,8 @@ export const policyRules: readonly PolicyRule[] = [
   { method: 'GET', path: '/hello', access: publicAccess },
   { method: 'GET', path: '/ready', access: publicAccess },
   { method: 'GET', path: '/openapi.json', access: publicAccess },
+  { method: 'GET', path: '/docs', access: publicAccess },
+  { method: 'GET', path: '/docs/:file', access: publicAccess },
   { method: 'GET', path: '/metrics', access: authenticatedAccess },
   ...productPolicyRules,
 ];
@@ -29,6 +32,7 @@ export interface RouterDeps {
   readonly authCounters: AuthCounters;
   readonly products: ProductRouteDeps;
   readonly openApiDocument: Record<string, unknown>;
+  readonly tokenUrl: string | undefined;
 }
 
 export function createRouter(deps: RouterDeps): Router<AuthState> {
@@ -61,6 +65,7 @@ export function createRouter(deps: RouterDeps): Router<AuthState> {
     ctx.body = deps.openApiDocument;
   });
 
+  addDocsRoutes(router, { tokenUrl: deps.tokenUrl });
   addProductRoutes(router, deps.products);
   return router;
 }

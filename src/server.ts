@@ -33,6 +33,7 @@ if (service.localIssuer && config.local) {
       `    -d '{"name":"Trek Domane","imageURL":"https://images.example.com/domane.png"}' ${base}/products`,
       `  curl -i -H "Authorization: Bearer $TOKEN" ${base}/products`,
       '',
+      `Interactive docs: ${base}/docs  (Authorize with client_id ${config.local.clientId} and its secret)`,
       `OpenAPI document: ${base}/openapi.json`,
       '',
     ].join('\n') + '\n',

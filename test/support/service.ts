@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createService, type Service, type ServiceOptions } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -25,9 +25,12 @@ export function cognitoAt(baseUrl: string, userPoolId: string, extra: Partial<Is
   return { ...cognitoIssuer({ userPoolId, issuerBaseUrl: baseUrl }), ...extra };
 }
 
-export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
+export async function startService(
+  config: Config,
+  options: ServiceOptions & { port?: number } = {},
+): Promise<RunningService> {
   const service = await createService(config, options);
-  const server: Server = service.app.listen(0, '127.0.0.1');
+  const server: Server = service.app.listen(options.port ?? 0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -79,4 +82,13 @@ export async function fetchToken(
 
 export function bearer(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` };
+}
+
+/** A port that was free a moment ago, for a test that must know its origin before the service starts. */
+export async function freePort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }

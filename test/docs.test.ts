@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { policyRules } from '../src/routes.js';
+import { scopesFor } from '../src/openapi.js';
+import { localTestConfig, startService, type RunningService } from './support/service.js';
+
+describe('the docs page and its contract', () => {
+  let running: RunningService;
+  const pageOrigin = 'http://localhost:4000';
+
+  before(async () => {
+    running = await startService(localTestConfig({ CORS_ORIGINS: pageOrigin }));
+  });
+  after(() => running.close());
+
+  it('serves /docs without a token, self-hosted, with a strict Content-Security-Policy and nosniff', async () => {
+    const response = await fetch(`${running.url}/docs`);
+    assert.equal(response.status, 200);
+    const html = await response.text();
+    assert.ok(!/https?:\/\//.test(html.replace('http://www.w3.org', '')), 'no resource from another origin');
+    assert.ok(!/<script>[^<]/.test(html), 'no inline script');
+    const csp = response.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(
+      csp,
+      new RegExp(`connect-src 'self' ${running.service.localIssuer?.tokenUrl.replace(/\/oauth2\/token$/, '') ?? ''}`),
+    );
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+    for (const asset of ['/docs/swagger-ui-bundle.js', '/docs/swagger-ui.css', '/docs/init.js']) {
+      const file = await fetch(`${running.url}${asset}`);
+      assert.equal(file.status, 200, asset);
+    }
+    assert.equal((await fetch(`${running.url}/docs/package.json`)).status, 404, 'only the listed assets are served');
+  });
+
+  it('names, for every operation in /openapi.json, exactly the scope the route policy enforces', async () => {
+    const doc = (await (await fetch(`${running.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { security: { oauth2: string[] }[] }>>;
+    };
+    let checked = 0;
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const policyPath = path.replace(/\{(\w+)\}/g, ':$1');
+        const expected = scopesFor(policyRules, method, policyPath);
+        const documented = operation.security.length === 0 ? 'public' : (operation.security[0]?.oauth2 ?? []);
+        assert.deepEqual(documented, expected, `${method.toUpperCase()} ${path}`);
+        checked += 1;
+      }
+    }
+    // And every scoped rule of the policy is documented.
+    const scoped = policyRules.filter((r) => r.access.kind === 'authenticated' && r.access.scopes);
+    for (const rule of scoped) {
+      const path = rule.path.replace(/:(\w+)/g, '{$1}');
+      assert.ok(doc.paths[path]?.[rule.method.toLowerCase()], `${rule.method} ${rule.path} is undocumented`);
+    }
+    assert.ok(checked >= 8);
+  });
+
+  it('lets the embedded issuer answer CORS for the allowed origin only', async () => {
+    const tokenUrl = running.service.localIssuer?.tokenUrl ?? '';
+    const ask = (origin: string) =>
+      fetch(tokenUrl, {
+        method: 'POST',
+        headers: {
+          origin,
+          authorization: `Basic ${Buffer.from('local-client:local-client-secret').toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'grant_type=client_credentials',
+      });
+    assert.equal((await ask(pageOrigin)).headers.get('access-control-allow-origin'), pageOrigin);
+    assert.equal((await ask('https://evil.example')).headers.get('access-control-allow-origin'), null);
+  });
+});
