@@ -47,7 +47,9 @@ export function hasDuplicateMember(text: string): boolean {
       let end = i + 1;
       while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
       if (expectKey) {
-        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        const raw = text.slice(i + 1, end);
+        // Escapes are decoded ("\u0073cope" is "scope"), so that they cannot hide a duplicate.
+        const name = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
         const names = open[open.length - 1];
         if (names?.has(name)) return true;
         names?.add(name);
