@@ -9,18 +9,9 @@ import {
   type Verifier,
 } from '../src/auth/index.js';
 import { createTestClock, type TestClock } from './support/clock.js';
+import { outcome } from './support/outcome.js';
 import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
 import { bearer, cognitoAt, configTrusting, startService } from './support/service.js';
-
-async function outcome(verifier: Verifier, token: string): Promise<RefusalReason | 'accepted'> {
-  try {
-    await verifier.verify(token);
-    return 'accepted';
-  } catch (error) {
-    if (error instanceof Error && 'reason' in error) return error.reason as RefusalReason;
-    throw error;
-  }
-}
 
 // Against a real local HTTP JWKS server that the test controls, with a clock the test moves.
 describe('the key set', () => {

@@ -3,8 +3,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { base64url, SignJWT } from 'jose';
-import { createVerifier, type IssuerConfig, type RefusalReason, type Verifier } from '../src/auth/index.js';
+import { createVerifier, type IssuerConfig, type Verifier } from '../src/auth/index.js';
 import { createTestClock } from './support/clock.js';
+import { outcome } from './support/outcome.js';
 import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
 import { cognitoAt } from './support/service.js';
 
@@ -17,17 +18,6 @@ async function signRaw(key: TestKey, header: string, payload: string): Promise<s
   const input = `${encodeText(header)}.${encodeText(payload)}`;
   const signature = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', key.privateKey, new TextEncoder().encode(input));
   return `${input}.${base64url.encode(new Uint8Array(signature))}`;
-}
-
-/** Verifies and returns the refusal reason, or 'accepted'. */
-async function outcome(verifier: Verifier, token: string): Promise<RefusalReason | 'accepted'> {
-  try {
-    await verifier.verify(token);
-    return 'accepted';
-  } catch (error) {
-    if (error instanceof Error && 'reason' in error) return error.reason as RefusalReason;
-    throw error;
-  }
 }
 
 // One test per attack or rule, each naming where the rule comes from. The verifier is the real one, fetching keys
