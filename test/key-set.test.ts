@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import {
-  createKeySet,
-  createVerifier,
-  type KeySetEvent,
-  type RefusalReason,
-  type Verifier,
-} from '../src/auth/index.js';
+import { createKeySet, createVerifier, type KeySetEvent, type Verifier } from '../src/auth/index.js';
 import { createTestClock, type TestClock } from './support/clock.js';
 import { outcome } from './support/outcome.js';
 import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
