@@ -48,8 +48,8 @@ export interface ProductRepository {
   get(id: string): Promise<StoredProduct | undefined>;
   /** Stores `fields` as the next version if the product is still at `expectedVersion` and not deleted. */
   update(id: string, expectedVersion: number, fields: ProductFields): Promise<Product | 'conflict'>;
-  /** Marks the product deleted (a new version) if it is still at `expectedVersion`. */
-  softDelete(id: string, expectedVersion: number): Promise<'deleted' | 'conflict'>;
+  /** Marks `current` deleted, as its next version, if the stored product is still at `current.version`. */
+  softDelete(current: Product): Promise<'deleted' | 'conflict'>;
   list(limit: number, after: PageKey | undefined): Promise<Page<Product>>;
   history(id: string, limit: number, after: PageKey | undefined): Promise<Page<Snapshot>>;
   putSnapshot(snapshot: Snapshot): Promise<void>;
@@ -178,10 +178,9 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
       return product;
     },
 
-    async softDelete(id, expectedVersion) {
-      const current = await this.get(id);
-      if (!current || current.product.version !== expectedVersion) return 'conflict';
-      const product: Product = { ...current.product, version: expectedVersion + 1, lastModified: now().toISOString() };
+    async softDelete(current) {
+      const { id, version: expectedVersion } = current;
+      const product: Product = { ...current, version: expectedVersion + 1, lastModified: now().toISOString() };
       const [key, entry] = entryFor('deleted', product, true);
       try {
         await documents.send(

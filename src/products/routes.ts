@@ -242,7 +242,7 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
       if (ifMatch && !matchesIfMatch(ifMatch, stored.product)) {
         throw new HttpProblem(412, 'precondition_failed', 'the product changed since that ETag');
       }
-      if ((await repository.softDelete(id, stored.product.version)) === 'deleted') {
+      if ((await repository.softDelete(stored.product)) === 'deleted') {
         await drainer.drain(id);
         ctx.status = 204;
         return;
