@@ -1,8 +1,9 @@
 // `npm run bench`: side-by-side throughput ratios, measured in one run on this machine. Never part of `npm test`.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon from 'autocannon';
@@ -107,10 +108,7 @@ const child = spawn(process.execPath, ['--import', 'tsx', 'bench/auth-targets.ts
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 serverPid = child.pid ?? 0;
-const firstLine = await new Promise<string>((resolve) => {
-  createInterface({ input: child.stdout }).once('line', resolve);
-});
-const ports = JSON.parse(firstLine) as Record<'plain' | 'ours' | 'oursUncached' | 'article', number>;
+const ports = JSON.parse(await firstLine(child)) as Record<'plain' | 'ours' | 'oursUncached' | 'article', number>;
 const at = (port: number) => `http://127.0.0.1:${port}/bench`;
 
 try {
@@ -178,25 +176,41 @@ try {
   await jwks.close();
 }
 
-// Products: the service's POST and GET against direct SDK calls to the same embedded DynamoDB, which runs inside
-// the service's process, so both sides load the same store on the same core.
-const products = spawn(process.execPath, ['--import', 'tsx', 'bench/products-target.ts'], {
+// Products: the service's POST and GET against direct SDK calls to the same dynalite. The store runs in a process of
+// its own and the service runs as in AWS (no embedded issuer or store beside it), so the comparison is the service's
+// own cost: HTTP, auth, validation, the outbox and the SDK calls it makes.
+function firstLine(child: ChildProcessByStdio<null, Readable, null>): Promise<string> {
+  return new Promise<string>((resolve) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+  });
+}
+const store = spawn(process.execPath, ['--import', 'tsx', 'bench/dynalite-target.ts'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
+const productJwks = await startJwksServer('local_ProductsBench');
+const productKey = await makeKey();
+productJwks.publish([productKey]);
+const { endpoint } = JSON.parse(await firstLine(store)) as { endpoint: string };
+const products = spawn(
+  process.execPath,
+  ['--import', 'tsx', 'bench/products-target.ts', productJwks.issuer, productJwks.jwksUri, endpoint],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    // dynalite accepts any credentials; the SDK's default chain reads these.
+    env: { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
+  },
+);
 serverPid = products.pid ?? 0;
 try {
-  const target = JSON.parse(
-    await new Promise<string>((resolve) => {
-      createInterface({ input: products.stdout }).once('line', resolve);
-    }),
-  ) as { url: string; tokenUrl: string; dynamo: string };
-  const form = new URLSearchParams({ grant_type: 'client_credentials' });
-  const tokenResponse = await fetch(target.tokenUrl, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from('local-client:local-client-secret').toString('base64')}` },
-    body: form,
+  const target = { ...(JSON.parse(await firstLine(products)) as { url: string }), dynamo: endpoint };
+  const now = Math.floor(Date.now() / 1000);
+  const token = await productJwks.sign(productKey, {
+    sub: 'bench',
+    iss: productJwks.issuer,
+    scope: 'products/read products/write',
+    iat: now,
+    exp: now + 3600,
   });
-  const token = ((await tokenResponse.json()) as { access_token: string }).access_token;
   const body = JSON.stringify({
     name: 'Trek Domane',
     imageURL: 'https://images.example.com/domane.png',
@@ -207,6 +221,7 @@ try {
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body,
   });
+  if (created.status !== 201) throw new Error(`POST /products answered ${created.status}: ${await created.text()}`);
   const { id } = (await created.json()) as { id: string };
 
   const documents = DynamoDBDocumentClient.from(new DynamoDBClient(localClientConfig(target.dynamo)));
@@ -242,7 +257,9 @@ try {
       }),
     () => direct(() => documents.send(new PutCommand({ TableName: 'Products', Item: { ...item, id: randomUUID() } }))),
   );
-  process.stdout.write('\n4. Products API against direct SDK calls to the same embedded DynamoDB (dynalite)\n');
+  process.stdout.write(
+    '\n4. Products API against direct SDK calls to the same DynamoDB (dynalite, in its own process)\n',
+  );
   process.stdout.write(
     `${line('GET /products/:id through the service', serviceGet)}\n${line('GetItem, direct', directGet)}\n`,
   );
@@ -256,4 +273,6 @@ try {
   );
 } finally {
   products.kill();
+  store.kill();
+  await productJwks.close();
 }
