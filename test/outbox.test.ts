@@ -69,4 +69,29 @@ describe('change events when the publisher fails', () => {
     await running.service.drainer.drainAll();
     assert.equal(published.length, 2);
   });
+
+  it('delivers a change still pending from before with the next write, oldest first', async () => {
+    failing = true;
+    published.length = 0;
+    const created = await fetch(`${running.url}/products`, {
+      method: 'POST',
+      headers: { ...bearer(token), 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Trek Top Fuel', imageURL: 'https://images.example.com/top-fuel.png' }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    failing = false;
+    // No sweep: the patch's own write returns the outbox with the pending "created" entry, and its drain sends both.
+    await fetch(`${running.url}/products/${id}`, {
+      method: 'PATCH',
+      headers: { ...bearer(token), 'content-type': 'application/json-patch+json' },
+      body: JSON.stringify([{ op: 'replace', path: '/name', value: 'Trek Top Fuel 9' }]),
+    });
+    assert.deepEqual(
+      published.map((e) => [e.type, e.version]),
+      [
+        ['created', 1],
+        ['updated', 2],
+      ],
+    );
+  });
 });

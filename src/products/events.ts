@@ -1,6 +1,6 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Logger } from 'pino';
-import type { ChangeEvent, ProductRepository } from './repository.js';
+import type { ChangeEvent, PendingEntries, ProductRepository } from './repository.js';
 
 export interface EventPublisher {
   publish(event: ChangeEvent): Promise<void>;
@@ -32,8 +32,11 @@ export function createLogPublisher(logger: Logger): EventPublisher {
 }
 
 export interface OutboxDrainer {
-  /** Writes the product's pending snapshots and publishes its pending events, in order. Never throws. */
-  drain(id: string): Promise<void>;
+  /**
+   * Writes the product's pending snapshots and publishes its pending events, in order. Never throws. `pending` is
+   * the outbox as a write just returned it; without it the outbox is read.
+   */
+  drain(id: string, pending?: PendingEntries): Promise<void>;
   /** Drains every product with pending entries (after an outage of the publisher, or a crash). */
   drainAll(): Promise<void>;
   start(intervalMs: number): void;
@@ -56,19 +59,21 @@ export function createOutboxDrainer(deps: {
   let timer: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
 
-  async function drainOnce(id: string): Promise<void> {
-    for (const { key, entry } of await repository.outbox(id)) {
+  async function drainOnce(id: string, pending: PendingEntries | undefined): Promise<void> {
+    for (const { key, entry } of pending ?? (await repository.outbox(id))) {
       await repository.putSnapshot(entry.snapshot);
       await publisher.publish(entry.event);
       await repository.clearOutboxEntry(id, key);
     }
   }
 
-  function drain(id: string): Promise<void> {
-    // One drain per product at a time keeps its events in order.
-    const previous = running.get(id) ?? Promise.resolve();
-    const next = previous
-      .then(() => drainOnce(id))
+  function drain(id: string, pending?: PendingEntries): Promise<void> {
+    // One drain per product at a time keeps its events in order. Behind another drain, the entries a write returned
+    // may already be delivered, so read the outbox afresh then.
+    const previous = running.get(id);
+    const known = previous === undefined ? pending : undefined;
+    const next = (previous ?? Promise.resolve())
+      .then(() => drainOnce(id, known))
       .catch((error: unknown) => {
         logger.warn({ err: error, productId: id }, 'outbox entry kept for retry');
       })

@@ -30,6 +30,15 @@ export interface OutboxEntry {
   readonly snapshot: Snapshot;
 }
 
+/** Outbox entries still to deliver, oldest first, each with its key in the product's outbox map. */
+export type PendingEntries = readonly { readonly key: string; readonly entry: OutboxEntry }[];
+
+/** A write's result: the product, and the outbox as that very write left it (so no extra read is needed). */
+export interface Written {
+  readonly product: Product;
+  readonly pending: PendingEntries;
+}
+
 export interface StoredProduct {
   readonly product: Product;
   readonly deleted: boolean;
@@ -44,17 +53,17 @@ export interface Page<T> {
 }
 
 export interface ProductRepository {
-  create(fields: ProductFields): Promise<Product>;
+  create(fields: ProductFields): Promise<Written>;
   get(id: string): Promise<StoredProduct | undefined>;
   /** Stores `fields` as the next version if the product is still at `expectedVersion` and not deleted. */
-  update(id: string, expectedVersion: number, fields: ProductFields): Promise<Product | 'conflict'>;
+  update(id: string, expectedVersion: number, fields: ProductFields): Promise<Written | 'conflict'>;
   /** Marks `current` deleted, as its next version, if the stored product is still at `current.version`. */
-  softDelete(current: Product): Promise<'deleted' | 'conflict'>;
+  softDelete(current: Product): Promise<Written | 'conflict'>;
   list(limit: number, after: PageKey | undefined): Promise<Page<Product>>;
   history(id: string, limit: number, after: PageKey | undefined): Promise<Page<Snapshot>>;
   putSnapshot(snapshot: Snapshot): Promise<void>;
   /** Pending outbox entries of one product, oldest first. */
-  outbox(id: string): Promise<readonly { readonly key: string; readonly entry: OutboxEntry }[]>;
+  outbox(id: string): Promise<PendingEntries>;
   /** Ids of products that have pending outbox entries. */
   withPendingOutbox(limit: number): Promise<readonly string[]>;
   clearOutboxEntry(id: string, eventId: string): Promise<void>;
@@ -78,6 +87,12 @@ interface Item extends Product {
 function toProduct(item: Item): Product {
   const { deleted: _deleted, outbox: _outbox, ...product } = item;
   return product;
+}
+
+function pendingOf(outbox: Record<string, OutboxEntry> | undefined): PendingEntries {
+  return Object.entries(outbox ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([key, entry]) => ({ key, entry }));
 }
 
 function eventKey(event: ChangeEvent): string {
@@ -114,7 +129,7 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
           ConditionExpression: 'attribute_not_exists(id)',
         }),
       );
-      return product;
+      return { product, pending: [{ key, entry }] };
     },
 
     async get(id) {
@@ -160,10 +175,12 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
         }
       });
       try {
-        await documents.send(
+        const { Attributes } = await documents.send(
           new UpdateCommand({
             TableName: productsTable,
             Key: { id },
+            // The whole outbox as this write left it: pending entries of earlier changes come along, in order.
+            ReturnValues: 'ALL_NEW',
             UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
             // The optimistic lock: nothing is written unless the product is exactly the version that was read.
             ConditionExpression: '#version = :expected AND #deleted = :false',
@@ -171,11 +188,11 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
             ExpressionAttributeValues: values,
           }),
         );
+        return { product, pending: pendingOf((Attributes as Pick<Item, 'outbox'> | undefined)?.outbox) };
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) return 'conflict';
         throw error;
       }
-      return product;
     },
 
     async softDelete(current) {
@@ -183,10 +200,11 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
       const product: Product = { ...current, version: expectedVersion + 1, lastModified: now().toISOString() };
       const [key, entry] = entryFor('deleted', product, true);
       try {
-        await documents.send(
+        const { Attributes } = await documents.send(
           new UpdateCommand({
             TableName: productsTable,
             Key: { id },
+            ReturnValues: 'ALL_NEW',
             UpdateExpression:
               'SET #version = :next, lastModified = :lastModified, #deleted = :true, #outbox.#key = :entry',
             ConditionExpression: '#version = :expected AND #deleted = :false',
@@ -206,11 +224,11 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
             },
           }),
         );
+        return { product, pending: pendingOf((Attributes as Pick<Item, 'outbox'> | undefined)?.outbox) };
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) return 'conflict';
         throw error;
       }
-      return 'deleted';
     },
 
     async list(limit, after) {
@@ -271,10 +289,7 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
       const { Item } = await documents.send(
         new GetCommand({ TableName: productsTable, Key: { id }, ConsistentRead: true, ProjectionExpression: 'outbox' }),
       );
-      const outbox = (Item as Pick<Item, 'outbox'> | undefined)?.outbox ?? {};
-      return Object.entries(outbox)
-        .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([key, entry]) => ({ key, entry }));
+      return pendingOf((Item as Pick<Item, 'outbox'> | undefined)?.outbox);
     },
 
     async withPendingOutbox(limit) {

@@ -134,8 +134,8 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
     if (!parsed.success) {
       throw new HttpProblem(400, 'invalid_product', 'the product is not valid', issuesByPointer(parsed.error));
     }
-    const product = await repository.create(parsed.data);
-    await drainer.drain(product.id);
+    const { product, pending } = await repository.create(parsed.data);
+    await drainer.drain(product.id, pending);
     ctx.set('Location', `/products/${product.id}`);
     sendProduct(ctx, product, 201);
   });
@@ -216,10 +216,10 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
           issuesByPointer(result.error),
         );
       }
-      const stored = await repository.update(id, before.version, result.data);
-      if (stored !== 'conflict') {
-        await drainer.drain(id);
-        sendProduct(ctx, stored);
+      const written = await repository.update(id, before.version, result.data);
+      if (written !== 'conflict') {
+        await drainer.drain(id, written.pending);
+        sendProduct(ctx, written.product);
         return;
       }
       // Someone else wrote first. With If-Match the client asked for exactly that version: tell it. Without, the
@@ -242,8 +242,9 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
       if (ifMatch && !matchesIfMatch(ifMatch, stored.product)) {
         throw new HttpProblem(412, 'precondition_failed', 'the product changed since that ETag');
       }
-      if ((await repository.softDelete(stored.product)) === 'deleted') {
-        await drainer.drain(id);
+      const written = await repository.softDelete(stored.product);
+      if (written !== 'conflict') {
+        await drainer.drain(id, written.pending);
         ctx.status = 204;
         return;
       }
