@@ -17,6 +17,7 @@ export interface KeySetOptions extends Partial<FetchLimits> {
 }
 
 export type KeySetEvent =
+  /** `keys`: how many keys with a `kid` the set holds (a token must name one). */
   | { readonly type: 'fetched'; readonly uri: string; readonly keys: number }
   | { readonly type: 'fetch_failed'; readonly uri: string; readonly error: string }
   | { readonly type: 'stale_used'; readonly uri: string; readonly ageMs: number };
@@ -130,7 +131,7 @@ export function createKeySet(options: KeySetOptions): KeySet {
         consecutiveFailures = 0;
         if (held?.text !== next.text) generation += 1;
         held = next;
-        emit({ type: 'fetched', uri: describeUri(), keys: countKeys(next.text) });
+        emit({ type: 'fetched', uri: describeUri(), keys: next.kids.size });
         return next;
       })
       .catch((error: unknown) => {
@@ -252,10 +253,6 @@ function parseJwks(body: unknown): JSONWebKeySet {
     (key): key is JSONWebKeySet['keys'][number] => typeof key === 'object' && key !== null && !Array.isArray(key),
   );
   return { keys };
-}
-
-function countKeys(text: string): number {
-  return (JSON.parse(text) as JSONWebKeySet).keys.length;
 }
 
 function describeError(error: unknown): string {

@@ -1,6 +1,22 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 
+/** A client error a handler decides on: its status, a stable code, a message, and optionally errors by JSON Pointer. */
+export class HttpProblem extends Error {
+  /** Koa's convention for errors whose message may be shown to the client. */
+  readonly expose = true;
+
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly errors?: Record<string, string[]>,
+  ) {
+    super(message);
+    this.name = 'HttpProblem';
+  }
+}
+
 /**
  * Turns whatever a handler throws into a JSON answer. Client errors raised with `ctx.throw(4xx)` keep their status
  * and message; anything else is a 500 whose details go to the log only, never to the client.
@@ -19,7 +35,10 @@ export function createErrorHandler(logger: Logger): Middleware {
       const status = httpStatusOf(error);
       if (status >= 400 && status < 500) {
         ctx.status = status;
-        ctx.body = { error: clientErrorCode(status), error_description: exposedMessage(error) };
+        ctx.body =
+          error instanceof HttpProblem
+            ? { error: error.code, error_description: error.message, ...(error.errors ? { errors: error.errors } : {}) }
+            : { error: clientErrorCode(status), error_description: exposedMessage(error) };
         return;
       }
       logger.error({ err: error, method: ctx.method, path: ctx.path }, 'request failed');

@@ -89,6 +89,14 @@ function toProduct(item: Item): Product {
   return product;
 }
 
+/** Client fields an update sets or removes, as expression fragments with their names and values. */
+interface FieldChange {
+  readonly set: string[];
+  readonly remove: string[];
+  readonly names: Record<string, string>;
+  readonly values: Record<string, unknown>;
+}
+
 function pendingOf(outbox: Record<string, OutboxEntry> | undefined): PendingEntries {
   return Object.entries(outbox ?? {})
     .sort(([a], [b]) => (a < b ? -1 : 1))
@@ -111,6 +119,54 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
   function entryFor(type: ChangeType, product: Product, deleted: boolean): [string, OutboxEntry] {
     const event: ChangeEvent = { type, id: product.id, version: product.version, at: product.lastModified };
     return [eventKey(event), { event, snapshot: { ...product, deleted } }];
+  }
+
+  /**
+   * Writes `product` as the next version, with its outbox entry, only if the stored product is still at
+   * `expectedVersion` and not deleted: the optimistic lock every change goes through.
+   */
+  async function writeNextVersion(
+    type: ChangeType,
+    product: Product,
+    expectedVersion: number,
+    change: FieldChange,
+  ): Promise<Written | 'conflict'> {
+    const deleted = type === 'deleted';
+    const [key, entry] = entryFor(type, product, deleted);
+    const set = ['#version = :next', 'lastModified = :lastModified', '#deleted = :deleted', '#outbox.#key = :entry'];
+    const remove = change.remove.length > 0 ? ` REMOVE ${change.remove.join(', ')}` : '';
+    try {
+      const { Attributes } = await documents.send(
+        new UpdateCommand({
+          TableName: productsTable,
+          Key: { id: product.id },
+          // The whole outbox as this write left it: pending entries of earlier changes come along, in order.
+          ReturnValues: 'ALL_NEW',
+          UpdateExpression: `SET ${[...set, ...change.set].join(', ')}${remove}`,
+          ConditionExpression: '#version = :expected AND #deleted = :false',
+          ExpressionAttributeNames: {
+            '#version': 'version',
+            '#deleted': 'deleted',
+            '#outbox': 'outbox',
+            '#key': key,
+            ...change.names,
+          },
+          ExpressionAttributeValues: {
+            ':expected': expectedVersion,
+            ':next': product.version,
+            ':lastModified': product.lastModified,
+            ':deleted': deleted,
+            ':false': false,
+            ':entry': entry,
+            ...change.values,
+          },
+        }),
+      );
+      return { product, pending: pendingOf((Attributes as Pick<Item, 'outbox'> | undefined)?.outbox) };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'conflict';
+      throw error;
+    }
   }
 
   return {
@@ -149,86 +205,22 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
 
     async update(id, expectedVersion, fields) {
       const product: Product = { ...fields, id, version: expectedVersion + 1, lastModified: now().toISOString() };
-      const [key, entry] = entryFor('updated', product, false);
-      const names: Record<string, string> = {
-        '#version': 'version',
-        '#deleted': 'deleted',
-        '#outbox': 'outbox',
-        '#key': key,
-      };
-      const values: Record<string, unknown> = {
-        ':expected': expectedVersion,
-        ':next': product.version,
-        ':lastModified': product.lastModified,
-        ':false': false,
-        ':entry': entry,
-      };
-      const set = ['#version = :next', 'lastModified = :lastModified', '#outbox.#key = :entry'];
-      const remove: string[] = [];
+      const change: FieldChange = { set: [], remove: [], names: {}, values: {} };
       clientFields.forEach((field, i) => {
-        names[`#f${i}`] = field;
+        change.names[`#f${i}`] = field;
         if (fields[field] === undefined) {
-          remove.push(`#f${i}`);
+          change.remove.push(`#f${i}`);
         } else {
-          set.push(`#f${i} = :f${i}`);
-          values[`:f${i}`] = fields[field];
+          change.set.push(`#f${i} = :f${i}`);
+          change.values[`:f${i}`] = fields[field];
         }
       });
-      try {
-        const { Attributes } = await documents.send(
-          new UpdateCommand({
-            TableName: productsTable,
-            Key: { id },
-            // The whole outbox as this write left it: pending entries of earlier changes come along, in order.
-            ReturnValues: 'ALL_NEW',
-            UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
-            // The optimistic lock: nothing is written unless the product is exactly the version that was read.
-            ConditionExpression: '#version = :expected AND #deleted = :false',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-          }),
-        );
-        return { product, pending: pendingOf((Attributes as Pick<Item, 'outbox'> | undefined)?.outbox) };
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) return 'conflict';
-        throw error;
-      }
+      return writeNextVersion('updated', product, expectedVersion, change);
     },
 
     async softDelete(current) {
-      const { id, version: expectedVersion } = current;
-      const product: Product = { ...current, version: expectedVersion + 1, lastModified: now().toISOString() };
-      const [key, entry] = entryFor('deleted', product, true);
-      try {
-        const { Attributes } = await documents.send(
-          new UpdateCommand({
-            TableName: productsTable,
-            Key: { id },
-            ReturnValues: 'ALL_NEW',
-            UpdateExpression:
-              'SET #version = :next, lastModified = :lastModified, #deleted = :true, #outbox.#key = :entry',
-            ConditionExpression: '#version = :expected AND #deleted = :false',
-            ExpressionAttributeNames: {
-              '#version': 'version',
-              '#deleted': 'deleted',
-              '#outbox': 'outbox',
-              '#key': key,
-            },
-            ExpressionAttributeValues: {
-              ':expected': expectedVersion,
-              ':next': product.version,
-              ':lastModified': product.lastModified,
-              ':true': true,
-              ':false': false,
-              ':entry': entry,
-            },
-          }),
-        );
-        return { product, pending: pendingOf((Attributes as Pick<Item, 'outbox'> | undefined)?.outbox) };
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) return 'conflict';
-        throw error;
-      }
+      const product: Product = { ...current, version: current.version + 1, lastModified: now().toISOString() };
+      return writeNextVersion('deleted', product, current.version, { set: [], remove: [], names: {}, values: {} });
     },
 
     async list(limit, after) {

@@ -2,6 +2,7 @@ import type { Router, RouterContext } from '@koa/router';
 import coBody from 'co-body';
 import fastJsonPatch from 'fast-json-patch';
 import { requireScopes, type AuthState, type PolicyRule } from '../auth/index.js';
+import { HttpProblem } from '../http/errors.js';
 import type { CursorCodec } from './cursor.js';
 import type { OutboxDrainer } from './events.js';
 import type { PageKey, ProductRepository } from './repository.js';
@@ -30,19 +31,9 @@ export interface ProductRouteDeps {
 
 type Ctx = RouterContext<AuthState>;
 
-class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly errors?: Record<string, string[]>,
-  ) {
-    super(message);
-  }
-}
-
 const etagOf = (product: Pick<Product, 'version'>): string => `"${product.version}"`;
 const retriesOnConflict = 5;
+const staleEtag = () => new HttpProblem(412, 'precondition_failed', 'the product changed since that ETag');
 
 /** RFC 9110 §13.1.1: strong comparison, a list of tags or `*`. */
 function matchesIfMatch(header: string, product: Product): boolean {
@@ -108,20 +99,6 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
   const { repository, drainer, cursors } = deps;
   const limitBytes = deps.bodyLimitBytes ?? 16 * 1024;
 
-  async function problems(ctx: Ctx, next: () => Promise<unknown>): Promise<void> {
-    try {
-      await next();
-    } catch (error) {
-      if (!(error instanceof HttpProblem)) throw error;
-      ctx.status = error.status;
-      ctx.body = {
-        error: error.code,
-        error_description: error.message,
-        ...(error.errors ? { errors: error.errors } : {}),
-      };
-    }
-  }
-
   async function current(id: string): Promise<Product> {
     const stored = await repository.get(id);
     if (!stored) throw new HttpProblem(404, 'not_found', 'no such product');
@@ -129,7 +106,7 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
     return stored.product;
   }
 
-  router.post('/products', problems, async (ctx) => {
+  router.post('/products', async (ctx) => {
     const parsed = productFields.safeParse(await readJson(ctx, 'application/json', limitBytes));
     if (!parsed.success) {
       throw new HttpProblem(400, 'invalid_product', 'the product is not valid', issuesByPointer(parsed.error));
@@ -140,7 +117,7 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
     sendProduct(ctx, product, 201);
   });
 
-  router.get('/products', problems, async (ctx) => {
+  router.get('/products', async (ctx) => {
     const { limit, after } = pageParams(ctx, cursors, 'products');
     const page = await repository.list(limit, after);
     const next = page.next ? cursors.encode('products', page.next) : null;
@@ -148,7 +125,7 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
     ctx.body = { items: page.items, next };
   });
 
-  router.get('/products/:id', problems, async (ctx) => {
+  router.get('/products/:id', async (ctx) => {
     const product = await current(productId(ctx));
     const ifNoneMatch = ctx.get('if-none-match');
     if (ifNoneMatch && matchesIfNoneMatch(ifNoneMatch, product)) {
@@ -159,7 +136,7 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
     sendProduct(ctx, product);
   });
 
-  router.patch('/products/:id', problems, async (ctx) => {
+  router.patch('/products/:id', async (ctx) => {
     const id = productId(ctx);
     const body = await readJson(ctx, 'application/json-patch+json', limitBytes);
     const parsed = jsonPatch.safeParse(body);
@@ -190,7 +167,7 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
     for (let attempt = 0; attempt <= retriesOnConflict; attempt += 1) {
       const before = await current(id);
       if (ifMatch && !matchesIfMatch(ifMatch, before)) {
-        throw new HttpProblem(412, 'precondition_failed', 'the product changed since that ETag');
+        throw staleEtag();
       }
       let patched: unknown;
       try {
@@ -224,12 +201,12 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
       }
       // Someone else wrote first. With If-Match the client asked for exactly that version: tell it. Without, the
       // patch is applied again to the new version, so no update is lost.
-      if (ifMatch) throw new HttpProblem(412, 'precondition_failed', 'the product changed since that ETag');
+      if (ifMatch) throw staleEtag();
     }
     throw new HttpProblem(409, 'conflict', 'the product is changing too often; try again');
   });
 
-  router.delete('/products/:id', problems, async (ctx) => {
+  router.delete('/products/:id', async (ctx) => {
     const id = productId(ctx);
     const ifMatch = ctx.get('if-match');
     for (let attempt = 0; attempt <= retriesOnConflict; attempt += 1) {
@@ -240,7 +217,7 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
         return;
       }
       if (ifMatch && !matchesIfMatch(ifMatch, stored.product)) {
-        throw new HttpProblem(412, 'precondition_failed', 'the product changed since that ETag');
+        throw staleEtag();
       }
       const written = await repository.softDelete(stored.product);
       if (written !== 'conflict') {
@@ -248,12 +225,12 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
         ctx.status = 204;
         return;
       }
-      if (ifMatch) throw new HttpProblem(412, 'precondition_failed', 'the product changed since that ETag');
+      if (ifMatch) throw staleEtag();
     }
     throw new HttpProblem(409, 'conflict', 'the product is changing too often; try again');
   });
 
-  router.get('/products/:id/snapshots', problems, async (ctx) => {
+  router.get('/products/:id/snapshots', async (ctx) => {
     const id = productId(ctx);
     if (!(await repository.get(id))) throw new HttpProblem(404, 'not_found', 'no such product');
     const scope = `snapshots:${id}`;
