@@ -55,6 +55,40 @@ describe('the verified-token cache', () => {
     await assert.rejects(verifier.verify(token), { reason: 'unknown_kid' });
   });
 
+  it('admits a reused token without an async step only while that needs no I/O (peek)', async () => {
+    const token = await sign({ exp: Math.floor(clock.now() / 1000) + 7200 });
+    assert.equal(verifier.peek(token), undefined, 'never seen: only verify() can answer');
+    await verifier.verify(token);
+    assert.equal(verifier.peek(token)?.subject, 'test-client');
+    assert.equal(verifier.peek(`${token}x`), undefined, 'keyed on the exact string');
+    clock.advance(11 * 60_000); // the key set is past its maximum age: it must be refreshed first, by verify()
+    assert.equal(verifier.peek(token), undefined);
+    await verifier.verify(token);
+    assert.equal(verifier.peek(token)?.subject, 'test-client', 'the same keys came back: the entry stands');
+    jwks.publish([await makeKey()]);
+    clock.advance(11 * 60_000);
+    await assert.rejects(verifier.verify(token), { reason: 'unknown_kid' });
+    assert.equal(verifier.peek(token), undefined, 'its key was removed');
+  });
+
+  it("never answers from peek past the token's exp", async () => {
+    const token = await sign({ exp: Math.floor(clock.now() / 1000) + 60 });
+    await verifier.verify(token);
+    clock.advance(61_000);
+    assert.equal(verifier.peek(token), undefined);
+  });
+
+  it('never answers from peek when a revocation hook is configured: the hook must see every request', async () => {
+    const revocable = createVerifier({
+      issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
+      isRevoked: () => Promise.resolve(false),
+      now: clock.now,
+    });
+    const token = await sign();
+    await revocable.verify(token);
+    assert.equal(revocable.peek(token), undefined);
+  });
+
   it('never caches a refused token as accepted', async () => {
     const token = await sign({ token_use: 'id' });
     await assert.rejects(verifier.verify(token), { reason: 'wrong_token_use' });

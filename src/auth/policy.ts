@@ -1,4 +1,4 @@
-import { match } from 'path-to-regexp';
+import { pathToRegexp } from 'path-to-regexp';
 
 /** What a route needs. `authenticated` is any valid token; scopes are Cognito resource-server scopes. */
 export type Access =
@@ -37,14 +37,15 @@ export function requireAnyScope(...anyOf: string[]): Access {
 }
 
 export function createRoutePolicy(rules: readonly PolicyRule[]): RoutePolicy {
-  const compiled = rules.map((rule) => ({ rule, matches: match(rule.path, { decode: false }) }));
+  // Only whether a rule matches matters here, not its parameters: a bare regular expression test per rule.
+  const compiled = rules.map((rule) => ({ rule, pattern: pathToRegexp(rule.path).regexp }));
   return {
     rules,
     accessFor(method, path) {
       // HEAD is a GET without a body (RFC 9110 §9.3.2), so it needs what GET needs.
       const effective = method === 'HEAD' ? 'GET' : method;
-      for (const { rule, matches } of compiled) {
-        if ((rule.method === '*' || rule.method === effective) && matches(path) !== false) return rule.access;
+      for (const { rule, pattern } of compiled) {
+        if ((rule.method === '*' || rule.method === effective) && pattern.test(path)) return rule.access;
       }
       return authenticatedAccess;
     },
