@@ -317,6 +317,27 @@ describe('the products API', () => {
       );
     });
 
+    it('walks the history one version a page, from the current version into the superseded ones, and ends', async () => {
+      const { product } = await create();
+      const only = (await (await call(`/products/${product.id}/snapshots?limit=1`)).json()) as { next: string | null };
+      assert.equal(only.next, null, 'a product with one version has one page');
+      await patch(product.id, [{ op: 'replace', path: '/name', value: 'v2' }]);
+      await patch(product.id, [{ op: 'replace', path: '/name', value: 'v3' }]);
+      const versions: number[] = [];
+      let path: string | undefined = `/products/${product.id}/snapshots?limit=1`;
+      while (path) {
+        const response = await call(path);
+        assert.equal(response.status, 200);
+        const page = (await response.json()) as { items: Product[] };
+        assert.equal(page.items.length, 1, 'no page is empty');
+        versions.push(...page.items.map((s) => s.version));
+        const link = response.headers.get('link');
+        path = link ? /<([^>]+)>/.exec(link)?.[1] : undefined;
+      }
+      assert.deepEqual(versions, [3, 2, 1]);
+      assert.equal((await call('/products/AAAAAAAAAAAAAAAAAAAAAA/snapshots')).status, 404);
+    });
+
     it('publishes {type, id, version, at} for every create, update and delete, in order', async () => {
       const { product } = await create();
       await patch(product.id, [{ op: 'replace', path: '/name', value: 'changed' }]);

@@ -33,7 +33,7 @@ export function createLogPublisher(logger: Logger): EventPublisher {
 
 export interface OutboxDrainer {
   /**
-   * Writes the product's pending snapshots and publishes its pending events, in order. Never throws. `pending` is
+   * Writes the versions its pending changes superseded to the history and publishes their events, in order. Never throws. `pending` is
    * the outbox as a write just returned it; without it the outbox is read.
    */
   drain(id: string, pending?: PendingEntries): Promise<void>;
@@ -44,10 +44,11 @@ export interface OutboxDrainer {
 }
 
 /**
- * The transactional outbox, on a single item: every change writes its event and snapshot into the product item in
- * the same conditional write, so a change is never stored without them. The drainer then writes the snapshot,
- * publishes the event and removes the entry, in that order; a failure leaves the entry for the next drain. Delivery
- * is therefore at least once, in version order per product; a subscriber deduplicates on (id, version).
+ * The transactional outbox, on a single item: every change writes its event, and the version it superseded, into the
+ * product item in the same conditional write, so a change is never stored without them. The drainer then writes the
+ * superseded version to the history, publishes the event and removes the entry, in that order; a failure leaves the
+ * entry for the next drain. Delivery is therefore at least once, in version order per product; a subscriber
+ * deduplicates on (id, version). A create supersedes nothing, so it costs two store calls: the put and the removal.
  */
 export function createOutboxDrainer(deps: {
   repository: ProductRepository;
@@ -61,7 +62,7 @@ export function createOutboxDrainer(deps: {
 
   async function drainOnce(id: string, pending: PendingEntries | undefined): Promise<void> {
     for (const { key, entry } of pending ?? (await repository.outbox(id))) {
-      await repository.putSnapshot(entry.snapshot);
+      if (entry.superseded) await repository.putSnapshot(entry.superseded);
       await publisher.publish(entry.event);
       await repository.clearOutboxEntry(id, key);
     }

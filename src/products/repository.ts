@@ -27,7 +27,11 @@ export interface Snapshot extends Product {
 /** Written in the same single-item write as the change it describes, so that a change never loses its event. */
 export interface OutboxEntry {
   readonly event: ChangeEvent;
-  readonly snapshot: Snapshot;
+  /**
+   * The version this change replaced, for the history table. A create replaces nothing: the current version is
+   * always served from the products table, so the history table holds superseded versions only.
+   */
+  readonly superseded?: Snapshot;
 }
 
 /** Outbox entries still to deliver, oldest first, each with its key in the product's outbox map. */
@@ -55,12 +59,13 @@ export interface Page<T> {
 export interface ProductRepository {
   create(fields: ProductFields): Promise<Written>;
   get(id: string): Promise<StoredProduct | undefined>;
-  /** Stores `fields` as the next version if the product is still at `expectedVersion` and not deleted. */
-  update(id: string, expectedVersion: number, fields: ProductFields): Promise<Written | 'conflict'>;
+  /** Stores `fields` as the next version of `current` if the stored product is still at `current.version`. */
+  update(current: Product, fields: ProductFields): Promise<Written | 'conflict'>;
   /** Marks `current` deleted, as its next version, if the stored product is still at `current.version`. */
   softDelete(current: Product): Promise<Written | 'conflict'>;
   list(limit: number, after: PageKey | undefined): Promise<Page<Product>>;
-  history(id: string, limit: number, after: PageKey | undefined): Promise<Page<Snapshot>>;
+  /** Every version, newest first: the current one, then the superseded ones. `undefined`: no such product. */
+  history(id: string, limit: number, after: PageKey | undefined): Promise<Page<Snapshot> | undefined>;
   putSnapshot(snapshot: Snapshot): Promise<void>;
   /** Pending outbox entries of one product, oldest first. */
   outbox(id: string): Promise<PendingEntries>;
@@ -116,9 +121,18 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
   const now = options.now ?? (() => new Date());
   const { productsTable, snapshotsTable } = options;
 
-  function entryFor(type: ChangeType, product: Product, deleted: boolean): [string, OutboxEntry] {
+  function entryFor(type: ChangeType, product: Product, superseded: Product | undefined): [string, OutboxEntry] {
     const event: ChangeEvent = { type, id: product.id, version: product.version, at: product.lastModified };
-    return [eventKey(event), { event, snapshot: { ...product, deleted } }];
+    // Only a product that is not deleted can change, so the version it replaces was never a deleted one.
+    return [eventKey(event), { event, ...(superseded ? { superseded: { ...superseded, deleted: false } } : {}) }];
+  }
+
+  async function getItem(id: string): Promise<Item | undefined> {
+    // The whole item: its outbox is empty once drained, and a projection costs the store more than those bytes.
+    const { Item } = await documents.send(
+      new GetCommand({ TableName: productsTable, Key: { id }, ConsistentRead: true }),
+    );
+    return Item as Item | undefined;
   }
 
   /**
@@ -127,12 +141,13 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
    */
   async function writeNextVersion(
     type: ChangeType,
+    current: Product,
     product: Product,
-    expectedVersion: number,
     change: FieldChange,
   ): Promise<Written | 'conflict'> {
+    const expectedVersion = current.version;
     const deleted = type === 'deleted';
-    const [key, entry] = entryFor(type, product, deleted);
+    const [key, entry] = entryFor(type, product, current);
     const set = ['#version = :next', 'lastModified = :lastModified', '#deleted = :deleted', '#outbox.#key = :entry'];
     const remove = change.remove.length > 0 ? ` REMOVE ${change.remove.join(', ')}` : '';
     try {
@@ -177,7 +192,7 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
         version: 1,
         lastModified: now().toISOString(),
       };
-      const [key, entry] = entryFor('created', product, false);
+      const [key, entry] = entryFor('created', product, undefined);
       await documents.send(
         new PutCommand({
           TableName: productsTable,
@@ -189,22 +204,17 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
     },
 
     async get(id) {
-      const { Item } = await documents.send(
-        new GetCommand({
-          TableName: productsTable,
-          Key: { id },
-          ConsistentRead: true,
-          ProjectionExpression: productProjection.map((_, i) => `#p${i}`).join(', '),
-          ExpressionAttributeNames: Object.fromEntries(productProjection.map((name, i) => [`#p${i}`, name])),
-        }),
-      );
-      if (!Item) return undefined;
-      const item = Item as Item;
-      return { product: toProduct(item), deleted: item.deleted };
+      const item = await getItem(id);
+      return item ? { product: toProduct(item), deleted: item.deleted } : undefined;
     },
 
-    async update(id, expectedVersion, fields) {
-      const product: Product = { ...fields, id, version: expectedVersion + 1, lastModified: now().toISOString() };
+    async update(current, fields) {
+      const product: Product = {
+        ...fields,
+        id: current.id,
+        version: current.version + 1,
+        lastModified: now().toISOString(),
+      };
       const change: FieldChange = { set: [], remove: [], names: {}, values: {} };
       clientFields.forEach((field, i) => {
         change.names[`#f${i}`] = field;
@@ -215,12 +225,12 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
           change.values[`:f${i}`] = fields[field];
         }
       });
-      return writeNextVersion('updated', product, expectedVersion, change);
+      return writeNextVersion('updated', current, product, change);
     },
 
     async softDelete(current) {
       const product: Product = { ...current, version: current.version + 1, lastModified: now().toISOString() };
-      return writeNextVersion('deleted', product, current.version, { set: [], remove: [], names: {}, values: {} });
+      return writeNextVersion('deleted', current, product, { set: [], remove: [], names: {}, values: {} });
     },
 
     async list(limit, after) {
@@ -256,24 +266,36 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
     },
 
     async history(id, limit, after) {
-      const page = await documents.send(
-        new QueryCommand({
-          TableName: snapshotsTable,
-          KeyConditionExpression: 'id = :id',
-          ExpressionAttributeValues: { ':id': id },
-          ScanIndexForward: false,
-          Limit: limit,
-          ...(after ? { ExclusiveStartKey: after } : {}),
-        }),
-      );
-      return {
-        items: (page.Items ?? []) as Snapshot[],
-        next: page.LastEvaluatedKey as PageKey | undefined,
-      };
+      const item = await getItem(id);
+      if (!item) return undefined;
+      const current: Snapshot = { ...toProduct(item), deleted: item.deleted };
+      // The cursor is the last version a page held; the first page starts with the current version.
+      const below = after === undefined ? current.version + 1 : Number(after['version']);
+      const items: Snapshot[] = below > current.version ? [current] : [];
+      let more = current.version > 1;
+      const wanted = limit - items.length;
+      if (wanted > 0) {
+        // One more than the page needs tells whether another page follows, so that no walk ends on an empty page.
+        const page = await documents.send(
+          new QueryCommand({
+            TableName: snapshotsTable,
+            KeyConditionExpression: 'id = :id AND #version < :below',
+            ExpressionAttributeNames: { '#version': 'version' },
+            ExpressionAttributeValues: { ':id': id, ':below': Math.min(below, current.version) },
+            ScanIndexForward: false,
+            Limit: wanted + 1,
+          }),
+        );
+        const found = (page.Items ?? []) as Snapshot[];
+        items.push(...found.slice(0, wanted));
+        more = found.length > wanted;
+      }
+      const last = items[items.length - 1];
+      return { items, next: more && last ? { id, version: last.version } : undefined };
     },
 
     async putSnapshot(snapshot) {
-      // Idempotent: the same (id, version) always holds the same content, so a retried drain is harmless.
+      // Idempotent: a superseded (id, version) never changes, so a retried drain is harmless.
       await documents.send(new PutCommand({ TableName: snapshotsTable, Item: snapshot }));
     },
 

@@ -193,7 +193,7 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
           issuesByPointer(result.error),
         );
       }
-      const written = await repository.update(id, before.version, result.data);
+      const written = await repository.update(before, result.data);
       if (written !== 'conflict') {
         await drainer.drain(id, written.pending);
         sendProduct(ctx, written.product);
@@ -232,10 +232,10 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
 
   router.get('/products/:id/snapshots', async (ctx) => {
     const id = productId(ctx);
-    if (!(await repository.get(id))) throw new HttpProblem(404, 'not_found', 'no such product');
     const scope = `snapshots:${id}`;
     const { limit, after } = pageParams(ctx, cursors, scope);
     const page = await repository.history(id, limit, after);
+    if (!page) throw new HttpProblem(404, 'not_found', 'no such product');
     const next = page.next ? cursors.encode(scope, page.next) : null;
     if (next) linkNext(ctx, limit, next);
     ctx.body = { items: page.items, next };
