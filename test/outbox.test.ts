@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { createOutboxDrainer } from '../src/products/events.js';
 import type { ChangeEvent } from '../src/products/repository.js';
 import { bearer, fetchToken, localTestConfig, startService, type RunningService } from './support/service.js';
 
@@ -93,5 +95,78 @@ describe('change events when the publisher fails', () => {
         ['updated', 2],
       ],
     );
+  });
+});
+
+// In AWS the products table may be large: scanning it for pending entries on every round would cost read capacity in
+// proportion to the table. The drainer scans once at start (for what a stopped process left behind) and otherwise
+// retries exactly the products whose drain failed.
+describe('retrying failed drains', () => {
+  let running: RunningService;
+  before(async () => {
+    running = await startService(localTestConfig());
+  });
+  after(() => running.close());
+
+  const fields = { name: 'Trek Marlin', imageURL: 'https://images.example.com/marlin.png' };
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  async function waitFor(condition: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !condition(); i += 1) await sleep(10);
+    assert.ok(condition(), 'timed out');
+  }
+
+  function drainerUnderTest(maxRemembered?: number) {
+    const repository = running.service.repository;
+    let scans = 0;
+    let up = false;
+    const published: ChangeEvent[] = [];
+    const drainer = createOutboxDrainer({
+      repository: {
+        ...repository,
+        withPendingOutbox(limit) {
+          scans += 1;
+          return repository.withPendingOutbox(limit);
+        },
+      },
+      publisher: {
+        publish(event) {
+          if (!up) return Promise.reject(new Error('SNS is down'));
+          published.push(event);
+          return Promise.resolve();
+        },
+      },
+      logger: pino({ level: 'silent' }),
+      ...(maxRemembered === undefined ? {} : { maxRemembered }),
+    });
+    return { drainer, repository, published, scans: () => scans, publisherUp: () => (up = true) };
+  }
+
+  it('sweeps the table once at start, then retries only the products whose drain failed', async () => {
+    const t = drainerUnderTest();
+    t.drainer.start(20);
+    await waitFor(() => t.scans() === 1);
+    const { product, pending } = await t.repository.create(fields);
+    await t.drainer.drain(product.id, pending);
+    assert.equal(t.published.length, 0);
+    t.publisherUp();
+    await waitFor(() => t.published.some((e) => e.id === product.id));
+    await sleep(100); // five more rounds
+    assert.equal(t.scans(), 1, 'no scan after the one at start');
+    assert.equal((await t.repository.outbox(product.id)).length, 0);
+    await t.drainer.stop();
+  });
+
+  it('falls back to a sweep when more products failed than it remembers', async () => {
+    const t = drainerUnderTest(1);
+    t.drainer.start(20);
+    await waitFor(() => t.scans() === 1);
+    const a = await t.repository.create(fields);
+    const b = await t.repository.create(fields);
+    await t.drainer.drain(a.product.id, a.pending);
+    await t.drainer.drain(b.product.id, b.pending);
+    t.publisherUp();
+    await waitFor(() => [a, b].every(({ product }) => t.published.some((e) => e.id === product.id)));
+    assert.ok(t.scans() >= 2, 'the product it could not remember was found by a sweep');
+    await t.drainer.stop();
   });
 });

@@ -33,12 +33,17 @@ export function createLogPublisher(logger: Logger): EventPublisher {
 
 export interface OutboxDrainer {
   /**
-   * Writes the versions its pending changes superseded to the history and publishes their events, in order. Never throws. `pending` is
+   * Writes the product's pending snapshots and publishes its pending events, in order. Never throws. `pending` is
    * the outbox as a write just returned it; without it the outbox is read.
    */
   drain(id: string, pending?: PendingEntries): Promise<void>;
-  /** Drains every product with pending entries (after an outage of the publisher, or a crash). */
+  /** Drains every product with pending entries: one scan of the products table (after a crash, or too many failures). */
   drainAll(): Promise<void>;
+  /**
+   * Sweeps the table once now (a process that stopped abruptly may have left entries behind), then every
+   * `intervalMs` retries the products whose drain failed. The table is scanned again only if more products failed
+   * than are remembered, or a sweep failed: never as a matter of routine.
+   */
   start(intervalMs: number): void;
   stop(): Promise<void>;
 }
@@ -54,9 +59,14 @@ export function createOutboxDrainer(deps: {
   repository: ProductRepository;
   publisher: EventPublisher;
   logger: Logger;
+  /** How many products with a failed drain are remembered for retry; beyond that, the next retry is a full sweep. */
+  maxRemembered?: number;
 }): OutboxDrainer {
   const { repository, publisher, logger } = deps;
+  const maxRemembered = deps.maxRemembered ?? 10_000;
   const running = new Map<string, Promise<void>>();
+  const failed = new Set<string>();
+  let sweepNeeded = false;
   let timer: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
 
@@ -68,6 +78,11 @@ export function createOutboxDrainer(deps: {
     }
   }
 
+  function remember(id: string): void {
+    if (failed.has(id) || failed.size < maxRemembered) failed.add(id);
+    else sweepNeeded = true;
+  }
+
   function drain(id: string, pending?: PendingEntries): Promise<void> {
     // One drain per product at a time keeps its events in order. Behind another drain, the entries a write returned
     // may already be delivered, so read the outbox afresh then.
@@ -75,9 +90,15 @@ export function createOutboxDrainer(deps: {
     const known = previous === undefined ? pending : undefined;
     const next = (previous ?? Promise.resolve())
       .then(() => drainOnce(id, known))
-      .catch((error: unknown) => {
-        logger.warn({ err: error, productId: id }, 'outbox entry kept for retry');
-      })
+      .then(
+        () => {
+          failed.delete(id);
+        },
+        (error: unknown) => {
+          remember(id);
+          logger.warn({ err: error, productId: id }, 'outbox entry kept for retry');
+        },
+      )
       .finally(() => {
         if (running.get(id) === next) running.delete(id);
       });
@@ -87,18 +108,38 @@ export function createOutboxDrainer(deps: {
 
   async function drainAll(): Promise<void> {
     try {
-      for (const id of await repository.withPendingOutbox(100)) await drain(id);
+      let ids: readonly string[];
+      do {
+        ids = await repository.withPendingOutbox(100);
+        for (const id of ids) await drain(id);
+        // Nothing of this page went out (the publisher is down, say): sweep again on the next round, not now.
+        if (ids.length > 0 && ids.every((id) => failed.has(id))) {
+          sweepNeeded = true;
+          return;
+        }
+      } while (ids.length === 100);
     } catch (error) {
+      sweepNeeded = true;
       logger.warn({ err: error }, 'outbox sweep failed');
     }
+  }
+
+  async function retry(): Promise<void> {
+    if (sweepNeeded) {
+      sweepNeeded = false;
+      await drainAll();
+      return;
+    }
+    for (const id of [...failed]) await drain(id);
   }
 
   return {
     drain,
     drainAll,
     start(intervalMs) {
+      sweeping = drainAll().finally(() => (sweeping = undefined));
       timer = setInterval(() => {
-        sweeping ??= drainAll().finally(() => (sweeping = undefined));
+        sweeping ??= retry().finally(() => (sweeping = undefined));
       }, intervalMs);
       timer.unref();
     },
