@@ -178,18 +178,30 @@ async function createDynamoClient(
   closers: (() => Promise<void>)[],
 ): Promise<{ client: DynamoDBClient; localEndpoint: string | undefined }> {
   const { products } = config;
+  // Without a timeout the SDK waits for a silent store forever; each attempt (of the SDK's three) gets this long. The
+  // SDK only warns about a request past requestTimeout unless told to throw.
+  const requestHandler = {
+    connectionTimeout: Math.min(1_000, products.dynamodbTimeoutMs),
+    requestTimeout: products.dynamodbTimeoutMs,
+    throwOnRequestTimeout: true,
+  };
   let client: DynamoDBClient;
   let localEndpoint: string | undefined;
-  if (products.embeddedDynamo) {
+  if (config.auth.mode === 'local') {
+    // The embedded dynalite, or the DYNAMODB_ENDPOINT of a local stand-in (DynamoDB Local): any credentials do.
     const { startLocalDynamo, localClientConfig } = await import('./local/dynamodb.js');
-    const local = await startLocalDynamo({ products: products.table, snapshots: products.snapshotsTable });
-    closers.push(local.close);
-    localEndpoint = local.endpoint;
-    client = new DynamoDBClient(localClientConfig(local.endpoint));
+    let endpoint = products.dynamodbEndpoint;
+    if (endpoint === undefined) {
+      const local = await startLocalDynamo({ products: products.table, snapshots: products.snapshotsTable });
+      closers.push(local.close);
+      localEndpoint = endpoint = local.endpoint;
+    }
+    client = new DynamoDBClient({ ...localClientConfig(endpoint), requestHandler });
   } else {
     client = new DynamoDBClient({
       ...(products.region ? { region: products.region } : {}),
       ...(products.dynamodbEndpoint ? { endpoint: products.dynamodbEndpoint } : {}),
+      requestHandler,
     });
   }
   closers.push(() => {

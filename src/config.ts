@@ -41,6 +41,8 @@ export interface Config {
     /** Run an in-memory DynamoDB (dynalite) in the process: local mode without DYNAMODB_ENDPOINT. */
     readonly embeddedDynamo: boolean;
     readonly dynamodbEndpoint: string | undefined;
+    /** Longest wait for one DynamoDB call (each attempt of it); a store that does not answer is a 503, not a hang. */
+    readonly dynamodbTimeoutMs: number;
     readonly region: string | undefined;
     readonly eventsTopicArn: string | undefined;
     /** Signs pagination cursors; random per process when unset (cursors then work only on that instance). */
@@ -147,6 +149,7 @@ const schema = z
       .trim()
       .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL')
       .optional(),
+    DYNAMODB_TIMEOUT_MS: whole(3000, 60_000),
     PRODUCT_EVENTS_TOPIC_ARN: z
       .string()
       .trim()
@@ -242,6 +245,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
       snapshotsTable: e.PRODUCTS_SNAPSHOT_TABLE_NAME,
       embeddedDynamo: mode === 'local' && e.DYNAMODB_ENDPOINT === undefined,
       dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
+      dynamodbTimeoutMs: e.DYNAMODB_TIMEOUT_MS,
       region: e.AWS_REGION ?? e.USER_POOL_ID?.[0]?.split('_')[0],
       eventsTopicArn: e.PRODUCT_EVENTS_TOPIC_ARN,
       cursorSecret: e.CURSOR_SECRET,

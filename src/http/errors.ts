@@ -19,7 +19,8 @@ export class HttpProblem extends Error {
 
 /**
  * Turns whatever a handler throws into a JSON answer. Client errors raised with `ctx.throw(4xx)` keep their status
- * and message; anything else is a 500 whose details go to the log only, never to the client.
+ * and message; an exposed 503 (a store that cannot answer now) is a 503 with `Retry-After`; anything else is a 500
+ * whose details go to the log only, never to the client.
  */
 export function createErrorHandler(logger: Logger): Middleware {
   return async (ctx, next) => {
@@ -41,6 +42,17 @@ export function createErrorHandler(logger: Logger): Middleware {
             : { error: clientErrorCode(status), error_description: exposedMessage(error) };
         return;
       }
+      if (status === 503) {
+        // A dependency that cannot answer now (RFC 9110 §15.6.4): the client may retry, and is told when.
+        logger.warn(
+          { err: (error as Error).cause ?? error, method: ctx.method, path: ctx.path },
+          'dependency unavailable',
+        );
+        ctx.status = 503;
+        ctx.set('Retry-After', String(retryAfterOf(error)));
+        ctx.body = { error: 'temporarily_unavailable', error_description: exposedMessage(error) };
+        return;
+      }
       logger.error({ err: error, method: ctx.method, path: ctx.path }, 'request failed');
       ctx.status = 500;
       ctx.body = { error: 'internal_error', error_description: 'the request could not be completed' };
@@ -54,6 +66,11 @@ function httpStatusOf(error: unknown): number {
     if (typeof status === 'number' && expose === true) return status;
   }
   return 500;
+}
+
+function retryAfterOf(error: unknown): number {
+  const { retryAfterSeconds } = error as { retryAfterSeconds?: unknown };
+  return typeof retryAfterSeconds === 'number' ? retryAfterSeconds : 1;
 }
 
 function exposedMessage(error: unknown): string {

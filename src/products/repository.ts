@@ -50,6 +50,45 @@ export interface StoredProduct {
 
 export type PageKey = Record<string, string | number>;
 
+/**
+ * The store did not answer, or answered that it cannot now (throttling, a 5xx, a timeout, a refused connection),
+ * after the SDK's own retries. Follows Koa's error convention, so the service answers 503 with `Retry-After`.
+ */
+export class StoreUnavailable extends Error {
+  readonly status = 503;
+  readonly expose = true;
+  readonly retryAfterSeconds = 1;
+
+  constructor(cause: unknown) {
+    super('the product store is not available now; try again', { cause });
+    this.name = 'StoreUnavailable';
+  }
+}
+
+const networkErrors = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+const throttlingErrors = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TimeoutError',
+]);
+
+/** Whether an error from the SDK means "not now" rather than "never": the caller may retry the same request. */
+function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const { $metadata, $retryable, code } = error as {
+    $metadata?: { httpStatusCode?: number };
+    $retryable?: unknown;
+    code?: unknown;
+  };
+  return (
+    throttlingErrors.has(error.name) ||
+    $retryable !== undefined ||
+    ($metadata?.httpStatusCode ?? 0) >= 500 ||
+    (typeof code === 'string' && networkErrors.has(code))
+  );
+}
+
 export interface Page<T> {
   readonly items: readonly T[];
   /** The key to continue after, or undefined on the last page. */
@@ -118,6 +157,17 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
   const documents = DynamoDBDocumentClient.from(options.client, {
     marshallOptions: { removeUndefinedValues: true },
   });
+  // Outermost step, so it sees what is left after the SDK's own retries: an unavailable store becomes one error type.
+  documents.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        throw isUnavailable(error) ? new StoreUnavailable(error) : error;
+      }
+    },
+    { step: 'initialize', name: 'storeUnavailable', override: true },
+  );
   const now = options.now ?? (() => new Date());
   const { productsTable, snapshotsTable } = options;
 

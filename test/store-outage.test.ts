@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { bearer, fetchToken, freePort, localTestConfig, startService, type RunningService } from './support/service.js';
+
+// A store that cannot answer is the service's problem, not the client's: 503 with Retry-After (RFC 9110 §15.6.4),
+// within a bounded time, never a 500 with details and never a request that hangs.
+describe('when DynamoDB cannot answer', () => {
+  const timeoutMs = 200;
+
+  async function serviceWithStoreAt(endpoint: string): Promise<{ running: RunningService; token: string }> {
+    const running = await startService(
+      localTestConfig({ DYNAMODB_ENDPOINT: endpoint, DYNAMODB_TIMEOUT_MS: String(timeoutMs) }),
+    );
+    const token = await fetchToken(running.service.localIssuer?.tokenUrl ?? '', {
+      id: 'local-client',
+      secret: 'local-client-secret',
+    });
+    return { running, token };
+  }
+
+  async function assertUnavailable(response: Response): Promise<void> {
+    assert.equal(response.status, 503);
+    assert.match(response.headers.get('retry-after') ?? '', /^\d+$/);
+    const body = (await response.json()) as Record<string, unknown>;
+    assert.equal(body['error'], 'temporarily_unavailable');
+    assert.doesNotMatch(JSON.stringify(body), /ECONN|at .*\.js|127\.0\.0\.1/, 'no internals in the answer');
+  }
+
+  describe('a store that refuses connections', () => {
+    let running: RunningService;
+    let token: string;
+    before(async () => {
+      ({ running, token } = await serviceWithStoreAt(`http://127.0.0.1:${await freePort()}`));
+    });
+    after(() => running.close());
+
+    it('answers reads and writes with 503 and Retry-After', async () => {
+      await assertUnavailable(
+        await fetch(`${running.url}/products/AAAAAAAAAAAAAAAAAAAAAA`, { headers: bearer(token) }),
+      );
+      await assertUnavailable(
+        await fetch(`${running.url}/products`, {
+          method: 'POST',
+          headers: { ...bearer(token), 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'Trek Madone', imageURL: 'https://images.example.com/madone.png' }),
+        }),
+      );
+    });
+
+    it('keeps the health check open: it has no dependencies', async () => {
+      assert.equal((await fetch(`${running.url}/hello`)).status, 200);
+    });
+  });
+
+  describe('a store that accepts connections and never answers', () => {
+    let silent: Server;
+    const sockets = new Set<Socket>();
+    let running: RunningService;
+    let token: string;
+    before(async () => {
+      silent = createServer((socket) => sockets.add(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      ({ running, token } = await serviceWithStoreAt(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`));
+    });
+    // Bounded, so that a regression (a request that hangs) fails the test instead of hanging the run.
+    after(
+      async () => {
+        await running.close();
+        for (const socket of sockets) socket.destroy();
+        await new Promise<void>((resolve) => silent.close(() => resolve()));
+      },
+      { timeout: 15_000 },
+    );
+
+    it(
+      'answers 503 once the timeout has passed for each of the SDK attempts, instead of hanging',
+      { timeout: 15_000 },
+      async () => {
+        const started = performance.now();
+        await assertUnavailable(
+          await fetch(`${running.url}/products/AAAAAAAAAAAAAAAAAAAAAA`, { headers: bearer(token) }),
+        );
+        const elapsed = performance.now() - started;
+        assert.ok(elapsed >= timeoutMs, `waited ${elapsed.toFixed(0)} ms: the timeout was honoured`);
+        assert.ok(elapsed < 10 * timeoutMs + 2_000, `answered after ${elapsed.toFixed(0)} ms`);
+      },
+    );
+  });
+});
