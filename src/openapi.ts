@@ -171,6 +171,11 @@ export function createOpenApiDocument(options: OpenApiOptions): Record<string, u
         description: 'The token lacks the scope',
         content: { 'application/json': { schema: ref('Error') } },
       };
+      responses['503'] = {
+        description: "The issuer's keys or the product store cannot be had now; try again after `Retry-After`",
+        headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer', minimum: 0 } } },
+        content: { 'application/json': { schema: ref('Error') } },
+      };
     }
     (paths[op.path.replace(/:(\w+)/g, '{$1}')] ??= {})[op.method] = {
       summary: op.summary,

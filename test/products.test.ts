@@ -402,7 +402,7 @@ describe('the products API', () => {
       assert.equal(response.status, 200);
       const doc = (await response.json()) as {
         openapi: string;
-        paths: Record<string, Record<string, { security: { oauth2: string[] }[] }>>;
+        paths: Record<string, Record<string, { security: { oauth2: string[] }[]; responses: Record<string, object> }>>;
         components: {
           securitySchemes: { oauth2: { flows: { clientCredentials: { tokenUrl: string; scopes: object } } } };
         };
@@ -411,6 +411,10 @@ describe('the products API', () => {
       assert.equal(doc.paths['/products']?.['post']?.security[0]?.oauth2[0], 'products/write');
       assert.equal(doc.paths['/products/{id}']?.['get']?.security[0]?.oauth2[0], 'products/read');
       assert.deepEqual(doc.paths['/hello']?.['get']?.security, []);
+      const getProduct = doc.paths['/products/{id}']['get'];
+      for (const status of ['401', '403', '503']) {
+        assert.ok(getProduct.responses[status], `a protected route documents ${status}`);
+      }
       const flow = doc.components.securitySchemes.oauth2.flows.clientCredentials;
       assert.equal(flow.tokenUrl, running.service.localIssuer?.tokenUrl);
       assert.deepEqual(Object.keys(flow.scopes).sort(), ['products/read', 'products/write']);
