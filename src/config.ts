@@ -38,8 +38,7 @@ export interface Config {
   readonly products: {
     readonly table: string;
     readonly snapshotsTable: string;
-    /** Run an in-memory DynamoDB (dynalite) in the process: local mode without DYNAMODB_ENDPOINT. */
-    readonly embeddedDynamo: boolean;
+    /** Without it, local mode runs an in-memory DynamoDB (dynalite) in the process. */
     readonly dynamodbEndpoint: string | undefined;
     /** Longest wait for one DynamoDB call (each attempt of it); a store that does not answer is a 503, not a hang. */
     readonly dynamodbTimeoutMs: number;
@@ -243,7 +242,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
     products: {
       table: e.PRODUCTS_TABLE_NAME,
       snapshotsTable: e.PRODUCTS_SNAPSHOT_TABLE_NAME,
-      embeddedDynamo: mode === 'local' && e.DYNAMODB_ENDPOINT === undefined,
       dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
       dynamodbTimeoutMs: e.DYNAMODB_TIMEOUT_MS,
       region: e.AWS_REGION ?? e.USER_POOL_ID?.[0]?.split('_')[0],

@@ -66,7 +66,7 @@ export class StoreUnavailable extends Error {
 }
 
 const networkErrors = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
-const throttlingErrors = new Set([
+const transientErrors = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',
@@ -82,7 +82,7 @@ function isUnavailable(error: unknown): boolean {
     code?: unknown;
   };
   return (
-    throttlingErrors.has(error.name) ||
+    transientErrors.has(error.name) ||
     $retryable !== undefined ||
     ($metadata?.httpStatusCode ?? 0) >= 500 ||
     (typeof code === 'string' && networkErrors.has(code))
