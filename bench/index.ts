@@ -18,9 +18,9 @@ interface Measured {
   readonly rps: number;
   readonly ok: number;
   readonly other: number;
-  /** Share of one core the server process used during the run: near 100 % means the server was the limit. */
-  readonly serverCpu: number;
-  /** Whose CPU `serverCpu` is: the server's, or for direct SDK calls the calling process's own. */
+  /** Share of one core the measured process used: near 100 % means it was the limit. */
+  readonly cpu: number;
+  /** Which process `cpu` is: the server's, or for direct SDK calls this (the calling) process. */
   readonly cpuOf?: 'server' | 'caller';
   /** The same for the DynamoDB process, in the products section. */
   readonly storeCpu?: number;
@@ -58,10 +58,10 @@ async function measure(
   const started = performance.now();
   // One token is sent as a fixed header, so that the load generator builds each request once, as for a route without
   // a token; several tokens are rotated per request.
-  const [only, ...more] = tokens;
+  const [first, ...more] = tokens;
   const headers = {
     ...options.headers,
-    ...(only !== undefined && more.length === 0 ? { authorization: `Bearer ${only}` } : {}),
+    ...(first !== undefined && more.length === 0 ? { authorization: `Bearer ${first}` } : {}),
   };
   const result = await autocannon({
     url,
@@ -89,7 +89,7 @@ async function measure(
     rps: result.requests.average,
     ok: result['2xx'],
     other: result.non2xx + result.errors,
-    serverCpu: (cpuSeconds(serverPid) - cpuBefore) / elapsed,
+    cpu: (cpuSeconds(serverPid) - cpuBefore) / elapsed,
     ...(storePid === 0 ? {} : { storeCpu: (cpuSeconds(storePid) - storeBefore) / elapsed }),
   };
 }
@@ -102,31 +102,27 @@ function median(values: readonly number[]): number {
 }
 
 /** Runs each side in turn, `rounds` times, and keeps each side's median run: machine noise hits every side alike. */
-async function alternate(sides: readonly (() => Promise<Measured>)[]): Promise<Measured[]> {
+async function alternate<const Sides extends readonly (() => Promise<Measured>)[]>(
+  sides: Sides,
+): Promise<{ -readonly [K in keyof Sides]: Measured }> {
   const runs: Measured[][] = sides.map(() => []);
   for (let round = 0; round < rounds; round += 1) {
     for (const [i, side] of sides.entries()) runs[i]?.push(await side());
   }
   return runs.map((measured) => {
     const rps = median(measured.map((r) => r.rps));
-    return measured.find((r) => r.rps === rps) ?? measured[0] ?? { rps: 0, ok: 0, other: 0, serverCpu: 0 };
-  });
-}
-
-async function sideBySide(a: () => Promise<Measured>, b: () => Promise<Measured>): Promise<[Measured, Measured]> {
-  const [ma, mb] = await alternate([a, b]);
-  if (!ma || !mb) throw new Error('unreachable: two sides measured');
-  return [ma, mb];
+    return measured.find((r) => r.rps === rps) ?? measured[0] ?? { rps: 0, ok: 0, other: 0, cpu: 0 };
+  }) as { -readonly [K in keyof Sides]: Measured };
 }
 
 function line(name: string, m: Measured): string {
-  const cpu = `${m.cpuOf ?? 'server'} CPU ${(m.serverCpu * 100).toFixed(0)} %`;
+  const cpu = `${m.cpuOf ?? 'server'} CPU ${(m.cpu * 100).toFixed(0)} %`;
   const store = m.storeCpu === undefined ? '' : `  store CPU ${(m.storeCpu * 100).toFixed(0).padStart(3)} %`;
   return `  ${name.padEnd(40)} ${m.rps.toFixed(0).padStart(7)} req/s  ${cpu.padEnd(16)}${store} (${m.ok} ok, ${m.other} refused)`;
 }
 
 // Which sections to run: BENCH_ONLY=auth or BENCH_ONLY=products runs one; unset, both.
-const only = process.env['BENCH_ONLY'];
+const section = process.env['BENCH_ONLY'];
 
 function firstLine(child: ChildProcessByStdio<null, Readable, null>): Promise<string> {
   return new Promise<string>((resolve) => {
@@ -160,12 +156,12 @@ async function benchAuth(): Promise<void> {
     // Warm up every target once so that JIT and caches are not measured.
     for (const port of Object.values(ports)) await measure(at(port), reused, { duration: 1 });
 
-    const [plain, ours] = await sideBySide(
+    const [plain, ours] = await alternate([
       // The same request, token included, to both routes: the one without auth ignores the header, so that the
       // difference is the authentication's work and not the request's size.
       () => measure(at(ports.plain), reused),
       () => measure(at(ports.ours), reused),
-    );
+    ]);
     process.stdout.write('1. A client that reuses its token\n');
     process.stdout.write(
       `${line('route without auth (token ignored)', plain)}\n${line('route with ProductService auth', ours)}\n`,
@@ -181,7 +177,6 @@ async function benchAuth(): Promise<void> {
       () => measure(at(ports.article), fresh),
       () => measure(at(ports.joseAlone), fresh),
     ]);
-    if (!oursFresh || !articleFresh || !joseFresh) throw new Error('unreachable: three sides measured');
     process.stdout.write(`2. A new token on every request (${count} distinct RS256 tokens, token cache off)\n`);
     process.stdout.write(
       `${line('ProductService auth', oursFresh)}\n${line('koa-jwt + jwks-rsa (2018 article)', articleFresh)}\n` +
@@ -201,7 +196,7 @@ async function benchAuth(): Promise<void> {
     const fetchesBefore = jwks.requests();
     const floodStarted = performance.now();
     let flood: Measured | undefined;
-    const [normal, legit] = await sideBySide(
+    const [normal, legit] = await alternate([
       () => measure(at(ports.ours), reused),
       async () => {
         const [during, floodRun] = await Promise.all([
@@ -211,7 +206,7 @@ async function benchAuth(): Promise<void> {
         flood = floodRun;
         return during;
       },
-    );
+    ]);
     const fetches = jwks.requests() - fetchesBefore;
     const windowSeconds = (performance.now() - floodStarted) / 1000;
     process.stdout.write(`3. A flood of unknown kids (${floodRate} req/s) beside legitimate traffic\n`);
@@ -295,7 +290,7 @@ async function benchProducts(): Promise<void> {
         ok,
         other: 0,
         // The calls run in this process, so its own CPU shows whether the SDK client, not the store, was the limit.
-        serverCpu: (used.user + used.system) / 1e6 / elapsed,
+        cpu: (used.user + used.system) / 1e6 / elapsed,
         cpuOf: 'caller',
         storeCpu: (cpuSeconds(storePid) - storeBefore) / elapsed,
       };
@@ -308,10 +303,10 @@ async function benchProducts(): Promise<void> {
     };
 
     await measure(`${target.url}/products/${id}`, [token], { duration: 1 });
-    const [serviceGet, directGet] = await sideBySide(
+    const [serviceGet, directGet] = await alternate([
       () => measure(`${target.url}/products/${id}`, [token]),
       () => direct(() => documents.send(new GetCommand({ TableName: 'Products', Key: { id }, ConsistentRead: true }))),
-    );
+    ]);
     // What a create must store durably, done directly: the product with its outbox entry in one conditional put, then
     // the entry's removal once the event is out. The bare PutItem is the floor under any create.
     async function createWithOutbox(): Promise<void> {
@@ -343,7 +338,6 @@ async function benchProducts(): Promise<void> {
         direct(() => documents.send(new PutCommand({ TableName: 'Products', Item: { ...item, id: randomUUID() } }))),
       () => direct(createWithOutbox),
     ]);
-    if (!servicePost || !directPost || !directCreate) throw new Error('unreachable: three sides measured');
     process.stdout.write(
       '\n4. Products API against direct SDK calls to the same DynamoDB (dynalite, in its own process)\n',
     );
@@ -367,5 +361,5 @@ async function benchProducts(): Promise<void> {
   }
 }
 
-if (only === undefined || only === 'auth') await benchAuth();
-if (only === undefined || only === 'products') await benchProducts();
+if (section === undefined || section === 'auth') await benchAuth();
+if (section === undefined || section === 'products') await benchProducts();

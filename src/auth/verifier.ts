@@ -173,11 +173,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return principal;
   }
 
+  /** Unexpired, and checked against the key set its issuer holds now. */
+  function stillValid(cached: CachedToken): boolean {
+    return now() < cached.validUntil && cached.entry.keySet.generation() === cached.generation;
+  }
+
   function peek(token: string): Principal | undefined {
     if (!cache || options.isRevoked || token.length > maxTokenBytes) return undefined;
     const cached = cache.get(token);
-    if (!cached?.entry.keySet.isFresh()) return undefined;
-    if (now() >= cached.validUntil || cached.entry.keySet.generation() !== cached.generation) return undefined;
+    if (!cached?.entry.keySet.isFresh() || !stillValid(cached)) return undefined;
     stats.tokenCacheHits += 1;
     return cached.principal;
   }
@@ -192,7 +196,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // A key set past its maximum age is refreshed first; if the refresh installs a different set, the signature is
     // checked again against it, so that a key the issuer removed stops admitting its tokens.
     if (!cached.entry.keySet.isFresh()) await cached.entry.keySet.ensureFresh();
-    if (now() >= cached.validUntil || cached.entry.keySet.generation() !== cached.generation) {
+    if (!stillValid(cached)) {
       cache?.delete(token);
       stats.tokenCacheMisses += 1;
       return undefined;
