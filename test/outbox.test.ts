@@ -156,6 +156,15 @@ describe('retrying failed drains', () => {
     await t.drainer.stop();
   });
 
+  it('ends a sweep that delivers nothing, even with more failures than it remembers', { timeout: 20_000 }, async () => {
+    const t = drainerUnderTest(1);
+    // A full page of pending products (the sweep reads 100 at a time) while the publisher is down.
+    await Promise.all(Array.from({ length: 100 }, () => t.repository.create(fields)));
+    await t.drainer.drainAll();
+    assert.equal(t.scans(), 1, 'one page read, nothing delivered: it stops and sweeps again on a later round');
+    assert.equal(t.published.length, 0);
+  });
+
   it('falls back to a sweep when more products failed than it remembers', async () => {
     const t = drainerUnderTest(1);
     t.drainer.start(20);

@@ -33,10 +33,11 @@ export function createLogPublisher(logger: Logger): EventPublisher {
 
 export interface OutboxDrainer {
   /**
-   * Writes the product's pending snapshots and publishes its pending events, in order. Never throws. `pending` is
-   * the outbox as a write just returned it; without it the outbox is read.
+   * Writes the product's pending snapshots and publishes its pending events, in order. Never throws; resolves to
+   * whether everything pending went out. `pending` is the outbox as a write just returned it; without it the outbox
+   * is read.
    */
-  drain(id: string, pending?: PendingEntries): Promise<void>;
+  drain(id: string, pending?: PendingEntries): Promise<boolean>;
   /** Drains every product with pending entries: one scan of the products table (after a crash, or too many failures). */
   drainAll(): Promise<void>;
   /**
@@ -64,7 +65,7 @@ export function createOutboxDrainer(deps: {
 }): OutboxDrainer {
   const { repository, publisher, logger } = deps;
   const maxRemembered = deps.maxRemembered ?? 10_000;
-  const running = new Map<string, Promise<void>>();
+  const running = new Map<string, Promise<boolean>>();
   const failed = new Set<string>();
   let sweepNeeded = false;
   let timer: NodeJS.Timeout | undefined;
@@ -83,7 +84,7 @@ export function createOutboxDrainer(deps: {
     else sweepNeeded = true;
   }
 
-  function drain(id: string, pending?: PendingEntries): Promise<void> {
+  function drain(id: string, pending?: PendingEntries): Promise<boolean> {
     // One drain per product at a time keeps its events in order. Behind another drain, the entries a write returned
     // may already be delivered, so read the outbox afresh then.
     const previous = running.get(id);
@@ -93,10 +94,12 @@ export function createOutboxDrainer(deps: {
       .then(
         () => {
           failed.delete(id);
+          return true;
         },
         (error: unknown) => {
           remember(id);
           logger.warn({ err: error, productId: id }, 'outbox entry kept for retry');
+          return false;
         },
       )
       .finally(() => {
@@ -111,9 +114,11 @@ export function createOutboxDrainer(deps: {
       let ids: readonly string[];
       do {
         ids = await repository.withPendingOutbox(100);
-        for (const id of ids) await drain(id);
-        // Nothing of this page went out (the publisher is down, say): sweep again on the next round, not now.
-        if (ids.length > 0 && ids.every((id) => failed.has(id))) {
+        let delivered = false;
+        for (const id of ids) delivered = (await drain(id)) || delivered;
+        // Nothing of this page went out (the publisher is down, say): reading on would find the same page again, so
+        // sweep again on a later round instead.
+        if (ids.length > 0 && !delivered) {
           sweepNeeded = true;
           return;
         }
