@@ -30,6 +30,7 @@ import {
 } from './products/events.js';
 import { createProductRepository, type ProductRepository } from './products/repository.js';
 import { readScope, writeScope } from './products/routes.js';
+import { createProductService, type ProductService } from './products/service.js';
 import { createRouter, policyRules, routePolicy } from './routes.js';
 
 export const productScopes = [readScope, writeScope] as const;
@@ -43,6 +44,7 @@ export interface Service {
   readonly localIssuer: LocalIssuer | undefined;
   readonly repository: ProductRepository;
   readonly drainer: OutboxDrainer;
+  readonly products: ProductService;
   /** Present when the embedded DynamoDB runs: its endpoint (for benchmarks and tools). */
   readonly localDynamoEndpoint: string | undefined;
   close(): Promise<void>;
@@ -122,6 +124,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       : createLogPublisher(logger));
   const drainer = createOutboxDrainer({ repository, publisher, logger });
   drainer.start(config.products.outboxDrainIntervalMs);
+  const products = createProductService({ repository, drainer, deadlineMs: config.products.storeDeadlineMs });
   closers.push(() => drainer.stop());
   if (!config.products.cursorSecret && config.auth.mode !== 'local') {
     logger.warn('CURSOR_SECRET is not set: pagination cursors work only on the instance that made them');
@@ -142,7 +145,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const router = createRouter({
     verifier,
     authCounters,
-    products: { repository, drainer, cursors },
+    products: { products, cursors },
     openApiDocument,
     tokenUrl: localIssuer?.tokenUrl ?? config.tokenUrl,
   });
@@ -165,6 +168,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     localIssuer,
     repository,
     drainer,
+    products,
     localDynamoEndpoint: localEndpoint,
     async close() {
       for (const close of closers.reverse()) await close();
@@ -178,8 +182,9 @@ async function createDynamoClient(
   closers: (() => Promise<void>)[],
 ): Promise<{ client: DynamoDBClient; localEndpoint: string | undefined }> {
   const { products } = config;
-  // Without a timeout the SDK waits for a silent store forever; each attempt (of the SDK's three) gets this long. The
-  // SDK only warns about a request past requestTimeout unless told to throw.
+  // Without a timeout the SDK waits for a silent store forever; each attempt gets this long, and the SDK only warns
+  // about a request past requestTimeout unless told to throw. The request's deadline bounds all attempts together.
+  const maxAttempts = products.dynamodbMaxAttempts;
   const requestHandler = {
     connectionTimeout: Math.min(1_000, products.dynamodbTimeoutMs),
     requestTimeout: products.dynamodbTimeoutMs,
@@ -196,12 +201,13 @@ async function createDynamoClient(
       closers.push(local.close);
       localEndpoint = endpoint = local.endpoint;
     }
-    client = new DynamoDBClient({ ...localClientConfig(endpoint), requestHandler });
+    client = new DynamoDBClient({ ...localClientConfig(endpoint), requestHandler, maxAttempts });
   } else {
     client = new DynamoDBClient({
       ...(products.region ? { region: products.region } : {}),
       ...(products.dynamodbEndpoint ? { endpoint: products.dynamodbEndpoint } : {}),
       requestHandler,
+      maxAttempts,
     });
   }
   closers.push(() => {

@@ -40,8 +40,15 @@ export interface Config {
     readonly snapshotsTable: string;
     /** Without it, local mode runs an in-memory DynamoDB (dynalite) in the process. */
     readonly dynamodbEndpoint: string | undefined;
-    /** Longest wait for one DynamoDB call (each attempt of it); a store that does not answer is a 503, not a hang. */
+    /** Longest wait for one attempt of a DynamoDB call. */
     readonly dynamodbTimeoutMs: number;
+    /** How many attempts the SDK makes of one DynamoDB call (its own retries included). */
+    readonly dynamodbMaxAttempts: number;
+    /**
+     * The longest one request may spend on store work, every attempt and every retry after a lost race included;
+     * past it the request is a 503 (or a 409 for a product changing too fast), never a hang.
+     */
+    readonly storeDeadlineMs: number;
     readonly region: string | undefined;
     readonly eventsTopicArn: string | undefined;
     /** Signs pagination cursors; random per process when unset (cursors then work only on that instance). */
@@ -148,7 +155,9 @@ const schema = z
       .trim()
       .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL')
       .optional(),
-    DYNAMODB_TIMEOUT_MS: whole(3000, 60_000),
+    DYNAMODB_TIMEOUT_MS: whole(1000, 60_000),
+    DYNAMODB_MAX_ATTEMPTS: whole(3, 10).refine((n) => n >= 1, 'must be from 1 to 10'),
+    STORE_DEADLINE_MS: whole(5000, 60_000).refine((n) => n >= 100, 'must be at least 100'),
     PRODUCT_EVENTS_TOPIC_ARN: z
       .string()
       .trim()
@@ -244,6 +253,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
       snapshotsTable: e.PRODUCTS_SNAPSHOT_TABLE_NAME,
       dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
       dynamodbTimeoutMs: e.DYNAMODB_TIMEOUT_MS,
+      dynamodbMaxAttempts: e.DYNAMODB_MAX_ATTEMPTS,
+      storeDeadlineMs: e.STORE_DEADLINE_MS,
       region: e.AWS_REGION ?? e.USER_POOL_ID?.[0]?.split('_')[0],
       eventsTopicArn: e.PRODUCT_EVENTS_TOPIC_ARN,
       cursorSecret: e.CURSOR_SECRET,

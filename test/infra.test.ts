@@ -175,6 +175,7 @@ describe('CloudFormation templates', () => {
         assert.ok(table, name);
         assert.deepEqual(table.Properties['KeySchema'], keys.keySchema, name);
         assert.deepEqual(table.Properties['AttributeDefinitions'], keys.attributeDefinitions, name);
+        assert.deepEqual(table.Properties['GlobalSecondaryIndexes'], keys.globalSecondaryIndexes, name);
         assert.equal(table.Properties['BillingMode'], 'PAY_PER_REQUEST');
         assert.deepEqual(table.Properties['PointInTimeRecoverySpecification'], {
           PointInTimeRecoveryEnabled: true,

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { createOutboxDrainer } from '../src/products/events.js';
-import type { ChangeEvent } from '../src/products/repository.js';
+import type { ChangeEvent, ProductRepository, Written } from '../src/products/repository.js';
+import type { Product } from '../src/products/schema.js';
 import { bearer, fetchToken, localTestConfig, startService, type RunningService } from './support/service.js';
 
 // The guarantee: a change is stored with its event in one conditional write; publishing happens after, is retried,
@@ -49,10 +51,10 @@ describe('change events when the publisher fails', () => {
     const read = await fetch(`${running.url}/products/${id}`, { headers: bearer(token) });
     assert.equal(((await read.json()) as { version: number }).version, 2);
     assert.equal(published.length, 0);
-    assert.equal((await running.service.repository.outbox(id)).length, 2, 'both events wait in the outbox');
+    assert.equal((await running.service.repository.outbox(id)).entries.length, 2, 'both events wait in the outbox');
 
     failing = false;
-    await running.service.drainer.drainAll();
+    await running.service.drainer.drainPending();
     assert.deepEqual(
       published.map((e) => [e.type, e.id, e.version]),
       [
@@ -60,7 +62,7 @@ describe('change events when the publisher fails', () => {
         ['updated', id, 2],
       ],
     );
-    assert.equal((await running.service.repository.outbox(id)).length, 0);
+    assert.equal((await running.service.repository.outbox(id)).entries.length, 0);
     const history = await fetch(`${running.url}/products/${id}/snapshots`, { headers: bearer(token) });
     assert.deepEqual(
       ((await history.json()) as { items: { version: number }[] }).items.map((s) => s.version),
@@ -68,7 +70,7 @@ describe('change events when the publisher fails', () => {
     );
 
     // A second sweep finds nothing more to send.
-    await running.service.drainer.drainAll();
+    await running.service.drainer.drainPending();
     assert.equal(published.length, 2);
   });
 
@@ -98,9 +100,9 @@ describe('change events when the publisher fails', () => {
   });
 });
 
-// In AWS the products table may be large: scanning it for pending entries on every round would cost read capacity in
-// proportion to the table. The drainer scans once at start (for what a stopped process left behind) and otherwise
-// retries exactly the products whose drain failed.
+// In AWS the products table may be large: looking for pending entries must cost in proportion to what is pending,
+// not to the table. Every change marks its product in a sparse index (PendingOutbox) and the drain of its last entry
+// unmarks it, so the drainer's rounds query that index only.
 describe('retrying failed drains', () => {
   let running: RunningService;
   before(async () => {
@@ -110,22 +112,30 @@ describe('retrying failed drains', () => {
 
   const fields = { name: 'Trek Marlin', imageURL: 'https://images.example.com/marlin.png' };
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  async function waitFor(condition: () => boolean): Promise<void> {
-    for (let i = 0; i < 200 && !condition(); i += 1) await sleep(10);
-    assert.ok(condition(), 'timed out');
+  const newProduct = (): Product => ({
+    ...fields,
+    id: randomBytes(16).toString('base64url'),
+    version: 1,
+    lastModified: new Date().toISOString(),
+  });
+  async function create(repository: ProductRepository): Promise<Written> {
+    const written = await repository.create(newProduct(), undefined, undefined);
+    assert.notEqual(written, 'exists');
+    return written as Written;
   }
+  const pendingNow = (repository: ProductRepository) => repository.pendingSince(new Date(Date.now() + 1000), 1000);
 
-  function drainerUnderTest(maxRemembered?: number) {
+  function drainerUnderTest() {
     const repository = running.service.repository;
-    let scans = 0;
+    let queries = 0;
     let up = false;
     const published: ChangeEvent[] = [];
     const drainer = createOutboxDrainer({
       repository: {
         ...repository,
-        withPendingOutbox(limit) {
-          scans += 1;
-          return repository.withPendingOutbox(limit);
+        pendingSince(before, limit) {
+          queries += 1;
+          return repository.pendingSince(before, limit);
         },
       },
       publisher: {
@@ -136,46 +146,68 @@ describe('retrying failed drains', () => {
         },
       },
       logger: pino({ level: 'silent' }),
-      ...(maxRemembered === undefined ? {} : { maxRemembered }),
     });
-    return { drainer, repository, published, scans: () => scans, publisherUp: () => (up = true) };
+    return { drainer, repository, published, queries: () => queries, publisherUp: () => (up = true) };
   }
 
-  it('sweeps the table once at start, then retries only the products whose drain failed', async () => {
+  it('keeps a product in the pending index exactly while it has undelivered entries', async () => {
     const t = drainerUnderTest();
-    t.drainer.start(20);
-    await waitFor(() => t.scans() === 1);
-    const { product, pending } = await t.repository.create(fields);
-    await t.drainer.drain(product.id, pending);
-    assert.equal(t.published.length, 0);
+    const { product, outbox } = await create(t.repository);
+    assert.ok((await pendingNow(t.repository)).includes(product.id), 'marked by the write itself');
+    assert.equal(await t.drainer.drain(product.id, outbox), false);
+    assert.ok((await pendingNow(t.repository)).includes(product.id), 'still marked after a failed publish');
     t.publisherUp();
-    await waitFor(() => t.published.some((e) => e.id === product.id));
-    await sleep(100); // five more rounds
-    assert.equal(t.scans(), 1, 'no scan after the one at start');
-    assert.equal((await t.repository.outbox(product.id)).length, 0);
-    await t.drainer.stop();
+    assert.equal(await t.drainer.drain(product.id, outbox), true);
+    assert.ok(!(await pendingNow(t.repository)).includes(product.id), 'unmarked once delivered');
+    assert.equal((await t.repository.outbox(product.id)).entries.length, 0);
   });
 
-  it('ends a sweep that delivers nothing, even with more failures than it remembers', { timeout: 20_000 }, async () => {
-    const t = drainerUnderTest(1);
-    // A full page of pending products (the sweep reads 100 at a time) while the publisher is down.
-    await Promise.all(Array.from({ length: 100 }, () => t.repository.create(fields)));
-    await t.drainer.drainAll();
-    assert.equal(t.scans(), 1, 'one page read, nothing delivered: it stops and sweeps again on a later round');
-    assert.equal(t.published.length, 0);
+  it('keeps the mark when a newer change arrived while an older outbox was drained', async () => {
+    const t = drainerUnderTest();
+    t.publisherUp();
+    const { product, outbox } = await create(t.repository);
+    const updated = await t.repository.update(product, { ...fields, name: 'Trek Marlin 7' }, undefined);
+    assert.notEqual(updated, 'conflict');
+    // The drain knows the outbox as of version 1 only: removing its entry must not unmark the product, since the
+    // entry of version 2 is still to go.
+    await t.drainer.drain(product.id, outbox);
+    assert.ok((await pendingNow(t.repository)).includes(product.id));
+    await t.drainer.drainPending();
+    assert.deepEqual(
+      t.published.filter((e) => e.id === product.id).map((e) => e.version),
+      [1, 2],
+    );
+    assert.ok(!(await pendingNow(t.repository)).includes(product.id));
   });
 
-  it('falls back to a sweep when more products failed than it remembers', async () => {
-    const t = drainerUnderTest(1);
-    t.drainer.start(20);
-    await waitFor(() => t.scans() === 1);
-    const a = await t.repository.create(fields);
-    const b = await t.repository.create(fields);
-    await t.drainer.drain(a.product.id, a.pending);
-    await t.drainer.drain(b.product.id, b.pending);
+  it('delivers what a failure left behind within two intervals, by querying the index only', async () => {
+    const t = drainerUnderTest();
+    const intervalMs = 200;
+    t.drainer.start(intervalMs);
+    while (t.queries() === 0) await sleep(5); // the round at start
+    const { product, outbox } = await create(t.repository);
+    assert.equal(await t.drainer.drain(product.id, outbox), false);
     t.publisherUp();
-    await waitFor(() => [a, b].every(({ product }) => t.published.some((e) => e.id === product.id)));
-    assert.ok(t.scans() >= 2, 'the product it could not remember was found by a sweep');
+    const left = performance.now();
+    while (!t.published.some((e) => e.id === product.id) && performance.now() - left < 20 * intervalMs) {
+      await sleep(10);
+    }
+    const took = performance.now() - left;
     await t.drainer.stop();
+    assert.ok(
+      t.published.some((e) => e.id === product.id),
+      'delivered',
+    );
+    assert.ok(took < 2 * intervalMs + 150, `delivered after ${took.toFixed(0)} ms`);
+    assert.ok(t.queries() >= 1);
+  });
+
+  it('ends a round that delivers nothing, however much is pending', { timeout: 20_000 }, async () => {
+    const t = drainerUnderTest();
+    // A full page of pending products (a round reads 100 at a time) while the publisher is down.
+    await Promise.all(Array.from({ length: 100 }, () => create(t.repository)));
+    await t.drainer.drainPending();
+    assert.equal(t.queries(), 1, 'one page read, nothing delivered: it stops until the next round');
+    assert.equal(t.published.length, 0);
   });
 });

@@ -5,14 +5,18 @@ import type { Logger } from 'pino';
 export class HttpProblem extends Error {
   /** Koa's convention for errors whose message may be shown to the client. */
   readonly expose = true;
+  /** Sent as `Retry-After`: when a client may try again (a 409 from a product that is changing too fast, say). */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
     readonly errors?: Record<string, string[]>,
+    options: { retryAfterSeconds?: number } = {},
   ) {
     super(message);
+    this.retryAfterSeconds = options.retryAfterSeconds;
     this.name = 'HttpProblem';
   }
 }
@@ -36,10 +40,13 @@ export function createErrorHandler(logger: Logger): Middleware {
       const status = httpStatusOf(error);
       if (status >= 400 && status < 500) {
         ctx.status = status;
+        if (error instanceof HttpProblem && error.retryAfterSeconds !== undefined) {
+          ctx.set('Retry-After', String(error.retryAfterSeconds));
+        }
         ctx.body =
           error instanceof HttpProblem
             ? { error: error.code, error_description: error.message, ...(error.errors ? { errors: error.errors } : {}) }
-            : { error: clientErrorCode(status), error_description: exposedMessage(error) };
+            : { error: clientErrorCode(error, status), error_description: exposedMessage(error) };
         return;
       }
       if (status === 503) {
@@ -88,6 +95,8 @@ const codes: Record<number, string> = {
   415: 'unsupported_media_type',
 };
 
-function clientErrorCode(status: number): string {
-  return codes[status] ?? 'bad_request';
+/** An exposed error's own stable `code` (a store that refused a value, say), else one for its status. */
+function clientErrorCode(error: unknown, status: number): string {
+  const { code } = error as { code?: unknown };
+  return typeof code === 'string' && /^[a-z_]+$/.test(code) ? code : (codes[status] ?? 'bad_request');
 }

@@ -48,6 +48,7 @@ async function createTable(client: DynamoDBClient, name: string, keys: TableKeys
         TableName: name,
         AttributeDefinitions: [...keys.attributeDefinitions],
         KeySchema: [...keys.keySchema],
+        ...(keys.globalSecondaryIndexes ? { GlobalSecondaryIndexes: [...keys.globalSecondaryIndexes] } : {}),
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );

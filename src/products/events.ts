@@ -1,6 +1,6 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Logger } from 'pino';
-import type { ChangeEvent, PendingEntries, ProductRepository } from './repository.js';
+import type { ChangeEvent, Outbox, ProductRepository } from './repository.js';
 
 export interface EventPublisher {
   publish(event: ChangeEvent): Promise<void>;
@@ -34,16 +34,15 @@ export function createLogPublisher(logger: Logger): EventPublisher {
 export interface OutboxDrainer {
   /**
    * Writes the product's pending snapshots and publishes its pending events, in order. Never throws; resolves to
-   * whether everything pending went out. `pending` is the outbox as a write just returned it; without it the outbox
-   * is read.
+   * whether everything pending went out. `outbox` is the outbox as a write just returned it; without it, it is read.
    */
-  drain(id: string, pending?: PendingEntries): Promise<boolean>;
-  /** Drains every product with pending entries: one scan of the products table (after a crash, or too many failures). */
-  drainAll(): Promise<void>;
+  drain(id: string, outbox?: Outbox): Promise<boolean>;
+  /** Drains every product whose outbox has been pending since before `before` (default: now). */
+  drainPending(before?: Date): Promise<void>;
   /**
-   * Sweeps the table once now (a process that stopped abruptly may have left entries behind), then every
-   * `intervalMs` retries the products whose drain failed. The table is scanned again only if more products failed
-   * than are remembered, or a sweep failed: never as a matter of routine.
+   * Drains everything pending now, then every `intervalMs` whatever has been pending for longer than `intervalMs`:
+   * an entry a failure left behind (a publish that failed, a write whose answer was lost, a process that stopped) is
+   * delivered within two intervals. Each round is a query of the pending index, never a scan of the table.
    */
   start(intervalMs: number): void;
   stop(): Promise<void>;
@@ -53,51 +52,41 @@ export interface OutboxDrainer {
  * The transactional outbox, on a single item: every change writes its event, and the version it superseded, into the
  * product item in the same conditional write, so a change is never stored without them. The drainer then writes the
  * superseded version to the history, publishes the event and removes the entry, in that order; a failure leaves the
- * entry for the next drain. Delivery is therefore at least once, in version order per product; a subscriber
- * deduplicates on (id, version). A create supersedes nothing, so it costs two store calls: the put and the removal.
+ * entry for the next drain. Delivery is therefore at least once, in version order per product (a drainer publishes a
+ * version only after every earlier one went out); a subscriber deduplicates on (id, version). A create supersedes
+ * nothing, so it costs two store calls: the put and the removal.
  */
 export function createOutboxDrainer(deps: {
   repository: ProductRepository;
   publisher: EventPublisher;
   logger: Logger;
-  /** How many products with a failed drain are remembered for retry; beyond that, the next retry is a full sweep. */
-  maxRemembered?: number;
+  now?: () => Date;
 }): OutboxDrainer {
   const { repository, publisher, logger } = deps;
-  const maxRemembered = deps.maxRemembered ?? 10_000;
+  const now = deps.now ?? (() => new Date());
   const running = new Map<string, Promise<boolean>>();
-  const failed = new Set<string>();
-  let sweepNeeded = false;
   let timer: NodeJS.Timeout | undefined;
-  let sweeping: Promise<void> | undefined;
+  let round: Promise<void> | undefined;
 
-  async function drainOnce(id: string, pending: PendingEntries | undefined): Promise<void> {
-    for (const { key, entry } of pending ?? (await repository.outbox(id))) {
+  async function drainOnce(id: string, known: Outbox | undefined): Promise<void> {
+    const { version, entries } = known ?? (await repository.outbox(id));
+    for (const [i, { key, entry }] of entries.entries()) {
       if (entry.superseded) await repository.putSnapshot(entry.superseded);
       await publisher.publish(entry.event);
-      await repository.clearOutboxEntry(id, key);
+      await repository.clearOutboxEntry(id, key, i === entries.length - 1 ? version : undefined);
     }
   }
 
-  function remember(id: string): void {
-    if (failed.has(id) || failed.size < maxRemembered) failed.add(id);
-    else sweepNeeded = true;
-  }
-
-  function drain(id: string, pending?: PendingEntries): Promise<boolean> {
+  function drain(id: string, outbox?: Outbox): Promise<boolean> {
     // One drain per product at a time keeps its events in order. Behind another drain, the entries a write returned
     // may already be delivered, so read the outbox afresh then.
     const previous = running.get(id);
-    const known = previous === undefined ? pending : undefined;
+    const known = previous === undefined ? outbox : undefined;
     const next = (previous ?? Promise.resolve())
       .then(() => drainOnce(id, known))
       .then(
-        () => {
-          failed.delete(id);
-          return true;
-        },
+        () => true,
         (error: unknown) => {
-          remember(id);
           logger.warn({ err: error, productId: id }, 'outbox entry kept for retry');
           return false;
         },
@@ -109,48 +98,39 @@ export function createOutboxDrainer(deps: {
     return next;
   }
 
-  async function drainAll(): Promise<void> {
+  async function drainPending(before: Date = now()): Promise<void> {
     try {
-      let ids: readonly string[];
-      do {
-        ids = await repository.withPendingOutbox(100);
+      const seen = new Set<string>();
+      for (;;) {
+        // What a round could not deliver stays pending (and in the index): skip it, or the round would loop on it.
+        const ids = (await repository.pendingSince(before, 100 + seen.size)).filter((id) => !seen.has(id));
+        if (ids.length === 0) return;
         let delivered = false;
-        for (const id of ids) delivered = (await drain(id)) || delivered;
-        // Nothing of this page went out (the publisher is down, say): reading on would find the same page again, so
-        // sweep again on a later round instead.
-        if (ids.length > 0 && !delivered) {
-          sweepNeeded = true;
-          return;
+        for (const id of ids) {
+          seen.add(id);
+          delivered = (await drain(id)) || delivered;
         }
-      } while (ids.length === 100);
+        // Nothing went out (the publisher is down, say): leave the rest to the next round.
+        if (!delivered) return;
+      }
     } catch (error) {
-      sweepNeeded = true;
-      logger.warn({ err: error }, 'outbox sweep failed');
+      logger.warn({ err: error }, 'outbox round failed; the next one tries again');
     }
-  }
-
-  async function retry(): Promise<void> {
-    if (sweepNeeded) {
-      sweepNeeded = false;
-      await drainAll();
-      return;
-    }
-    for (const id of [...failed]) await drain(id);
   }
 
   return {
     drain,
-    drainAll,
+    drainPending,
     start(intervalMs) {
-      sweeping = drainAll().finally(() => (sweeping = undefined));
+      round = drainPending().finally(() => (round = undefined));
       timer = setInterval(() => {
-        sweeping ??= retry().finally(() => (sweeping = undefined));
+        round ??= drainPending(new Date(now().getTime() - intervalMs)).finally(() => (round = undefined));
       }, intervalMs);
       timer.unref();
     },
     async stop() {
       clearInterval(timer);
-      await sweeping;
+      await round;
       await Promise.all(running.values());
     },
   };

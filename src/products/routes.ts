@@ -1,12 +1,11 @@
 import type { Router, RouterContext } from '@koa/router';
 import coBody from 'co-body';
-import fastJsonPatch from 'fast-json-patch';
 import { requireScopes, type AuthState, type PolicyRule } from '../auth/index.js';
 import { HttpProblem } from '../http/errors.js';
 import type { CursorCodec } from './cursor.js';
-import type { OutboxDrainer } from './events.js';
-import type { PageKey, ProductRepository } from './repository.js';
-import { issuesByPointer, jsonPatch, productFields, productIdPattern, serverFields, type Product } from './schema.js';
+import type { PageKey } from './repository.js';
+import { issuesByPointer, jsonPatch, productFields, productIdPattern, type Product } from './schema.js';
+import type { Precondition, ProductService } from './service.js';
 
 export const readScope = 'products/read';
 export const writeScope = 'products/write';
@@ -22,8 +21,7 @@ export const productPolicyRules: readonly PolicyRule[] = [
 ];
 
 export interface ProductRouteDeps {
-  readonly repository: ProductRepository;
-  readonly drainer: OutboxDrainer;
+  readonly products: ProductService;
   readonly cursors: CursorCodec;
   /** Largest accepted request body. */
   readonly bodyLimitBytes?: number;
@@ -32,8 +30,6 @@ export interface ProductRouteDeps {
 type Ctx = RouterContext<AuthState>;
 
 const etagOf = (product: Pick<Product, 'version'>): string => `"${product.version}"`;
-const retriesOnConflict = 5;
-const staleEtag = () => new HttpProblem(412, 'precondition_failed', 'the product changed since that ETag');
 
 /** RFC 9110 §13.1.1: strong comparison, a list of tags or `*`. */
 function matchesIfMatch(header: string, product: Product): boolean {
@@ -44,6 +40,26 @@ function matchesIfMatch(header: string, product: Product): boolean {
 function matchesIfNoneMatch(header: string, product: Product): boolean {
   if (header.trim() === '*') return true;
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etagOf(product));
+}
+
+/** `If-Match` as the service's precondition: none without the header. */
+function ifMatch(ctx: Ctx): Precondition | undefined {
+  const header = ctx.get('if-match');
+  return header ? (product) => matchesIfMatch(header, product) : undefined;
+}
+
+/**
+ * `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header): a Structured Field string, `"…"`; a bare token is
+ * accepted too, as most clients send one.
+ */
+function idempotencyKey(ctx: Ctx): string | undefined {
+  const header = ctx.get('idempotency-key');
+  if (header === '') return undefined;
+  const key = /^"(.*)"$/.exec(header)?.[1] ?? header;
+  if (!/^[\x21\x23-\x5b\x5d-\x7e]{1,255}$/.test(key)) {
+    throw new HttpProblem(400, 'invalid_request', 'Idempotency-Key must be 1 to 255 visible characters, as "…"');
+  }
+  return key;
 }
 
 async function readJson(ctx: Ctx, type: string, limitBytes: number): Promise<unknown> {
@@ -94,39 +110,36 @@ function sendProduct(ctx: Ctx, product: Product, status = 200): void {
   ctx.body = product;
 }
 
-/** The products API. Handlers validate and decide; the repository is the only code that speaks DynamoDB. */
+/** The products API. Handlers translate HTTP; the products service does the work. */
 export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDeps): void {
-  const { repository, drainer, cursors } = deps;
+  const { products, cursors } = deps;
   const limitBytes = deps.bodyLimitBytes ?? 16 * 1024;
 
-  async function current(id: string): Promise<Product> {
-    const stored = await repository.get(id);
-    if (!stored) throw new HttpProblem(404, 'not_found', 'no such product');
-    if (stored.deleted) throw new HttpProblem(410, 'gone', 'the product was deleted');
-    return stored.product;
-  }
-
   router.post('/products', async (ctx) => {
+    const key = idempotencyKey(ctx);
     const parsed = productFields.safeParse(await readJson(ctx, 'application/json', limitBytes));
     if (!parsed.success) {
       throw new HttpProblem(400, 'invalid_product', 'the product is not valid', issuesByPointer(parsed.error));
     }
-    const { product, pending } = await repository.create(parsed.data);
-    await drainer.drain(product.id, pending);
+    const principal = ctx.state.principal;
+    const { product } = await products.create(parsed.data, {
+      caller: `${principal?.issuer ?? ''}\n${principal?.subject ?? ''}`,
+      idempotencyKey: key,
+    });
     ctx.set('Location', `/products/${product.id}`);
     sendProduct(ctx, product, 201);
   });
 
   router.get('/products', async (ctx) => {
     const { limit, after } = pageParams(ctx, cursors, 'products');
-    const page = await repository.list(limit, after);
+    const page = await products.list(limit, after);
     const next = page.next ? cursors.encode('products', page.next) : null;
     if (next) linkNext(ctx, limit, next);
     ctx.body = { items: page.items, next };
   });
 
   router.get('/products/:id', async (ctx) => {
-    const product = await current(productId(ctx));
+    const product = await products.get(productId(ctx));
     const ifNoneMatch = ctx.get('if-none-match');
     if (ifNoneMatch && matchesIfNoneMatch(ifNoneMatch, product)) {
       ctx.status = 304;
@@ -138,8 +151,7 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
 
   router.patch('/products/:id', async (ctx) => {
     const id = productId(ctx);
-    const body = await readJson(ctx, 'application/json-patch+json', limitBytes);
-    const parsed = jsonPatch.safeParse(body);
+    const parsed = jsonPatch.safeParse(await readJson(ctx, 'application/json-patch+json', limitBytes));
     if (!parsed.success) {
       throw new HttpProblem(
         400,
@@ -148,94 +160,19 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
         issuesByPointer(parsed.error),
       );
     }
-    const operations = parsed.data;
-    const touched = operations.flatMap((op, i) =>
-      op.op !== 'test' &&
-      [op.path, 'from' in op ? op.from : ''].some((p) =>
-        serverFields.some((f) => p === `/${f}` || p.startsWith(`/${f}/`)),
-      )
-        ? [`/${i}/path`]
-        : [],
-    );
-    if (touched.length > 0) {
-      throw new HttpProblem(400, 'invalid_patch', 'id, version and lastModified are set by the server', {
-        ...Object.fromEntries(touched.map((at) => [at, ['may not change id, version or lastModified']])),
-      });
-    }
-    const ifMatch = ctx.get('if-match');
-
-    for (let attempt = 0; attempt <= retriesOnConflict; attempt += 1) {
-      const before = await current(id);
-      if (ifMatch && !matchesIfMatch(ifMatch, before)) {
-        throw staleEtag();
-      }
-      let patched: unknown;
-      try {
-        patched = fastJsonPatch.applyPatch(
-          structuredClone(before),
-          operations as fastJsonPatch.Operation[],
-          true,
-          false,
-        ).newDocument;
-      } catch (error) {
-        if (error instanceof fastJsonPatch.JsonPatchError && error.name === 'TEST_OPERATION_FAILED') {
-          throw new HttpProblem(409, 'test_failed', `the patch's test operation ${String(error.index ?? '')} failed`);
-        }
-        throw new HttpProblem(400, 'invalid_patch', 'the patch does not apply to this product');
-      }
-      const { id: _id, version: _version, lastModified: _lastModified, ...fields } = patched as Product;
-      const result = productFields.safeParse(fields);
-      if (!result.success) {
-        throw new HttpProblem(
-          400,
-          'invalid_product',
-          'the patched product is not valid',
-          issuesByPointer(result.error),
-        );
-      }
-      const written = await repository.update(before, result.data);
-      if (written !== 'conflict') {
-        await drainer.drain(id, written.pending);
-        sendProduct(ctx, written.product);
-        return;
-      }
-      // Someone else wrote first. With If-Match the client asked for exactly that version: tell it. Without, the
-      // patch is applied again to the new version, so no update is lost.
-      if (ifMatch) throw staleEtag();
-    }
-    throw new HttpProblem(409, 'conflict', 'the product is changing too often; try again');
+    sendProduct(ctx, await products.patch(id, parsed.data, ifMatch(ctx)));
   });
 
   router.delete('/products/:id', async (ctx) => {
-    const id = productId(ctx);
-    const ifMatch = ctx.get('if-match');
-    for (let attempt = 0; attempt <= retriesOnConflict; attempt += 1) {
-      const stored = await repository.get(id);
-      if (!stored) throw new HttpProblem(404, 'not_found', 'no such product');
-      if (stored.deleted) {
-        ctx.status = 204; // Deleting again is harmless (RFC 9110 §9.2.2, idempotent).
-        return;
-      }
-      if (ifMatch && !matchesIfMatch(ifMatch, stored.product)) {
-        throw staleEtag();
-      }
-      const written = await repository.softDelete(stored.product);
-      if (written !== 'conflict') {
-        await drainer.drain(id, written.pending);
-        ctx.status = 204;
-        return;
-      }
-      if (ifMatch) throw staleEtag();
-    }
-    throw new HttpProblem(409, 'conflict', 'the product is changing too often; try again');
+    await products.remove(productId(ctx), ifMatch(ctx));
+    ctx.status = 204;
   });
 
   router.get('/products/:id/snapshots', async (ctx) => {
     const id = productId(ctx);
     const scope = `snapshots:${id}`;
     const { limit, after } = pageParams(ctx, cursors, scope);
-    const page = await repository.history(id, limit, after);
-    if (!page) throw new HttpProblem(404, 'not_found', 'no such product');
+    const page = await products.history(id, limit, after);
     const next = page.next ? cursors.encode(scope, page.next) : null;
     if (next) linkNext(ctx, limit, next);
     ctx.body = { items: page.items, next };

@@ -21,20 +21,30 @@ export const productFields = z
     description: z.string().max(2000).optional().describe('Free text shown on the product page'),
     price: z
       .strictObject({
-        amount: z.number().nonnegative().multipleOf(0.01).max(1_000_000_000),
+        amount: z
+          .number()
+          .nonnegative()
+          .max(1_000_000_000)
+          // Exact, not a float `multipleOf(0.01)`: the number as written has at most two decimals (1e-20 and 5e-324
+          // do not, and DynamoDB cannot even store the latter).
+          .refine((amount) => /^\d+(\.\d{1,2})?$/.test(String(amount)), 'must be in whole cents, such as 19.99')
+          .describe("In the currency's units, with at most two decimals"),
         currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD'),
       })
       .optional()
       .describe('List price'),
     tags: z
       .array(z.string().trim().min(1).max(50))
-      .max(20)
+      .max(100)
       .refine((tags) => new Set(tags).size === tags.length, 'must not repeat a tag')
       .optional()
       .describe('Catalogue tags for filtering'),
   })
   .meta({ id: 'ProductInput' });
 export type ProductFields = z.infer<typeof productFields>;
+
+/** The names of the fields a client writes, from the schema itself: what an update stores or removes. */
+export const productFieldNames = Object.keys(productFields.shape) as readonly (keyof ProductFields)[];
 
 /** What the server adds; a client can never set or patch these. */
 export const serverFields = ['id', 'version', 'lastModified'] as const;

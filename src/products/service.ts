@@ -1,0 +1,285 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import fastJsonPatch from 'fast-json-patch';
+import { HttpProblem } from '../http/errors.js';
+import type { OutboxDrainer } from './events.js';
+import type { Outbox, Page, PageKey, ProductRepository, Signal, Snapshot } from './repository.js';
+import {
+  issuesByPointer,
+  productFields,
+  serverFields,
+  type JsonPatch,
+  type Product,
+  type ProductFields,
+} from './schema.js';
+
+/** Decides whether a change may go ahead on the version it read (an `If-Match` check, say). */
+export type Precondition = (current: Product) => boolean;
+
+export interface CreateOptions {
+  /** Who asks (issuer and subject): an idempotency key is theirs alone. */
+  readonly caller: string;
+  /** `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header): a repeat returns the first result. */
+  readonly idempotencyKey?: string | undefined;
+}
+
+export interface Created {
+  readonly product: Product;
+  /** An earlier request with the same idempotency key made it. */
+  readonly replayed: boolean;
+}
+
+/** Every change to products, end to end: validation, the conditional write with its outbox entry, drain, retries. */
+export interface ProductService {
+  create(fields: ProductFields, options: CreateOptions): Promise<Created>;
+  get(id: string): Promise<Product>;
+  list(limit: number, after: PageKey | undefined): Promise<Page<Product>>;
+  history(id: string, limit: number, after: PageKey | undefined): Promise<Page<Snapshot>>;
+  /** Applies a JSON Patch; without a precondition, a write that loses a race is applied again to the new version. */
+  patch(id: string, operations: JsonPatch, precondition?: Precondition): Promise<Product>;
+  /** A soft delete; deleting a deleted product is done already. */
+  remove(id: string, precondition?: Precondition): Promise<void>;
+}
+
+export interface ProductServiceOptions {
+  readonly repository: ProductRepository;
+  readonly drainer: OutboxDrainer;
+  /** The longest one request may spend on store work, retries after a lost race included. */
+  readonly deadlineMs: number;
+  /** How long an idempotency key is honoured. */
+  readonly idempotencyKeySeconds?: number;
+  readonly now?: () => Date;
+}
+
+const notFound = () => new HttpProblem(404, 'not_found', 'no such product');
+const gone = () => new HttpProblem(410, 'gone', 'the product was deleted');
+const stale = () => new HttpProblem(412, 'precondition_failed', 'the product changed since that ETag');
+const busy = () =>
+  new HttpProblem(409, 'conflict', 'the product is changing too often; try again', undefined, { retryAfterSeconds: 1 });
+
+/** A request's budget for store work: the signal aborts store calls once it is spent. */
+interface Deadline {
+  readonly signal: AbortSignal;
+  remaining(): number;
+}
+
+function startDeadline(ms: number): Deadline {
+  const end = performance.now() + ms;
+  return { signal: AbortSignal.timeout(ms), remaining: () => end - performance.now() };
+}
+
+/** Full jitter (exponential backoff, each wait random up to its cap), so that racing writers spread out. */
+function backoffMs(attempt: number): number {
+  return Math.random() * Math.min(200, 5 * 2 ** attempt);
+}
+
+function randomId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/** Canonical JSON: the same fields in any order give the same digest. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest('base64url');
+
+/**
+ * The product a keyed create makes has an id derived from the caller and the key, so that the key is stored in the
+ * same single-item conditional write as the product: no separate key table, no "in progress" state to strand.
+ */
+function idForKey(caller: string, key: string): string {
+  return createHash('sha256').update(`${caller}\n${key}`).digest().subarray(0, 16).toString('base64url');
+}
+
+function isServerField(pointer: string): boolean {
+  return serverFields.some((field) => pointer === `/${field}` || pointer.startsWith(`/${field}/`));
+}
+
+/** Refuses, before any store call, a patch that names a server field in a path. */
+function checkPaths(operations: JsonPatch): void {
+  const touched = operations.flatMap((op, i) =>
+    op.op !== 'test' && [op.path, 'from' in op ? op.from : ''].some(isServerField) ? [`/${i}/path`] : [],
+  );
+  if (touched.length > 0) {
+    throw new HttpProblem(
+      400,
+      'invalid_patch',
+      'id, version and lastModified are set by the server',
+      Object.fromEntries(touched.map((at) => [at, ['may not change id, version or lastModified']])),
+    );
+  }
+}
+
+/** The patch applied to `before`: the client fields of the result, validated, or a 4xx saying why not. */
+function applyPatch(before: Product, operations: JsonPatch): ProductFields {
+  let patched: unknown;
+  try {
+    patched = fastJsonPatch.applyPatch(
+      structuredClone(before),
+      operations as fastJsonPatch.Operation[],
+      true,
+      false,
+    ).newDocument;
+  } catch (error) {
+    if (error instanceof fastJsonPatch.JsonPatchError && error.name === 'TEST_OPERATION_FAILED') {
+      throw new HttpProblem(409, 'test_failed', `the patch's test operation ${String(error.index ?? '')} failed`);
+    }
+    throw new HttpProblem(400, 'invalid_patch', 'the patch does not apply to this product');
+  }
+  // A root operation ("path": "") can make the document anything at all.
+  if (typeof patched !== 'object' || patched === null || Array.isArray(patched)) {
+    throw new HttpProblem(400, 'invalid_product', 'the patched product is not an object', {
+      '': ['must be a product object'],
+    });
+  }
+  const document = patched as Record<string, unknown>;
+  // The same rule as for paths, for a root replace that carries other (or no) server fields.
+  const changed = serverFields.filter((field) => document[field] !== before[field]);
+  if (changed.length > 0) {
+    throw new HttpProblem(
+      400,
+      'invalid_patch',
+      'id, version and lastModified are set by the server',
+      Object.fromEntries(changed.map((field) => [`/${field}`, ['may not change id, version or lastModified']])),
+    );
+  }
+  const fields = Object.fromEntries(
+    Object.entries(document).filter(([name]) => !(serverFields as readonly string[]).includes(name)),
+  );
+  const result = productFields.safeParse(fields);
+  if (!result.success) {
+    throw new HttpProblem(400, 'invalid_product', 'the patched product is not valid', issuesByPointer(result.error));
+  }
+  return result.data;
+}
+
+export function createProductService(options: ProductServiceOptions): ProductService {
+  const { repository, drainer, deadlineMs } = options;
+  const now = options.now ?? (() => new Date());
+  const keySeconds = options.idempotencyKeySeconds ?? 24 * 60 * 60;
+
+  /**
+   * The write is stored; its events go out now. The answer waits for them (so that the history a client reads next
+   * holds the version it replaced), but never past the deadline: a drain that cannot finish is the drainer's to
+   * retry, not a reason to fail a stored write.
+   */
+  async function deliver(id: string, outbox: Outbox | undefined, deadline: Deadline): Promise<void> {
+    const drained = drainer.drain(id, outbox);
+    const timeout = new AbortController();
+    await Promise.race([
+      drained,
+      sleep(Math.max(0, deadline.remaining()), undefined, { signal: timeout.signal }),
+    ]).catch(() => undefined);
+    timeout.abort();
+  }
+
+  async function current(id: string, signal: Signal): Promise<Product> {
+    const stored = await repository.get(id, signal);
+    if (!stored) throw notFound();
+    if (stored.deleted) throw gone();
+    return stored.product;
+  }
+
+  /** Waits before the next attempt after a lost race, or answers 409 when the deadline would not allow another. */
+  async function backoff(attempt: number, deadline: Deadline): Promise<void> {
+    const wait = backoffMs(attempt);
+    // Room for the wait and one more read and write.
+    if (deadline.remaining() < wait + 50) throw busy();
+    await sleep(wait);
+  }
+
+  return {
+    async create(fields, { caller, idempotencyKey }) {
+      const deadline = startDeadline(deadlineMs);
+      const lastModified = now().toISOString();
+      const request = idempotencyKey === undefined ? undefined : digest(canonical(fields));
+      let id = idempotencyKey === undefined ? randomId() : idForKey(caller, idempotencyKey);
+      const expiresAt = Math.floor(Date.parse(lastModified) / 1000) + keySeconds;
+      let record = request === undefined ? undefined : { request, expiresAt };
+      for (;;) {
+        const product: Product = { ...fields, id, version: 1, lastModified };
+        const written = await repository.create(product, record, deadline.signal);
+        if (written !== 'exists') {
+          await deliver(id, written.outbox, deadline);
+          return { product, replayed: false };
+        }
+        const stored = await repository.get(id, deadline.signal);
+        if (!stored) continue; // Not possible, as products are never removed; try the write again.
+        const kept = stored.idempotency;
+        if (kept && kept.expiresAt * 1000 <= now().getTime()) {
+          // The key is honoured no longer, so this is a new request: a new product, with a random id.
+          id = randomId();
+          record = undefined;
+          continue;
+        }
+        if (kept && kept.request !== request) {
+          throw new HttpProblem(
+            422,
+            'idempotency_key_reused',
+            'this Idempotency-Key was used for a different request; use a new key for a new product',
+          );
+        }
+        // The same request under the same key, or our own earlier attempt (the SDK retried a write that had landed):
+        // either way, that product is the answer.
+        if (stored.outbox.entries.length > 0) await deliver(id, stored.outbox, deadline);
+        if (stored.deleted) throw gone();
+        return { product: stored.product, replayed: kept !== undefined };
+      }
+    },
+
+    async get(id) {
+      return current(id, startDeadline(deadlineMs).signal);
+    },
+
+    async list(limit, after) {
+      return repository.list(limit, after, startDeadline(deadlineMs).signal);
+    },
+
+    async history(id, limit, after) {
+      const page = await repository.history(id, limit, after, startDeadline(deadlineMs).signal);
+      if (!page) throw notFound();
+      return page;
+    },
+
+    async patch(id, operations, precondition) {
+      checkPaths(operations);
+      const deadline = startDeadline(deadlineMs);
+      for (let attempt = 0; ; attempt += 1) {
+        const before = await current(id, deadline.signal);
+        if (precondition && !precondition(before)) throw stale();
+        const written = await repository.update(before, applyPatch(before, operations), deadline.signal);
+        if (written !== 'conflict') {
+          await deliver(id, written.outbox, deadline);
+          return written.product;
+        }
+        // Someone else wrote first. With a precondition the client asked for exactly that version: tell it. Without,
+        // the patch is applied again to the new version, so no update is lost.
+        if (precondition) throw stale();
+        await backoff(attempt, deadline);
+      }
+    },
+
+    async remove(id, precondition) {
+      const deadline = startDeadline(deadlineMs);
+      for (let attempt = 0; ; attempt += 1) {
+        const stored = await repository.get(id, deadline.signal);
+        if (!stored) throw notFound();
+        if (stored.deleted) return; // Deleting again is harmless (RFC 9110 §9.2.2, idempotent).
+        if (precondition && !precondition(stored.product)) throw stale();
+        const written = await repository.softDelete(stored.product, deadline.signal);
+        if (written !== 'conflict') {
+          await deliver(id, written.outbox, deadline);
+          return;
+        }
+        if (precondition) throw stale();
+        await backoff(attempt, deadline);
+      }
+    },
+  };
+}
