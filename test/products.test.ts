@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { ChangeEvent } from '../src/products/repository.js';
 import { bearer, fetchToken, localTestConfig, startService, type RunningService } from './support/service.js';
@@ -130,6 +131,72 @@ describe('the products API', () => {
       assert.equal(huge.status, 413);
     });
 
+    it('takes amounts in whole cents only, checked exactly (no float multipleOf), never a 500', async () => {
+      for (const amount of [0, 0.5, 19.99, 1_000_000_000]) {
+        await create({ ...valid, price: { amount, currency: 'USD' } });
+      }
+      // 5e-324 and 1e-131 are below what DynamoDB can store (it answered 500 before); 1e-20 was stored as a price.
+      for (const amount of [1e-20, 5e-324, 1e-131, 0.001, 19.999, 1e10]) {
+        const response = await call('/products', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ ...valid, price: { amount, currency: 'USD' } }),
+        });
+        assert.equal(response.status, 400, String(amount));
+        assert.deepEqual(Object.keys((await errorsOf(response)) ?? {}), ['/price/amount'], String(amount));
+      }
+    });
+
+    // draft-ietf-httpapi-idempotency-key-header: a client that retries a create it got no answer to must not make a
+    // second product.
+    describe('with an Idempotency-Key', () => {
+      const post = (key: string, body: unknown = valid, token = writer) =>
+        call('/products', {
+          method: 'POST',
+          token,
+          headers: { 'content-type': 'application/json', 'idempotency-key': key },
+          body: JSON.stringify(body),
+        });
+
+      it('answers a repeat with the first result: the same product, one product, one event', async () => {
+        const key = `"${randomUUID()}"`;
+        const first = await post(key);
+        assert.equal(first.status, 201);
+        const product = (await first.json()) as Product;
+        const before = events.length;
+        // The same body in another order and spacing is the same request.
+        const again = await post(key, { imageURL: valid.imageURL, name: valid.name });
+        assert.equal(again.status, 201);
+        assert.equal(again.headers.get('location'), `/products/${product.id}`);
+        assert.deepEqual(await again.json(), product);
+        assert.equal(events.length, before, 'no second created event');
+      });
+
+      it('gives one product to concurrent requests with the same key', async () => {
+        const key = randomUUID();
+        const responses = await Promise.all(Array.from({ length: 10 }, () => post(key)));
+        assert.deepEqual(new Set(responses.map((r) => r.status)), new Set([201]));
+        const ids = new Set(await Promise.all(responses.map(async (r) => ((await r.json()) as Product).id)));
+        assert.equal(ids.size, 1);
+      });
+
+      it('answers the same key with a different body with 422, and makes nothing', async () => {
+        const key = randomUUID();
+        assert.equal((await post(key)).status, 201);
+        const before = events.length;
+        const other = await post(key, { ...valid, name: 'Trek Emonda' });
+        assert.equal(other.status, 422);
+        assert.equal(((await other.json()) as { error: string }).error, 'idempotency_key_reused');
+        assert.equal(events.length, before);
+      });
+
+      it('refuses a malformed key with 400 before storing anything', async () => {
+        for (const key of ['"', '"a b"', 'x'.repeat(256)]) {
+          assert.equal((await post(key)).status, 400, key);
+        }
+      });
+    });
+
     it('refuses a read-only token with 403 insufficient_scope, and stores nothing', async () => {
       const before = events.length;
       const response = await call('/products', {
@@ -208,6 +275,45 @@ describe('the products API', () => {
       assert.equal(move.status, 400);
     });
 
+    it('answers a root operation that makes the product something else with 400, never 500', async () => {
+      const { product } = await create();
+      for (const operations of [
+        [{ op: 'remove', path: '' }],
+        [{ op: 'replace', path: '', value: null }],
+        [{ op: 'add', path: '', value: null }],
+        [{ op: 'replace', path: '', value: [] }],
+        [{ op: 'replace', path: '', value: 'text' }],
+        [{ op: 'copy', from: '/missing', path: '' }],
+      ]) {
+        const response = await patch(product.id, operations);
+        assert.equal(response.status, 400, JSON.stringify(operations));
+      }
+      const read = (await (await call(`/products/${product.id}`)).json()) as Product;
+      assert.equal(read.version, 1, 'nothing was written');
+    });
+
+    it('refuses a root replace that changes or drops id, version or lastModified, like the path form', async () => {
+      const { product } = await create();
+      const { id, version, lastModified } = product;
+      for (const [field, value] of [
+        ['id', 'AAAAAAAAAAAAAAAAAAAAAA'],
+        ['version', 99],
+        ['lastModified', '2020-01-01T00:00:00.000Z'],
+        ['version', undefined],
+      ] as const) {
+        const document = { ...valid, id, version, lastModified, [field]: value };
+        const response = await patch(product.id, [{ op: 'replace', path: '', value: document }]);
+        assert.equal(response.status, 400, field);
+        assert.ok(Object.keys((await errorsOf(response)) ?? {}).includes(`/${field}`));
+      }
+      // The same replace that keeps them is an ordinary change.
+      const kept = await patch(product.id, [
+        { op: 'replace', path: '', value: { ...valid, name: 'Trek Domane SL', id, version, lastModified } },
+      ]);
+      assert.equal(kept.status, 200);
+      assert.equal(((await kept.json()) as Product).version, 2);
+    });
+
     it('validates the result: a patch that breaks the product is 400 with pointers', async () => {
       const { product } = await create();
       const removed = await patch(product.id, [{ op: 'remove', path: '/name' }]);
@@ -253,18 +359,19 @@ describe('the products API', () => {
       assert.equal(final.name, won.name);
     });
 
-    it('never loses an update between concurrent patches without If-Match', async () => {
+    it('lets 50 concurrent patches without If-Match all succeed, and loses none of them', async () => {
       const { product } = await create({ ...valid, tags: [] });
+      const tags = Array.from({ length: 50 }, (_, i) => `tag-${i}`);
       const responses = await Promise.all(
-        Array.from({ length: 5 }, (_, i) => patch(product.id, [{ op: 'add', path: '/tags/-', value: `tag-${i}` }])),
+        tags.map((tag) => patch(product.id, [{ op: 'add', path: '/tags/-', value: tag }])),
       );
       assert.deepEqual(
         responses.map((r) => r.status),
-        [200, 200, 200, 200, 200],
+        tags.map(() => 200),
       );
       const final = (await (await call(`/products/${product.id}`)).json()) as Product;
-      assert.equal(final.version, 6);
-      assert.deepEqual([...(final.tags ?? [])].sort(), ['tag-0', 'tag-1', 'tag-2', 'tag-3', 'tag-4']);
+      assert.equal(final.version, 51);
+      assert.deepEqual([...(final.tags ?? [])].sort(), [...tags].sort());
     });
   });
 

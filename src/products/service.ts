@@ -179,6 +179,22 @@ export function createProductService(options: ProductServiceOptions): ProductSer
     timeout.abort();
   }
 
+  // Changes to one product made in this process take turns (a read and a conditional write each), so that they
+  // never race each other; only writers in other processes can, and they are retried with backoff.
+  const turns = new Map<string, Promise<void>>();
+  function inTurn<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const result = (turns.get(id) ?? Promise.resolve()).then(work);
+    const done = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    turns.set(id, done);
+    void done.then(() => {
+      if (turns.get(id) === done) turns.delete(id);
+    });
+    return result;
+  }
+
   async function current(id: string, signal: Signal): Promise<Product> {
     const stored = await repository.get(id, signal);
     if (!stored) throw notFound();
@@ -251,9 +267,11 @@ export function createProductService(options: ProductServiceOptions): ProductSer
       checkPaths(operations);
       const deadline = startDeadline(deadlineMs);
       for (let attempt = 0; ; attempt += 1) {
-        const before = await current(id, deadline.signal);
-        if (precondition && !precondition(before)) throw stale();
-        const written = await repository.update(before, applyPatch(before, operations), deadline.signal);
+        const written = await inTurn(id, async () => {
+          const before = await current(id, deadline.signal);
+          if (precondition && !precondition(before)) throw stale();
+          return repository.update(before, applyPatch(before, operations), deadline.signal);
+        });
         if (written !== 'conflict') {
           await deliver(id, written.outbox, deadline);
           return written.product;
@@ -268,11 +286,14 @@ export function createProductService(options: ProductServiceOptions): ProductSer
     async remove(id, precondition) {
       const deadline = startDeadline(deadlineMs);
       for (let attempt = 0; ; attempt += 1) {
-        const stored = await repository.get(id, deadline.signal);
-        if (!stored) throw notFound();
-        if (stored.deleted) return; // Deleting again is harmless (RFC 9110 §9.2.2, idempotent).
-        if (precondition && !precondition(stored.product)) throw stale();
-        const written = await repository.softDelete(stored.product, deadline.signal);
+        const written = await inTurn(id, async () => {
+          const stored = await repository.get(id, deadline.signal);
+          if (!stored) throw notFound();
+          if (stored.deleted) return 'deleted'; // Deleting again is harmless (RFC 9110 §9.2.2, idempotent).
+          if (precondition && !precondition(stored.product)) throw stale();
+          return repository.softDelete(stored.product, deadline.signal);
+        });
+        if (written === 'deleted') return;
         if (written !== 'conflict') {
           await deliver(id, written.outbox, deadline);
           return;
