@@ -51,7 +51,11 @@ describe('change events when the publisher fails', () => {
     const read = await fetch(`${running.url}/products/${id}`, { headers: bearer(token) });
     assert.equal(((await read.json()) as { version: number }).version, 2);
     assert.equal(published.length, 0);
-    assert.equal((await running.service.repository.outbox(id)).entries.length, 2, 'both events wait in the outbox');
+    assert.equal(
+      (await running.service.repository.outbox(id, undefined)).entries.length,
+      2,
+      'both events wait in the outbox',
+    );
 
     failing = false;
     await running.service.drainer.drainPending();
@@ -62,7 +66,7 @@ describe('change events when the publisher fails', () => {
         ['updated', id, 2],
       ],
     );
-    assert.equal((await running.service.repository.outbox(id)).entries.length, 0);
+    assert.equal((await running.service.repository.outbox(id, undefined)).entries.length, 0);
     const history = await fetch(`${running.url}/products/${id}/snapshots`, { headers: bearer(token) });
     assert.deepEqual(
       ((await history.json()) as { items: { version: number }[] }).items.map((s) => s.version),
@@ -123,7 +127,8 @@ describe('retrying failed drains', () => {
     assert.notEqual(written, 'exists');
     return written as Written;
   }
-  const pendingNow = (repository: ProductRepository) => repository.pendingSince(new Date(Date.now() + 1000), 1000);
+  const pendingNow = (repository: ProductRepository) =>
+    repository.pendingSince(new Date(Date.now() + 1000), 1000, undefined);
 
   function drainerUnderTest() {
     const repository = running.service.repository;
@@ -133,9 +138,9 @@ describe('retrying failed drains', () => {
     const drainer = createOutboxDrainer({
       repository: {
         ...repository,
-        pendingSince(before, limit) {
+        pendingSince(before, limit, signal) {
           queries += 1;
-          return repository.pendingSince(before, limit);
+          return repository.pendingSince(before, limit, signal);
         },
       },
       publisher: {
@@ -159,7 +164,7 @@ describe('retrying failed drains', () => {
     t.publisherUp();
     assert.equal(await t.drainer.drain(product.id, outbox), true);
     assert.ok(!(await pendingNow(t.repository)).includes(product.id), 'unmarked once delivered');
-    assert.equal((await t.repository.outbox(product.id)).entries.length, 0);
+    assert.equal((await t.repository.outbox(product.id, undefined)).entries.length, 0);
   });
 
   it('keeps the mark when a newer change arrived while an older outbox was drained', async () => {

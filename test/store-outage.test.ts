@@ -9,9 +9,12 @@ import { bearer, fetchToken, freePort, localTestConfig, startService, type Runni
 describe('when DynamoDB cannot answer', () => {
   const timeoutMs = 200;
 
-  async function serviceWithStoreAt(endpoint: string): Promise<{ running: RunningService; token: string }> {
+  async function serviceWithStoreAt(
+    endpoint: string,
+    env: Record<string, string> = {},
+  ): Promise<{ running: RunningService; token: string }> {
     const running = await startService(
-      localTestConfig({ DYNAMODB_ENDPOINT: endpoint, DYNAMODB_TIMEOUT_MS: String(timeoutMs) }),
+      localTestConfig({ DYNAMODB_ENDPOINT: endpoint, DYNAMODB_TIMEOUT_MS: String(timeoutMs), ...env }),
     );
     const token = await fetchToken(running.service.localIssuer?.tokenUrl ?? '', {
       id: 'local-client',
@@ -57,35 +60,67 @@ describe('when DynamoDB cannot answer', () => {
   describe('a store that accepts connections and never answers', () => {
     let silent: Server;
     const sockets = new Set<Socket>();
-    let running: RunningService;
-    let token: string;
+    // Attempts per DynamoDB operation (X-Amz-Target), read from each request's head; the drainer's own calls count
+    // under their own operation.
+    const attempts = new Map<string, number>();
+    let endpoint: string;
     before(async () => {
-      silent = createServer((socket) => sockets.add(socket));
+      silent = createServer((socket) => {
+        sockets.add(socket);
+        socket.once('data', (head) => {
+          const target = /x-amz-target: *DynamoDB_\d+\.(\w+)/i.exec(head.toString('latin1'))?.[1] ?? 'unknown';
+          attempts.set(target, (attempts.get(target) ?? 0) + 1);
+        });
+      });
       await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-      ({ running, token } = await serviceWithStoreAt(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`));
+      endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
     });
+    after(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+
     // Bounded, so that a regression (a request that hangs) fails the test instead of hanging the run.
-    after(
-      async () => {
-        await running.close();
-        for (const socket of sockets) socket.destroy();
-        await new Promise<void>((resolve) => silent.close(() => resolve()));
-      },
+    it(
+      'answers 503 after exactly DYNAMODB_MAX_ATTEMPTS attempts of DYNAMODB_TIMEOUT_MS each, instead of hanging',
       { timeout: 15_000 },
+      async () => {
+        const { running, token } = await serviceWithStoreAt(endpoint, { DYNAMODB_MAX_ATTEMPTS: '2' });
+        try {
+          attempts.clear();
+          const started = performance.now();
+          await assertUnavailable(
+            await fetch(`${running.url}/products/AAAAAAAAAAAAAAAAAAAAAA`, { headers: bearer(token) }),
+          );
+          const elapsed = performance.now() - started;
+          assert.equal(attempts.get('GetItem'), 2, 'as many attempts as configured');
+          assert.ok(elapsed >= 2 * timeoutMs, `waited ${elapsed.toFixed(0)} ms: each attempt's timeout was honoured`);
+          assert.ok(elapsed < 2 * timeoutMs + 2_000, `answered after ${elapsed.toFixed(0)} ms`);
+        } finally {
+          await running.close();
+        }
+      },
     );
 
-    it(
-      'answers 503 once the timeout has passed for each of the SDK attempts, instead of hanging',
-      { timeout: 15_000 },
-      async () => {
+    it('answers 503 at STORE_DEADLINE_MS when the attempts would take longer', { timeout: 15_000 }, async () => {
+      const { running, token } = await serviceWithStoreAt(endpoint, {
+        DYNAMODB_TIMEOUT_MS: '5000',
+        STORE_DEADLINE_MS: '400',
+      });
+      try {
         const started = performance.now();
         await assertUnavailable(
-          await fetch(`${running.url}/products/AAAAAAAAAAAAAAAAAAAAAA`, { headers: bearer(token) }),
+          await fetch(`${running.url}/products`, {
+            method: 'POST',
+            headers: { ...bearer(token), 'content-type': 'application/json' },
+            body: JSON.stringify({ name: 'Trek Madone', imageURL: 'https://images.example.com/madone.png' }),
+          }),
         );
         const elapsed = performance.now() - started;
-        assert.ok(elapsed >= timeoutMs, `waited ${elapsed.toFixed(0)} ms: the timeout was honoured`);
-        assert.ok(elapsed < 10 * timeoutMs + 2_000, `answered after ${elapsed.toFixed(0)} ms`);
-      },
-    );
+        assert.ok(elapsed >= 400 && elapsed < 1_500, `answered after ${elapsed.toFixed(0)} ms`);
+      } finally {
+        await running.close();
+      }
+    });
   });
 });

@@ -67,13 +67,16 @@ export function createOutboxDrainer(deps: {
   const running = new Map<string, Promise<boolean>>();
   let timer: NodeJS.Timeout | undefined;
   let round: Promise<void> | undefined;
+  // Stopping cuts store calls short: what was not delivered stays pending, for the next round of any process.
+  const stopping = new AbortController();
+  const { signal } = stopping;
 
   async function drainOnce(id: string, known: Outbox | undefined): Promise<void> {
-    const { version, entries } = known ?? (await repository.outbox(id));
+    const { version, entries } = known ?? (await repository.outbox(id, signal));
     for (const [i, { key, entry }] of entries.entries()) {
-      if (entry.superseded) await repository.putSnapshot(entry.superseded);
+      if (entry.superseded) await repository.putSnapshot(entry.superseded, signal);
       await publisher.publish(entry.event);
-      await repository.clearOutboxEntry(id, key, i === entries.length - 1 ? version : undefined);
+      await repository.clearOutboxEntry(id, key, i === entries.length - 1 ? version : undefined, signal);
     }
   }
 
@@ -103,7 +106,7 @@ export function createOutboxDrainer(deps: {
       const seen = new Set<string>();
       for (;;) {
         // What a round could not deliver stays pending (and in the index): skip it, or the round would loop on it.
-        const ids = (await repository.pendingSince(before, 100 + seen.size)).filter((id) => !seen.has(id));
+        const ids = (await repository.pendingSince(before, 100 + seen.size, signal)).filter((id) => !seen.has(id));
         if (ids.length === 0) return;
         let delivered = false;
         for (const id of ids) {
@@ -130,6 +133,7 @@ export function createOutboxDrainer(deps: {
     },
     async stop() {
       clearInterval(timer);
+      stopping.abort();
       await round;
       await Promise.all(running.values());
     },

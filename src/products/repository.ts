@@ -143,16 +143,16 @@ export interface ProductRepository {
   list(limit: number, after: PageKey | undefined, signal: Signal): Promise<Page<Product>>;
   /** Every version, newest first: the current one, then the superseded ones. `undefined`: no such product. */
   history(id: string, limit: number, after: PageKey | undefined, signal: Signal): Promise<Page<Snapshot> | undefined>;
-  putSnapshot(snapshot: Snapshot): Promise<void>;
+  putSnapshot(snapshot: Snapshot, signal: Signal): Promise<void>;
   /** The pending outbox of one product, oldest first, as of its current version. */
-  outbox(id: string): Promise<Outbox>;
+  outbox(id: string, signal: Signal): Promise<Outbox>;
   /** Ids of products with outbox entries pending since before `before`: a query of the sparse pending index. */
-  pendingSince(before: Date, limit: number): Promise<readonly string[]>;
+  pendingSince(before: Date, limit: number, signal: Signal): Promise<readonly string[]>;
   /**
    * Removes one delivered entry. With `lastOf`, the entry is the last of the outbox as of that version: if the
    * product is still at it, the pending marker goes too, and the product leaves the pending index.
    */
-  clearOutboxEntry(id: string, key: string, lastOf?: number): Promise<void>;
+  clearOutboxEntry(id: string, key: string, lastOf: number | undefined, signal: Signal): Promise<void>;
 }
 
 export interface RepositoryOptions {
@@ -431,12 +431,12 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
       return { items, next: more && last ? { id, version: last.version } : undefined };
     },
 
-    async putSnapshot(snapshot) {
+    async putSnapshot(snapshot, signal) {
       // Idempotent: a superseded (id, version) never changes, so a retried drain is harmless.
-      await documents.send(new PutCommand({ TableName: snapshotsTable, Item: snapshot }));
+      await documents.send(new PutCommand({ TableName: snapshotsTable, Item: snapshot }), callOptions(signal));
     },
 
-    async outbox(id) {
+    async outbox(id, signal) {
       const { Item } = await documents.send(
         new GetCommand({
           TableName: productsTable,
@@ -445,11 +445,12 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
           ProjectionExpression: '#version, outbox',
           ExpressionAttributeNames: { '#version': 'version' },
         }),
+        callOptions(signal),
       );
       return Item ? outboxOf(Item as Pick<Item, 'version' | 'outbox'>) : { version: 0, entries: [] };
     },
 
-    async pendingSince(before, limit) {
+    async pendingSince(before, limit, signal) {
       const ids: string[] = [];
       let start: PageKey | undefined;
       do {
@@ -463,6 +464,7 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
             Limit: limit - ids.length,
             ...(start ? { ExclusiveStartKey: start } : {}),
           }),
+          callOptions(signal),
         );
         for (const item of page.Items ?? []) ids.push(String(item['id']));
         start = page.LastEvaluatedKey as PageKey | undefined;
@@ -470,7 +472,7 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
       return ids;
     },
 
-    async clearOutboxEntry(id, key, lastOf) {
+    async clearOutboxEntry(id, key, lastOf, signal) {
       const names = { '#key': key };
       if (lastOf !== undefined) {
         try {
@@ -489,6 +491,7 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
               },
               ExpressionAttributeValues: { ':version': lastOf },
             }),
+            callOptions(signal),
           );
           return;
         } catch (error) {
@@ -503,6 +506,7 @@ export function createProductRepository(options: RepositoryOptions): ProductRepo
           UpdateExpression: 'REMOVE outbox.#key',
           ExpressionAttributeNames: names,
         }),
+        callOptions(signal),
       );
     },
   };

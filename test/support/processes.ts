@@ -1,0 +1,65 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+
+export type Child = ChildProcessByStdio<null, Readable, null>;
+
+/** Runs a TypeScript entry point in its own Node process, its stdout piped to the caller. */
+export function spawnTs(entry: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Child {
+  return spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, ...env },
+  });
+}
+
+/** Every stdout line of `child` is handed to `onLine`; resolves with the first line for which `match` is true. */
+export function watchLines(child: Child, onLine: (line: string) => void = () => undefined) {
+  const lines = createInterface({ input: child.stdout });
+  lines.on('line', onLine);
+  return {
+    first(match: (line: string) => boolean, timeoutMs = 20_000): Promise<string> {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no such line in time')), timeoutMs);
+        const listener = (line: string) => {
+          if (!match(line)) return;
+          clearTimeout(timer);
+          lines.off('line', listener);
+          resolve(line);
+        };
+        lines.on('line', listener);
+        child.once('exit', (code) => reject(new Error(`the process exited (${String(code)}) first`)));
+      });
+    },
+  };
+}
+
+export interface StoreProcess {
+  readonly endpoint: string;
+  /** SIGSTOP: the store keeps its connections and answers nothing, as a frozen host would. */
+  freeze(): void;
+  /** SIGCONT. */
+  thaw(): void;
+  close(): Promise<void>;
+}
+
+/** dynalite in a process of its own, with the service's tables. */
+export async function startStoreProcess(): Promise<StoreProcess> {
+  const child = spawnTs('test/support/dynalite-main.ts');
+  const line = await watchLines(child).first(() => true);
+  const { endpoint } = JSON.parse(line) as { endpoint: string };
+  return {
+    endpoint,
+    freeze: () => child.kill('SIGSTOP'),
+    thaw: () => child.kill('SIGCONT'),
+    close: () => stop(child),
+  };
+}
+
+/** Ends a child (resuming it first, should it be stopped) and waits for it to be gone. */
+export async function stop(child: Child): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGCONT');
+  child.kill('SIGKILL');
+  await exited;
+}
