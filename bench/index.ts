@@ -227,7 +227,7 @@ async function benchAuth(): Promise<void> {
 // its own and the service runs as in AWS (no embedded issuer or store beside it), so the comparison is the service's
 // own cost: HTTP, auth, validation, the outbox and the SDK calls it makes.
 async function benchProducts(): Promise<void> {
-  const store = spawn(process.execPath, ['--import', 'tsx', 'bench/dynalite-target.ts'], {
+  const store = spawn(process.execPath, ['--import', 'tsx', 'test/support/dynalite-main.ts'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const productJwks = await startJwksServer('local_ProductsBench');
@@ -307,14 +307,21 @@ async function benchProducts(): Promise<void> {
       () => measure(`${target.url}/products/${id}`, [token]),
       () => direct(() => documents.send(new GetCommand({ TableName: 'Products', Key: { id }, ConsistentRead: true }))),
     ]);
-    // What a create must store durably, done directly: the product with its outbox entry in one conditional put, then
-    // the entry's removal once the event is out. The bare PutItem is the floor under any create.
+    // What a create must store durably, done directly: the product with its outbox entry and pending mark in one
+    // conditional put, then the entry's and the mark's removal once the event is out. The bare PutItem is the floor
+    // under any create.
     async function createWithOutbox(): Promise<void> {
       const productId = randomUUID();
       await documents.send(
         new PutCommand({
           TableName: 'Products',
-          Item: { ...item, id: productId, outbox: { e1: { event: { type: 'created', id: productId, version: 1 } } } },
+          Item: {
+            ...item,
+            id: productId,
+            outbox: { e1: { event: { type: 'created', id: productId, version: 1 } } },
+            outboxState: 'pending',
+            outboxSince: item.lastModified,
+          },
           ConditionExpression: 'attribute_not_exists(id)',
         }),
       );
@@ -322,8 +329,10 @@ async function benchProducts(): Promise<void> {
         new UpdateCommand({
           TableName: 'Products',
           Key: { id: productId },
-          UpdateExpression: 'REMOVE outbox.#key',
-          ExpressionAttributeNames: { '#key': 'e1' },
+          UpdateExpression: 'REMOVE outbox.#key, outboxState, outboxSince',
+          ConditionExpression: '#version = :version',
+          ExpressionAttributeNames: { '#key': 'e1', '#version': 'version' },
+          ExpressionAttributeValues: { ':version': 1 },
         }),
       );
     }

@@ -24,6 +24,14 @@ const pageParameters = [
   { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 25 } },
   { name: 'cursor', in: 'query', description: 'The `next` value of the previous page', schema: { type: 'string' } },
 ];
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  description:
+    'draft-ietf-httpapi-idempotency-key-header: a repeat with the same key and body (within 24 hours) answers with ' +
+    'the product the first request made, instead of making another',
+  schema: { type: 'string', maxLength: 257 },
+};
 const ifMatch = {
   name: 'If-Match',
   in: 'header',
@@ -50,7 +58,7 @@ const operations: readonly Operation[] = [
     method: 'get',
     path: '/products',
     operationId: 'listProducts',
-    summary: 'List products, newest pages first',
+    summary: 'List products, a page at a time (in store order, not by date)',
     parameters: pageParameters,
     responses: {
       200: { description: 'A page of products; `Link: rel="next"` when there is more', schema: 'ProductPage' },
@@ -62,12 +70,19 @@ const operations: readonly Operation[] = [
     path: '/products',
     operationId: 'createProduct',
     summary: 'Create a product',
+    parameters: [idempotencyKey],
     request: { type: 'application/json', schema: 'ProductInput' },
     responses: {
-      201: { description: 'Created; `Location` and `ETag` are set', schema: 'Product' },
-      400: 'Invalid product: errors keyed by JSON Pointer',
-      413: 'Body too large',
+      201: {
+        description:
+          'Created (or, for a repeated `Idempotency-Key`, the product it made); `Location` and `ETag` are set',
+        schema: 'Product',
+      },
+      400: 'Invalid product (errors keyed by JSON Pointer), malformed JSON or a malformed `Idempotency-Key`',
+      410: 'The product this `Idempotency-Key` made was deleted since',
+      413: 'Body over 16 KiB',
       415: 'Body is not application/json',
+      422: 'The `Idempotency-Key` was used for a different body',
     },
   },
   {
@@ -92,11 +107,12 @@ const operations: readonly Operation[] = [
     request: { type: 'application/json-patch+json', schema: 'JsonPatch' },
     responses: {
       200: { description: 'The new version', schema: 'Product' },
-      400: 'Invalid patch, or an invalid result',
+      400: 'Invalid patch, an invalid result, or a change to `id`, `version` or `lastModified`',
       404: 'No such product',
-      409: 'A test operation failed',
+      409: 'A test operation failed; or the product changed too often to apply the patch in time (`Retry-After`)',
       410: 'Deleted',
       412: '`If-Match` names an older version',
+      413: 'Body over 16 KiB',
       415: 'Body is not application/json-patch+json',
     },
   },
@@ -109,6 +125,7 @@ const operations: readonly Operation[] = [
     responses: {
       204: 'Deleted (also when already deleted)',
       404: 'No such product',
+      409: 'The product changed too often to delete it in time (`Retry-After`)',
       412: '`If-Match` names an older version',
     },
   },
@@ -118,7 +135,11 @@ const operations: readonly Operation[] = [
     operationId: 'listSnapshots',
     summary: 'Every version of a product, newest first',
     parameters: [idParameter, ...pageParameters],
-    responses: { 200: { description: 'A page of versions', schema: 'SnapshotPage' }, 404: 'No such product' },
+    responses: {
+      200: { description: 'A page of versions', schema: 'SnapshotPage' },
+      400: 'Bad limit or cursor',
+      404: 'No such product',
+    },
   },
 ];
 
