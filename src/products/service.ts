@@ -171,12 +171,11 @@ export function createProductService(options: ProductServiceOptions): ProductSer
    */
   async function deliver(id: string, outbox: Outbox | undefined, deadline: Deadline): Promise<void> {
     const drained = drainer.drain(id, outbox);
-    const timeout = new AbortController();
-    await Promise.race([
-      drained,
-      sleep(Math.max(0, deadline.remaining()), undefined, { signal: timeout.signal }),
-    ]).catch(() => undefined);
-    timeout.abort();
+    // A plain timer, cleared: aborting a timers/promises sleep would build an AbortError (a stack trace) per request.
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline.remaining()))));
+    await Promise.race([drained, expired]);
+    clearTimeout(timer);
   }
 
   // Changes to one product made in this process take turns (a read and a conditional write each), so that they
