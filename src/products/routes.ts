@@ -122,7 +122,7 @@ export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDe
       throw new HttpProblem(400, 'invalid_product', 'the product is not valid', issuesByPointer(parsed.error));
     }
     const principal = ctx.state.principal;
-    const { product } = await products.create(parsed.data, {
+    const product = await products.create(parsed.data, {
       caller: `${principal?.issuer ?? ''}\n${principal?.subject ?? ''}`,
       idempotencyKey: key,
     });

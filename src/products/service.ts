@@ -23,15 +23,10 @@ export interface CreateOptions {
   readonly idempotencyKey?: string | undefined;
 }
 
-export interface Created {
-  readonly product: Product;
-  /** An earlier request with the same idempotency key made it. */
-  readonly replayed: boolean;
-}
-
 /** Every change to products, end to end: validation, the conditional write with its outbox entry, drain, retries. */
 export interface ProductService {
-  create(fields: ProductFields, options: CreateOptions): Promise<Created>;
+  /** The product made, or the one an earlier attempt or request with the same idempotency key made. */
+  create(fields: ProductFields, options: CreateOptions): Promise<Product>;
   get(id: string): Promise<Product>;
   list(limit: number, after: PageKey | undefined): Promise<Page<Product>>;
   history(id: string, limit: number, after: PageKey | undefined): Promise<Page<Snapshot>>;
@@ -222,7 +217,7 @@ export function createProductService(options: ProductServiceOptions): ProductSer
         const written = await repository.create(product, record, deadline.signal);
         if (written !== 'exists') {
           await deliver(id, written.outbox, deadline);
-          return { product, replayed: false };
+          return product;
         }
         const stored = await repository.get(id, deadline.signal);
         if (!stored) continue; // Not possible, as products are never removed; try the write again.
@@ -244,7 +239,7 @@ export function createProductService(options: ProductServiceOptions): ProductSer
         // either way, that product is the answer.
         if (stored.outbox.entries.length > 0) await deliver(id, stored.outbox, deadline);
         if (stored.deleted) throw gone();
-        return { product: stored.product, replayed: kept !== undefined };
+        return stored.product;
       }
     },
 
