@@ -147,6 +147,20 @@ describe('the products API', () => {
       }
     });
 
+    it('maps a value the store itself refuses (ValidationException) to 422 unstorable, never 500', async () => {
+      // Validation keeps such values out of every route, so ask the repository directly: 5e-324 underflows DynamoDB.
+      const product = { ...valid, id: 'A'.repeat(22), version: 1, lastModified: new Date().toISOString() };
+      await assert.rejects(
+        running.service.repository.create(
+          { ...product, price: { amount: 5e-324, currency: 'USD' } },
+          undefined,
+          undefined,
+        ),
+        (error: { status?: unknown; code?: unknown; expose?: unknown }) =>
+          error.status === 422 && error.code === 'unstorable' && error.expose === true,
+      );
+    });
+
     // draft-ietf-httpapi-idempotency-key-header: a client that retries a create it got no answer to must not make a
     // second product.
     describe('with an Idempotency-Key', () => {
