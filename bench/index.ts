@@ -8,6 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon from 'autocannon';
 import { localClientConfig } from '../src/local/dynamodb.js';
+import { pendingIndex } from '../src/products/repository.js';
 import { base64url } from 'jose';
 import { cognitoClaims, makeKey, startJwksServer } from '../test/support/jwks-server.js';
 
@@ -319,8 +320,8 @@ async function benchProducts(): Promise<void> {
             ...item,
             id: productId,
             outbox: { e1: { event: { type: 'created', id: productId, version: 1 } } },
-            outboxState: 'pending',
-            outboxSince: item.lastModified,
+            [pendingIndex.partitionKey]: pendingIndex.pending,
+            [pendingIndex.sortKey]: item.lastModified,
           },
           ConditionExpression: 'attribute_not_exists(id)',
         }),
@@ -329,9 +330,14 @@ async function benchProducts(): Promise<void> {
         new UpdateCommand({
           TableName: 'Products',
           Key: { id: productId },
-          UpdateExpression: 'REMOVE outbox.#key, outboxState, outboxSince',
+          UpdateExpression: 'REMOVE outbox.#key, #state, #since',
           ConditionExpression: '#version = :version',
-          ExpressionAttributeNames: { '#key': 'e1', '#version': 'version' },
+          ExpressionAttributeNames: {
+            '#key': 'e1',
+            '#version': 'version',
+            '#state': pendingIndex.partitionKey,
+            '#since': pendingIndex.sortKey,
+          },
           ExpressionAttributeValues: { ':version': 1 },
         }),
       );

@@ -185,7 +185,7 @@ describe('retrying failed drains', () => {
     assert.ok(!(await pendingNow(t.repository)).includes(product.id));
   });
 
-  it('delivers what a failure left behind within two intervals, by querying the index only', async () => {
+  it('delivers what a failure left behind within two intervals, found by a round that queries the pending index', async () => {
     const t = drainerUnderTest();
     const intervalMs = 200;
     t.drainer.start(intervalMs);

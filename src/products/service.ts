@@ -176,11 +176,17 @@ export function createProductService(options: ProductServiceOptions): ProductSer
    */
   async function deliver(id: string, outbox: Outbox | undefined, deadline: Deadline): Promise<void> {
     const drained = drainer.drain(id, outbox);
-    // A plain timer, cleared: aborting a timers/promises sleep would build an AbortError (a stack trace) per request.
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline.remaining()))));
-    await Promise.race([drained, expired]);
-    clearTimeout(timer);
+    const { signal } = deadline;
+    if (signal.aborted) return;
+    // The deadline's own timer ends the wait: no second timer per write.
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      signal.addEventListener('abort', done);
+      void drained.then(done);
+    });
   }
 
   // Changes to one product made in this process take turns (a read and a conditional write each), so that they
