@@ -1,16 +1,13 @@
 // `npm run bench`: side-by-side throughput ratios, measured in one run on this machine. Never part of `npm test`.
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon from 'autocannon';
-import { localClientConfig } from '../src/local/dynamodb.js';
-import { pendingIndex } from '../src/products/repository.js';
 import { base64url } from 'jose';
 import { cognitoClaims, makeKey, startJwksServer } from '../test/support/jwks-server.js';
+import type { DirectCommand, DirectOp, DirectResult } from './direct-caller.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
 const connections = 10;
@@ -25,6 +22,11 @@ interface Measured {
   readonly cpuOf?: 'server' | 'caller';
   /** The same for the DynamoDB process, in the products section. */
   readonly storeCpu?: number;
+  /**
+   * CPU time of the measured process per answered request, in µs: far steadier between runs than req/s on a shared
+   * machine, and the fair figure when the sides are limited by different processes.
+   */
+  readonly cpuUs: number;
 }
 
 let serverPid = 0;
@@ -51,10 +53,13 @@ async function measure(
     method?: 'GET' | 'POST';
     body?: string;
     headers?: Record<string, string>;
+    /** The process whose CPU is measured; the section's server by default. */
+    pid?: number;
   } = {},
 ): Promise<Measured> {
   let next = 0;
-  const cpuBefore = cpuSeconds(serverPid);
+  const pid = options.pid ?? serverPid;
+  const cpuBefore = cpuSeconds(pid);
   const storeBefore = cpuSeconds(storePid);
   const started = performance.now();
   // One token is sent as a fixed header, so that the load generator builds each request once, as for a route without
@@ -86,11 +91,14 @@ async function measure(
       : {}),
   });
   const elapsed = (performance.now() - started) / 1000;
+  const used = cpuSeconds(pid) - cpuBefore;
+  const answered = result['2xx'] + result.non2xx;
   return {
     rps: result.requests.average,
     ok: result['2xx'],
     other: result.non2xx + result.errors,
-    cpu: (cpuSeconds(serverPid) - cpuBefore) / elapsed,
+    cpu: used / elapsed,
+    cpuUs: answered > 0 ? (used * 1e6) / answered : 0,
     ...(storePid === 0 ? {} : { storeCpu: (cpuSeconds(storePid) - storeBefore) / elapsed }),
   };
 }
@@ -102,7 +110,10 @@ function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
-/** Runs each side in turn, `rounds` times, and keeps each side's median run: machine noise hits every side alike. */
+/**
+ * Runs each side in turn, `rounds` times, and keeps each side's median run (by req/s) with the median CPU per
+ * request of its rounds: machine noise hits every side alike.
+ */
 async function alternate<const Sides extends readonly (() => Promise<Measured>)[]>(
   sides: Sides,
 ): Promise<{ -readonly [K in keyof Sides]: Measured }> {
@@ -112,20 +123,27 @@ async function alternate<const Sides extends readonly (() => Promise<Measured>)[
   }
   return runs.map((measured) => {
     const rps = median(measured.map((r) => r.rps));
-    return measured.find((r) => r.rps === rps) ?? measured[0] ?? { rps: 0, ok: 0, other: 0, cpu: 0 };
+    const run = measured.find((r) => r.rps === rps) ?? measured[0] ?? { rps: 0, ok: 0, other: 0, cpu: 0, cpuUs: 0 };
+    return { ...run, cpuUs: median(measured.map((r) => r.cpuUs)) };
   }) as { -readonly [K in keyof Sides]: Measured };
 }
 
 function line(name: string, m: Measured): string {
+  const perRequest = `${m.cpuUs.toFixed(0).padStart(5)} µs CPU/req`;
   const cpu = `${m.cpuOf ?? 'server'} CPU ${(m.cpu * 100).toFixed(0)} %`;
   const store = m.storeCpu === undefined ? '' : `  store CPU ${(m.storeCpu * 100).toFixed(0).padStart(3)} %`;
-  return `  ${name.padEnd(40)} ${m.rps.toFixed(0).padStart(7)} req/s  ${cpu.padEnd(16)}${store} (${m.ok} ok, ${m.other} refused)`;
+  return `  ${name.padEnd(40)} ${perRequest}  ${m.rps.toFixed(0).padStart(7)} req/s  ${cpu.padEnd(16)}${store} (${m.ok} ok, ${m.other} refused)`;
+}
+
+/** Both ratios of a pair, CPU per request first: how many times `ours` costs the reference's work, inverted. */
+function ratios(ours: Measured, reference: Measured): string {
+  return `${(reference.cpuUs / ours.cpuUs).toFixed(2)}x by CPU per request, ${(ours.rps / reference.rps).toFixed(2)}x by req/s`;
 }
 
 // Which sections to run: BENCH_ONLY=auth or BENCH_ONLY=products runs one; unset, both.
 const section = process.env['BENCH_ONLY'];
 
-function firstLine(child: ChildProcessByStdio<null, Readable, null>): Promise<string> {
+function firstLine(child: { readonly stdout: Readable }): Promise<string> {
   return new Promise<string>((resolve) => {
     createInterface({ input: child.stdout }).once('line', resolve);
   });
@@ -224,30 +242,38 @@ async function benchAuth(): Promise<void> {
   }
 }
 
-// Products: the service's POST and GET against direct SDK calls to the same dynalite. The store runs in a process of
-// its own and the service runs as in AWS (no embedded issuer or store beside it), so the comparison is the service's
-// own cost: HTTP, auth, validation, the outbox and the SDK calls it makes.
+// Products: the service's GET and POST against the same store calls made directly, each side in a process of its
+// own (the store, the service, the floors and the direct caller), so that each process's CPU is its side's cost.
+// Two floors show what no change to this service could beat: Koa with the products service alone, and node:http
+// with the bare store calls.
 async function benchProducts(): Promise<void> {
-  const store = spawn(process.execPath, ['--import', 'tsx', 'test/support/dynalite-main.ts'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const spawnBench = (entry: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env) =>
+    spawn(process.execPath, ['--import', 'tsx', entry, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env });
+  const store = spawnBench('test/support/dynalite-main.ts', []);
   const productJwks = await startJwksServer('local_ProductsBench');
   const productKey = await makeKey();
   productJwks.publish([productKey]);
   const { endpoint } = JSON.parse(await firstLine(store)) as { endpoint: string };
   storePid = store.pid ?? 0;
-  const products = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'bench/products-target.ts', productJwks.issuer, productJwks.jwksUri, endpoint],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      // dynalite accepts any credentials; the SDK's default chain reads these.
-      env: { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
-    },
-  );
-  serverPid = products.pid ?? 0;
+  // dynalite accepts any credentials; the SDK's default chain reads these.
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+  const targetArgs = [productJwks.issuer, productJwks.jwksUri, endpoint];
+  const children = {
+    service: spawnBench('bench/products-targets.ts', ['service', ...targetArgs], env),
+    koa: spawnBench('bench/products-targets.ts', ['koa', ...targetArgs], env),
+    bare: spawnBench('bench/products-targets.ts', ['bare', ...targetArgs], env),
+  };
+  const caller = spawnBench('bench/direct-caller.ts', [endpoint]);
+  const callerLines = createInterface({ input: caller.stdout });
   try {
-    const target = { ...(JSON.parse(await firstLine(products)) as { url: string }), dynamo: endpoint };
+    const targets = {
+      service: {
+        ...(JSON.parse(await firstLine(children.service)) as { url: string }),
+        pid: children.service.pid ?? 0,
+      },
+      koa: { ...(JSON.parse(await firstLine(children.koa)) as { url: string }), pid: children.koa.pid ?? 0 },
+      bare: { ...(JSON.parse(await firstLine(children.bare)) as { url: string }), pid: children.bare.pid ?? 0 },
+    };
     const now = Math.floor(Date.now() / 1000);
     const token = await productJwks.sign(productKey, {
       sub: 'bench',
@@ -256,12 +282,9 @@ async function benchProducts(): Promise<void> {
       iat: now,
       exp: now + 3600,
     });
-    const body = JSON.stringify({
-      name: 'Trek Domane',
-      imageURL: 'https://images.example.com/domane.png',
-      tags: ['road'],
-    });
-    const created = await fetch(`${target.url}/products`, {
+    const fields = { name: 'Trek Domane', imageURL: 'https://images.example.com/domane.png', tags: ['road'] };
+    const body = JSON.stringify(fields);
+    const created = await fetch(`${targets.service.url}/products`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body,
@@ -269,109 +292,84 @@ async function benchProducts(): Promise<void> {
     if (created.status !== 201) throw new Error(`POST /products answered ${created.status}: ${await created.text()}`);
     const { id } = (await created.json()) as { id: string };
 
-    const documents = DynamoDBDocumentClient.from(new DynamoDBClient(localClientConfig(target.dynamo)));
-    async function direct(op: () => Promise<unknown>): Promise<Measured> {
-      const cpuBefore = process.cpuUsage();
+    async function direct(op: DirectOp, runSeconds = seconds): Promise<Measured> {
       const storeBefore = cpuSeconds(storePid);
-      const started = performance.now();
-      const until = started + seconds * 1000;
-      let ok = 0;
-      await Promise.all(
-        Array.from({ length: connections }, async () => {
-          while (performance.now() < until) {
-            await op();
-            ok += 1;
-          }
-        }),
+      const answered = new Promise<string>((resolve) => callerLines.once('line', resolve));
+      caller.stdin.write(
+        `${JSON.stringify({ op, seconds: runSeconds, connections, id, fields } satisfies DirectCommand)}\n`,
       );
-      const elapsed = (performance.now() - started) / 1000;
-      const used = process.cpuUsage(cpuBefore);
+      const result = JSON.parse(await answered) as DirectResult;
       return {
-        rps: ok / elapsed,
-        ok,
+        rps: result.ok / result.elapsed,
+        ok: result.ok,
         other: 0,
-        // The calls run in this process, so its own CPU shows whether the SDK client, not the store, was the limit.
-        cpu: (used.user + used.system) / 1e6 / elapsed,
+        cpu: result.cpuSeconds / result.elapsed,
+        cpuUs: (result.cpuSeconds * 1e6) / result.ok,
         cpuOf: 'caller',
-        storeCpu: (cpuSeconds(storePid) - storeBefore) / elapsed,
+        storeCpu: (cpuSeconds(storePid) - storeBefore) / result.elapsed,
       };
     }
-    const item = {
-      ...(JSON.parse(body) as object),
-      version: 1,
-      lastModified: new Date().toISOString(),
-      deleted: false,
-    };
+    const post = { method: 'POST', body, headers: { 'content-type': 'application/json' } } as const;
+    const get = (target: { url: string; pid: number }, duration?: number) =>
+      measure(`${target.url}/products/${id}`, [token], { pid: target.pid, ...(duration ? { duration } : {}) });
+    const create = (target: { url: string; pid: number }, duration?: number) =>
+      measure(`${target.url}/products`, [token], { ...post, pid: target.pid, ...(duration ? { duration } : {}) });
 
-    await measure(`${target.url}/products/${id}`, [token], { duration: 1 });
-    const [serviceGet, directGet] = await alternate([
-      () => measure(`${target.url}/products/${id}`, [token]),
-      () => direct(() => documents.send(new GetCommand({ TableName: 'Products', Key: { id }, ConsistentRead: true }))),
-    ]);
-    // What a create must store durably, done directly: the product with its outbox entry and pending mark in one
-    // conditional put, then the entry's and the mark's removal once the event is out. The bare PutItem is the floor
-    // under any create.
-    async function createWithOutbox(): Promise<void> {
-      const productId = randomUUID();
-      await documents.send(
-        new PutCommand({
-          TableName: 'Products',
-          Item: {
-            ...item,
-            id: productId,
-            outbox: { e1: { event: { type: 'created', id: productId, version: 1 } } },
-            [pendingIndex.partitionKey]: pendingIndex.pending,
-            [pendingIndex.sortKey]: item.lastModified,
-          },
-          ConditionExpression: 'attribute_not_exists(id)',
-        }),
-      );
-      await documents.send(
-        new UpdateCommand({
-          TableName: 'Products',
-          Key: { id: productId },
-          UpdateExpression: 'REMOVE outbox.#key, #state, #since',
-          ConditionExpression: '#version = :version',
-          ExpressionAttributeNames: {
-            '#key': 'e1',
-            '#version': 'version',
-            '#state': pendingIndex.partitionKey,
-            '#since': pendingIndex.sortKey,
-          },
-          ExpressionAttributeValues: { ':version': 1 },
-        }),
-      );
+    // Warm-up of every side, then the A/A pair: the same target twice, so that the noise of this run is in sight.
+    for (const target of Object.values(targets)) {
+      await get(target, 1);
+      await create(target, 1);
     }
-    const [servicePost, directPost, directCreate] = await alternate([
-      () =>
-        measure(`${target.url}/products`, [token], {
-          method: 'POST',
-          body,
-          headers: { 'content-type': 'application/json' },
-        }),
-      () =>
-        direct(() => documents.send(new PutCommand({ TableName: 'Products', Item: { ...item, id: randomUUID() } }))),
-      () => direct(createWithOutbox),
+    await direct('get', 1);
+    await direct('create', 1);
+    await direct('put', 1);
+    const [first, second] = await alternate([() => get(targets.service), () => get(targets.service)]);
+    process.stdout.write(
+      '\n4. Products API against the same calls to DynamoDB made directly (dynalite; every side in its own process)\n',
+    );
+    process.stdout.write(`${line('A/A: GET /products/:id', first)}\n${line('A/A: the same again', second)}\n`);
+    process.stdout.write(`  A/A ratio: ${ratios(second, first)} (the noise of this run)\n\n`);
+
+    const [serviceGet, koaGet, bareGet, directGet] = await alternate([
+      () => get(targets.service),
+      () => get(targets.koa),
+      () => get(targets.bare),
+      () => direct('get'),
     ]);
     process.stdout.write(
-      '\n4. Products API against direct SDK calls to the same DynamoDB (dynalite, in its own process)\n',
+      `${line('GET /products/:id through the service', serviceGet)}\n` +
+        `${line('floor: Koa + router + products service', koaGet)}\n` +
+        `${line('ceiling: node:http + the GetItem', bareGet)}\n${line('GetItem, direct', directGet)}\n`,
     );
     process.stdout.write(
-      `${line('GET /products/:id through the service', serviceGet)}\n${line('GetItem, direct', directGet)}\n`,
+      `  service: ${ratios(serviceGet, directGet)} of a direct GetItem (goal >= 0.8x)\n` +
+        `  Koa floor: ${ratios(koaGet, directGet)}; node:http ceiling: ${ratios(bareGet, directGet)}\n` +
+        `  the service's own part: ${(serviceGet.cpuUs - directGet.cpuUs).toFixed(0)} µs per request, ` +
+        `${(serviceGet.cpuUs - koaGet.cpuUs).toFixed(0)} µs of it above the Koa floor\n\n`,
     );
-    process.stdout.write(`  ratio: ${(serviceGet.rps / directGet.rps).toFixed(2)}x (goal >= 0.8x)\n`);
+
+    const [servicePost, koaPost, barePost, directCreate, directPut] = await alternate([
+      () => create(targets.service),
+      () => create(targets.koa),
+      () => create(targets.bare),
+      () => direct('create'),
+      () => direct('put'),
+    ]);
     process.stdout.write(
-      `${line('POST /products through the service', servicePost)}\n${line('PutItem, direct', directPost)}\n` +
-        `${line('put with outbox entry + removal, direct', directCreate)}\n`,
+      `${line('POST /products through the service', servicePost)}\n` +
+        `${line('floor: Koa + router + products service', koaPost)}\n` +
+        `${line('ceiling: node:http + the two calls', barePost)}\n` +
+        `${line('put with outbox entry + removal, direct', directCreate)}\n${line('PutItem, direct', directPut)}\n`,
     );
     process.stdout.write(
-      `  ratio: ${(servicePost.rps / directPost.rps).toFixed(2)}x of a bare PutItem (goal >= 0.8x); ` +
-        `${(servicePost.rps / directCreate.rps).toFixed(2)}x of the same two store calls made directly ` +
-        `(a create is the conditional put with its outbox entry, then the entry's removal)\n`,
+      `  service: ${ratios(servicePost, directCreate)} of the same two store calls made directly (goal >= 0.8x); ` +
+        `${ratios(servicePost, directPut)} of a bare PutItem\n` +
+        `  Koa floor: ${ratios(koaPost, directCreate)}; node:http ceiling: ${ratios(barePost, directCreate)}\n` +
+        `  the service's own part: ${(servicePost.cpuUs - directCreate.cpuUs).toFixed(0)} µs per request, ` +
+        `${(servicePost.cpuUs - koaPost.cpuUs).toFixed(0)} µs of it above the Koa floor\n`,
     );
   } finally {
-    products.kill();
-    store.kill();
+    for (const child of [...Object.values(children), caller, store]) child.kill();
     await productJwks.close();
   }
 }

@@ -176,20 +176,29 @@ export async function createService(config: Config, options: ServiceOptions = {}
   };
 }
 
+/**
+ * How long the SDK may spend on one DynamoDB call. Without a timeout it waits for a silent store forever; each attempt
+ * gets this long, and the SDK only warns about a request past requestTimeout unless told to throw. The request's
+ * deadline bounds all attempts together.
+ */
+export function dynamoCallBounds(products: Config['products']) {
+  return {
+    maxAttempts: products.dynamodbMaxAttempts,
+    requestHandler: {
+      connectionTimeout: Math.min(1_000, products.dynamodbTimeoutMs),
+      requestTimeout: products.dynamodbTimeoutMs,
+      throwOnRequestTimeout: true,
+    },
+  } as const;
+}
+
 /** DynamoDB: the embedded one in local mode, DYNAMODB_ENDPOINT when set, else AWS with the default credentials. */
 async function createDynamoClient(
   config: Config,
   closers: (() => Promise<void>)[],
 ): Promise<{ client: DynamoDBClient; localEndpoint: string | undefined }> {
   const { products } = config;
-  // Without a timeout the SDK waits for a silent store forever; each attempt gets this long, and the SDK only warns
-  // about a request past requestTimeout unless told to throw. The request's deadline bounds all attempts together.
-  const maxAttempts = products.dynamodbMaxAttempts;
-  const requestHandler = {
-    connectionTimeout: Math.min(1_000, products.dynamodbTimeoutMs),
-    requestTimeout: products.dynamodbTimeoutMs,
-    throwOnRequestTimeout: true,
-  };
+  const { requestHandler, maxAttempts } = dynamoCallBounds(products);
   let client: DynamoDBClient;
   let localEndpoint: string | undefined;
   if (config.auth.mode === 'local') {

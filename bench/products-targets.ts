@@ -1,0 +1,92 @@
+// Child process of `npm run bench`: one products target per process, so that each one's CPU can be read alone.
+//   service  the service as it runs in AWS (an external issuer and DynamoDB endpoint, nothing embedded)
+//   koa      the floor under any Koa service with this one's store guarantees: Koa, @koa/router and the products
+//            service (deadline, outbox, drain), without auth, logging, CORS or validation of the request
+//   bare     the ceiling for any HTTP service in Node: node:http making the same store calls, nothing else
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import Router from '@koa/router';
+import Koa from 'koa';
+import { pino } from 'pino';
+import { createService, dynamoCallBounds } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createLogPublisher, createOutboxDrainer } from '../src/products/events.js';
+import { createProductRepository } from '../src/products/repository.js';
+import type { ProductFields } from '../src/products/schema.js';
+import { createProductService } from '../src/products/service.js';
+import { createWithOutbox, getProduct, storedFields } from './direct-store.js';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+const [mode = 'service', issuer = '', jwksUri = '', endpoint = ''] = process.argv.slice(2);
+const config = loadConfig({
+  PORT: '0',
+  LOG_LEVEL: 'silent',
+  OIDC_ISSUER: issuer,
+  JWKS_URI: jwksUri,
+  DYNAMODB_ENDPOINT: endpoint,
+  AWS_REGION: 'us-east-1',
+  CURSOR_SECRET: 'bench-cursor-secret-bench-cursor-secret',
+});
+// The client the service builds in AWS mode, with the same bounds on every call.
+const client = new DynamoDBClient({ region: 'us-east-1', endpoint, ...dynamoCallBounds(config.products) });
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+function koaFloor(): RequestListener {
+  const repository = createProductRepository({ client, productsTable: 'Products', snapshotsTable: 'ProductSnapshots' });
+  const logger = pino({ level: 'silent' });
+  const drainer = createOutboxDrainer({ repository, publisher: createLogPublisher(logger), logger });
+  const products = createProductService({ repository, drainer, deadlineMs: config.products.storeDeadlineMs });
+  const router = new Router();
+  router.get('/products/:id', async (ctx) => {
+    ctx.body = await products.get(ctx.params['id'] ?? '');
+  });
+  router.post('/products', async (ctx) => {
+    ctx.status = 201;
+    ctx.body = await products.create((await readBody(ctx.req)) as ProductFields, {
+      caller: 'bench',
+      idempotencyKey: undefined,
+    });
+  });
+  const callback = new Koa().use(router.routes()).callback();
+  return (req, res) => void callback(req, res);
+}
+
+async function serviceListener(): Promise<RequestListener> {
+  const callback = (await createService(config)).app.callback();
+  return (req, res) => void callback(req, res);
+}
+
+function bare(): RequestListener {
+  const documents = DynamoDBDocumentClient.from(client);
+  return (req, res) => {
+    const answer =
+      req.method === 'POST'
+        ? readBody(req).then(async (fields) => {
+            const item = storedFields(fields as object);
+            return { status: 201, body: { ...item, id: await createWithOutbox(documents, item) } };
+          })
+        : getProduct(documents, (req.url ?? '').split('/')[2] ?? '').then((item) => ({ status: 200, body: item }));
+    answer.then(
+      ({ status, body }) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      },
+      () => {
+        res.writeHead(503);
+        res.end();
+      },
+    );
+  };
+}
+
+const listener = mode === 'service' ? await serviceListener() : mode === 'koa' ? koaFloor() : bare();
+const server = createServer(listener);
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })}\n`);
+});
