@@ -13,6 +13,7 @@ describe('the key set', () => {
   let key: TestKey;
   let clock: TestClock;
   let events: KeySetEvent[];
+  let waiters: { type: KeySetEvent['type']; resolve: () => void }[];
 
   before(async () => {
     key = await makeKey();
@@ -22,6 +23,7 @@ describe('the key set', () => {
     jwks.publish([key]);
     clock = createTestClock();
     events = [];
+    waiters = [];
   });
   afterEach(() => jwks.close());
 
@@ -30,9 +32,16 @@ describe('the key set', () => {
       issuers: [{ ...cognitoAt(jwks.baseUrl, jwks.userPoolId), keySet }],
       tokenCache: false,
       now: clock.now,
-      onKeySetEvent: (_issuer, event) => events.push(event),
+      onKeySetEvent: (_issuer, event) => {
+        events.push(event);
+        for (const waiter of waiters.filter((w) => w.type === event.type)) waiter.resolve();
+        waiters = waiters.filter((w) => w.type !== event.type);
+      },
     });
   }
+
+  /** Resolves at the key set's next event of this type: a background refresh ending, say. */
+  const next = (type: KeySetEvent['type']) => new Promise<void>((resolve) => waiters.push({ type, resolve }));
 
   const sign = (k: TestKey) =>
     jwks.sign(
@@ -67,13 +76,18 @@ describe('the key set', () => {
     const verifier = verifierFor();
     await verifier.warmUp();
     const token = await sign(key);
-    const next = await makeKey();
-    jwks.publish([next]); // the issuer drops `key`
+    const nextKey = await makeKey();
+    jwks.publish([nextKey]); // the issuer drops `key`
     clock.advance(9 * 60_000);
     assert.equal(await outcome(verifier, token), 'accepted', 'still within the maximum age');
     clock.advance(2 * 60_000);
+    const refreshed = next('fetched');
+    // Past the maximum age the held set answers at once while one refresh runs (stale-while-revalidate)...
+    assert.equal(await outcome(verifier, token), 'accepted');
+    await refreshed;
+    // ...and once the refresh is in, the removed key admits nothing.
     assert.equal(await outcome(verifier, token), 'unknown_kid');
-    assert.equal(await outcome(verifier, await sign(next)), 'accepted');
+    assert.equal(await outcome(verifier, await sign(nextKey)), 'accepted');
   });
 
   it('answers a flood of random kids with at most one fetch per 30 s cooldown', async () => {
@@ -110,9 +124,14 @@ describe('the key set', () => {
     const token = await sign(key);
     jwks.behave('fail');
     clock.advance(11 * 60_000); // past the maximum age: a refresh is due and fails
+    const failed = next('fetch_failed');
     assert.equal(await outcome(verifier, token), 'accepted');
-    assert.ok(events.some((e) => e.type === 'fetch_failed'));
-    assert.ok(events.some((e) => e.type === 'stale_used'));
+    await failed;
+    assert.ok(
+      events.some((e) => e.type === 'stale_used'),
+      'the stale use is logged once the refresh failed',
+    );
+    assert.equal(await outcome(verifier, token), 'accepted');
     assert.equal(verifier.issuers[0]?.keySet.status().stale, true);
     assert.equal(verifier.ready(), true);
     clock.advance(60 * 60_000); // past the stale-if-error window (1 h)
@@ -121,6 +140,54 @@ describe('the key set', () => {
     jwks.behave('ok');
     clock.advance(31_000);
     assert.equal(await outcome(verifier, token), 'accepted', 'recovers when the issuer is back');
+  });
+
+  it('answers at once from the held set while a refresh hangs: only one refresh runs, nobody waits for it', async () => {
+    const verifier = verifierFor({ timeoutMs: 1_000 });
+    await verifier.warmUp();
+    const token = await sign(key);
+    jwks.behave('hang');
+    clock.advance(11 * 60_000); // past the maximum age
+    const started = performance.now();
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => outcome(verifier, token)));
+    const elapsed = performance.now() - started;
+    assert.deepEqual(new Set(outcomes), new Set(['accepted']));
+    assert.ok(elapsed < 400, `20 requests took ${Math.round(elapsed)} ms against a 1 s fetch timeout`);
+    assert.equal(verifier.issuers[0]?.keySet.stats.fetches, 2, 'the warm-up fetch and one background refresh');
+    const failed = next('fetch_failed');
+    jwks.behave('ok'); // releases nothing: the hanging refresh ends at its timeout
+    await failed;
+    assert.equal(jwks.requests(), 2);
+  });
+
+  it('makes a request for a kid it does not hold wait for the shared refresh, never past the fetch timeout', async () => {
+    const verifier = verifierFor({ timeoutMs: 300 });
+    await verifier.warmUp();
+    clock.advance(31_000); // past the cooldown: an unknown kid may be fetched
+    jwks.behave('hang');
+    const started = performance.now();
+    assert.equal(await outcome(verifier, await sign(await makeKey())), 'unknown_kid');
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 250 && elapsed < 1_500, `waited ${Math.round(elapsed)} ms for a 300 ms timeout`);
+    assert.equal(await outcome(verifier, await sign(key)), 'accepted', 'a held key never waited');
+  });
+
+  it('counts the backoff after a failed fetch from the end of the attempt, not its start', async () => {
+    const verifier = verifierFor({ timeoutMs: 200 });
+    jwks.behave('hang');
+    const token = await sign(key);
+    const failed = next('fetch_failed');
+    const first = outcome(verifier, token);
+    clock.advance(900); // the attempt takes 0.9 s of the key set's clock before it fails
+    await failed;
+    assert.equal(await first, 'keys_unavailable');
+    clock.advance(200); // 1.1 s after the start of the attempt, 0.2 s after its end: still backing off
+    assert.equal(await outcome(verifier, token), 'keys_unavailable');
+    assert.equal(jwks.requests(), 1);
+    jwks.behave('ok');
+    clock.advance(800); // 1 s after the end
+    assert.equal(await outcome(verifier, token), 'accepted');
+    assert.equal(jwks.requests(), 2);
   });
 
   it('backs off after a failed fetch instead of calling the issuer on every request', async () => {

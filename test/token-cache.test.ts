@@ -10,13 +10,24 @@ describe('the verified-token cache', () => {
   let key: TestKey;
   let clock: TestClock;
   let verifier: Verifier;
+  let onRefreshEnd: (() => void)[];
+  /** Resolves when the key set's refresh in the background ends (fetched or failed). */
+  const refreshed = () => new Promise<void>((resolve) => onRefreshEnd.push(resolve));
 
   beforeEach(async () => {
     jwks = await startJwksServer();
     key = await makeKey();
     jwks.publish([key]);
     clock = createTestClock();
-    verifier = createVerifier({ issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)], now: clock.now });
+    onRefreshEnd = [];
+    verifier = createVerifier({
+      issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
+      now: clock.now,
+      onKeySetEvent: (_issuer, event) => {
+        if (event.type === 'stale_used') return;
+        for (const resolve of onRefreshEnd.splice(0)) resolve();
+      },
+    });
     await verifier.warmUp();
   });
   afterEach(() => jwks.close());
@@ -51,8 +62,26 @@ describe('the verified-token cache', () => {
     const token = await sign({ exp: Math.floor(clock.now() / 1000) + 7200 });
     await verifier.verify(token);
     jwks.publish([await makeKey()]);
-    clock.advance(11 * 60_000); // past the key set's maximum age: the next use refreshes it
+    clock.advance(11 * 60_000); // past the key set's maximum age: the next use refreshes it in the background
+    const done = refreshed();
+    await verifier.verify(token);
+    await done;
     await assert.rejects(verifier.verify(token), { reason: 'unknown_kid' });
+  });
+
+  it('never answers for a key set past stale-if-error: a cached token gets the same 503 as a new one', async () => {
+    const token = await sign({ exp: Math.floor(clock.now() / 1000) + 3 * 3600 });
+    await verifier.verify(token);
+    jwks.behave('fail');
+    clock.advance(11 * 60_000); // past the maximum age, within stale-if-error (1 h): the held set still counts
+    const done = refreshed();
+    assert.equal(verifier.peek(token)?.subject, 'test-client');
+    await done;
+    clock.advance(60 * 60_000); // past stale-if-error: the service trusts no key set now
+    assert.equal(verifier.peek(token), undefined);
+    await assert.rejects(verifier.verify(token), { reason: 'keys_unavailable' });
+    await assert.rejects(verifier.verify(await sign()), { reason: 'keys_unavailable' });
+    assert.equal(verifier.ready(), false, 'readiness says the same');
   });
 
   it('admits a reused token without an async step only while that needs no I/O (peek)', async () => {
@@ -61,14 +90,18 @@ describe('the verified-token cache', () => {
     await verifier.verify(token);
     assert.equal(verifier.peek(token)?.subject, 'test-client');
     assert.equal(verifier.peek(`${token}x`), undefined, 'keyed on the exact string');
-    clock.advance(11 * 60_000); // the key set is past its maximum age: it must be refreshed first, by verify()
-    assert.equal(verifier.peek(token), undefined);
-    await verifier.verify(token);
+    clock.advance(11 * 60_000); // past the key set's maximum age: answered at once, a refresh runs meanwhile
+    let done = refreshed();
+    assert.equal(verifier.peek(token)?.subject, 'test-client');
+    await done;
     assert.equal(verifier.peek(token)?.subject, 'test-client', 'the same keys came back: the entry stands');
     jwks.publish([await makeKey()]);
     clock.advance(11 * 60_000);
-    await assert.rejects(verifier.verify(token), { reason: 'unknown_kid' });
+    done = refreshed();
+    assert.equal(verifier.peek(token)?.subject, 'test-client', 'until the refresh is in');
+    await done;
     assert.equal(verifier.peek(token), undefined, 'its key was removed');
+    await assert.rejects(verifier.verify(token), { reason: 'unknown_kid' });
   });
 
   it("never answers from peek past the token's exp", async () => {

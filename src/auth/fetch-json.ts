@@ -15,10 +15,16 @@ export function assertTrustedUrl(raw: string): URL {
   throw new Error(`refusing to fetch keys over ${url.protocol} from ${url.host}: only https, or http on loopback`);
 }
 
-/** GET a JSON document with a total deadline and a size cap. Redirects are refused, not followed. */
-export async function fetchJson(raw: string, limits: FetchLimits): Promise<unknown> {
+/**
+ * GET a JSON document with a total deadline and a size cap. Redirects are refused, not followed. `signal`, when
+ * given, is the deadline of a larger task this fetch is part of.
+ */
+export async function fetchJson(
+  raw: string,
+  limits: FetchLimits,
+  signal: AbortSignal = AbortSignal.timeout(limits.timeoutMs),
+): Promise<unknown> {
   const url = assertTrustedUrl(raw);
-  const signal = AbortSignal.timeout(limits.timeoutMs);
   const response = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } });
   if (response.status !== 200) {
     await response.body?.cancel();

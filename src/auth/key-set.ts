@@ -4,8 +4,11 @@ import { AuthRefusal } from './errors.js';
 import { fetchJson, type FetchLimits } from './fetch-json.js';
 
 export interface KeySetOptions extends Partial<FetchLimits> {
-  /** Where the JWKS is, or a function that finds out (OIDC discovery). Never a value taken from a token. */
-  readonly jwksUri: string | (() => Promise<string>);
+  /**
+   * Where the JWKS is, or a function that finds out (OIDC discovery) within the fetch's own deadline. Never a value
+   * taken from a token.
+   */
+  readonly jwksUri: string | ((signal: AbortSignal) => Promise<string>);
   /** After this long a fetched set is no longer trusted as current, so a key the issuer removed stops working. */
   readonly maxAgeMs?: number;
   /** After a fetch, an unknown `kid` is refused without fetching again for this long (flood protection). */
@@ -44,10 +47,12 @@ export interface KeySet {
   readonly getKey: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
   /** Fetch now (startup warm-up). Rejects when the fetch fails. */
   refresh(): Promise<void>;
-  /** Cheap when the set is current; otherwise refreshes it (errors are absorbed: stale-if-error applies). */
-  ensureFresh(): Promise<void>;
-  /** The held set is current: no refresh is due. */
-  isFresh(): boolean;
+  /**
+   * The held set may be used now: it is current, or past its maximum age but within the stale-if-error window.
+   * Past the maximum age this starts one refresh in the background (stale-while-revalidate, RFC 5861 §3), so that
+   * no request waits for it. Lets the verified-token cache answer only for a set that is still trusted.
+   */
+  usable(): boolean;
   /**
    * True when `kid` would certainly be refused without a fetch: the current set lacks it and the cooldown is on.
    * Lets a flood of random kids be refused before any parsing or signature work.
@@ -96,6 +101,7 @@ export function createKeySet(options: KeySetOptions): KeySet {
   let held: Held | undefined;
   let generation = 0;
   let inflight: Promise<Held> | undefined;
+  /** When the last fetch ended: cooldown and backoff count from there, not from its start. */
   let lastAttemptAt = Number.NEGATIVE_INFINITY;
   let consecutiveFailures = 0;
   let resolvedUri: string | undefined;
@@ -113,8 +119,10 @@ export function createKeySet(options: KeySetOptions): KeySet {
   }
 
   async function load(): Promise<Held> {
-    resolvedUri ??= typeof options.jwksUri === 'string' ? options.jwksUri : await options.jwksUri();
-    const body = await fetchJson(resolvedUri, limits);
+    // One deadline for discovery and the fetch together: nobody waits longer than the timeout for a key.
+    const signal = AbortSignal.timeout(limits.timeoutMs);
+    resolvedUri ??= typeof options.jwksUri === 'string' ? options.jwksUri : await options.jwksUri(signal);
+    const body = await fetchJson(resolvedUri, limits, signal);
     const jwks = parseJwks(body);
     const text = JSON.stringify(jwks);
     const kids = new Set(jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'));
@@ -124,10 +132,10 @@ export function createKeySet(options: KeySetOptions): KeySet {
   /** One fetch at a time, whoever asks; every caller gets its outcome. */
   function fetchShared(): Promise<Held> {
     if (inflight) return inflight;
-    lastAttemptAt = now();
     stats.fetches += 1;
     inflight = load()
       .then((next) => {
+        lastAttemptAt = now();
         consecutiveFailures = 0;
         if (held?.text !== next.text) generation += 1;
         held = next;
@@ -135,9 +143,14 @@ export function createKeySet(options: KeySetOptions): KeySet {
         return next;
       })
       .catch((error: unknown) => {
+        lastAttemptAt = now();
         consecutiveFailures += 1;
         stats.failures += 1;
         emit({ type: 'fetch_failed', uri: describeUri(), error: describeError(error) });
+        // Said once per failed refresh, not once per request: the log of an outage stays readable.
+        if (held && !isFresh(held) && isUsableStale(held)) {
+          emit({ type: 'stale_used', uri: describeUri(), ageMs: now() - held.fetchedAt });
+        }
         throw error;
       })
       .finally(() => {
@@ -154,31 +167,35 @@ export function createKeySet(options: KeySetOptions): KeySet {
     return now() - set.fetchedAt < maxAgeMs + staleIfErrorMs;
   }
 
-  /** A set that may be used now: the current one, a refreshed one, or (refresh failing) a bounded stale one. */
-  async function current(): Promise<Held> {
-    if (held && isFresh(held)) return held;
-    if (inflight) return settle(inflight);
-    if (now() < nextAttemptAt() && consecutiveFailures > 0) {
-      // The issuer failed a moment ago: do not hammer it, and do not make every request wait for it.
-      if (held && isUsableStale(held)) return useStale(held);
-      throw unavailable();
-    }
-    return settle(fetchShared());
+  /** Past the maximum age, one refresh in the background, unless one runs or the issuer failed a moment ago. */
+  function revalidate(set: Held): void {
+    if (isFresh(set) || inflight || (consecutiveFailures > 0 && now() < nextAttemptAt())) return;
+    fetchShared().catch(() => undefined); // the failure is counted and logged; the held set stays in use meanwhile
   }
 
-  async function settle(pending: Promise<Held>): Promise<Held> {
+  /** The held set if it may be used now; past its maximum age it is refreshed in the background meanwhile. */
+  function usableHeld(): Held | undefined {
+    if (!held) return undefined;
+    if (isFresh(held)) return held;
+    if (!isUsableStale(held)) return undefined;
+    revalidate(held);
+    if (consecutiveFailures > 0) stats.staleUses += 1;
+    return held;
+  }
+
+  /**
+   * A set that may be used now. Only when none is held (or the one held is past stale-if-error) does the caller
+   * wait, for a shared fetch that ends at the timeout; while the issuer is backing off it is refused at once.
+   */
+  async function current(): Promise<Held> {
+    const usable = usableHeld();
+    if (usable) return usable;
+    if (!inflight && consecutiveFailures > 0 && now() < nextAttemptAt()) throw unavailable();
     try {
-      return await pending;
+      return await fetchShared();
     } catch (error) {
-      if (held && isUsableStale(held)) return useStale(held);
       throw unavailable(error);
     }
-  }
-
-  function useStale(set: Held): Held {
-    stats.staleUses += 1;
-    emit({ type: 'stale_used', uri: describeUri(), ageMs: now() - set.fetchedAt });
-    return set;
   }
 
   async function getKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
@@ -216,16 +233,8 @@ export function createKeySet(options: KeySetOptions): KeySet {
     async refresh() {
       await fetchShared();
     },
-    async ensureFresh() {
-      if (held && isFresh(held)) return;
-      try {
-        await current();
-      } catch {
-        // Nothing usable: the caller's next getKey() answers keys_unavailable.
-      }
-    },
+    usable: () => usableHeld() !== undefined,
     generation: () => generation,
-    isFresh: () => held !== undefined && isFresh(held),
     refusesWithoutFetch(kid) {
       if (!held || !isFresh(held) || held.kids.has(kid) || inflight !== undefined || now() >= nextAttemptAt()) {
         return false;

@@ -138,7 +138,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const keySet = createKeySet({
       ...config.keySet,
       now,
-      jwksUri: config.jwksUri ?? (() => discoverJwksUri(config.issuer)),
+      jwksUri: config.jwksUri ?? ((signal) => discoverJwksUri(config.issuer, signal)),
       onEvent: (event) => options.onKeySetEvent?.(config.issuer, event),
     });
     const entry: Trusted = {
@@ -168,7 +168,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   async function verify(token: string): Promise<Principal> {
     // Checked before any decoding, so that a huge token costs us nothing but its length.
     if (token.length > maxTokenBytes) throw new AuthRefusal('token_too_large');
-    const principal = (await fromCache(token)) ?? (await verifyAndRemember(token));
+    const principal = fromCache(token) ?? (await verifyAndRemember(token));
     if (options.isRevoked && (await options.isRevoked(principal))) throw new AuthRefusal('revoked');
     return principal;
   }
@@ -181,22 +181,22 @@ export function createVerifier(options: VerifierOptions): Verifier {
   function peek(token: string): Principal | undefined {
     if (!cache || options.isRevoked || token.length > maxTokenBytes) return undefined;
     const cached = cache.get(token);
-    if (!cached?.entry.keySet.isFresh() || !stillValid(cached)) return undefined;
+    if (!cached?.entry.keySet.usable() || !stillValid(cached)) return undefined;
     stats.tokenCacheHits += 1;
     return cached.principal;
   }
 
   /** The exact token string is the key, so no two tokens can ever share an entry (cf. GHSA-rp9m-7r4c-75qg). */
-  async function fromCache(token: string): Promise<Principal | undefined> {
+  function fromCache(token: string): Principal | undefined {
     const cached = cache?.get(token);
     if (!cached) {
       if (cache) stats.tokenCacheMisses += 1;
       return undefined;
     }
-    // A key set past its maximum age is refreshed first; if the refresh installs a different set, the signature is
-    // checked again against it, so that a key the issuer removed stops admitting its tokens.
-    if (!cached.entry.keySet.isFresh()) await cached.entry.keySet.ensureFresh();
-    if (!stillValid(cached)) {
+    // Only for a key set still trusted: past stale-if-error the token is verified anew, and answered as any new token
+    // would be (503 while no keys can be had). A refresh that installs a different set changes the generation, so the
+    // signature is checked again against it, and a key the issuer removed stops admitting its tokens.
+    if (!cached.entry.keySet.usable() || !stillValid(cached)) {
       cache?.delete(token);
       stats.tokenCacheMisses += 1;
       return undefined;
@@ -324,9 +324,9 @@ function toRefusal(error: unknown): AuthRefusal {
 }
 
 /** OIDC discovery (OpenID Connect Discovery 1.0 §4): the document must name the very issuer we configured (§4.3). */
-async function discoverJwksUri(issuer: string): Promise<string> {
+async function discoverJwksUri(issuer: string, signal: AbortSignal): Promise<string> {
   const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-  const document = await fetchJson(url, { timeoutMs: 5_000, maxBytes: 256 * 1024 });
+  const document = await fetchJson(url, { timeoutMs: 5_000, maxBytes: 256 * 1024 }, signal);
   if (typeof document !== 'object' || document === null) throw new Error(`${url} is not a JSON object`);
   const { issuer: stated, jwks_uri: jwksUri } = document as { issuer?: unknown; jwks_uri?: unknown };
   if (stated !== issuer) throw new Error(`${url} names issuer ${String(stated)}, not ${issuer}`);
