@@ -18,6 +18,7 @@ import { createCors } from './http/cors.js';
 import type { Config } from './config.js';
 import { createErrorHandler } from './http/errors.js';
 import { createRequestLog } from './http/request-log.js';
+import { createUnreadBodyDrain } from './http/unread-body.js';
 import type { LocalIssuer } from './local/issuer.js';
 import { createOpenApiDocument } from './openapi.js';
 import { createCursorCodec } from './products/cursor.js';
@@ -149,6 +150,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     openApiDocument,
     tokenUrl: localIssuer?.tokenUrl ?? config.tokenUrl,
   });
+  app.use(createUnreadBodyDrain());
   app.use(createRequestLog(logger));
   app.use(async (ctx, next) => {
     ctx.set('X-Content-Type-Options', 'nosniff');

@@ -6,6 +6,7 @@ import {
   type IssuerConfig,
   type KeySetOptions,
 } from './auth/index.js';
+import type { HttpTimeouts } from './http/listen.js';
 
 /** The local client and issuer used when no AWS or OIDC settings are given. */
 export interface LocalConfig {
@@ -17,6 +18,10 @@ export interface LocalConfig {
 
 export interface Config {
   readonly port: number;
+  readonly http: HttpTimeouts & {
+    /** After SIGTERM, how long requests in flight may take before their connections are cut. */
+    readonly shutdownTimeoutMs: number;
+  };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Pretty, human-oriented logs instead of JSON lines. */
   readonly prettyLogs: boolean;
@@ -112,6 +117,13 @@ const httpsUrl = z
 const schema = z
   .object({
     PORT: port(3000),
+    HTTP_HEADERS_TIMEOUT_MS: whole(10_000, 600_000).refine((n) => n >= 100, 'must be at least 100'),
+    HTTP_REQUEST_TIMEOUT_MS: whole(30_000, 3_600_000).refine((n) => n >= 100, 'must be at least 100'),
+    // Above the ALB's idle timeout (60 s in infra/service.template.yml): the balancer, not the service, closes idle
+    // connections, so it never sends a request on a connection the service is closing.
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: whole(65_000, 3_600_000),
+    // Within the ECS task's StopTimeout (30 s), with room to close the store and the drainer afterwards.
+    SHUTDOWN_TIMEOUT_MS: whole(20_000, 120_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
     USER_POOL_ID: list.pipe(
@@ -165,7 +177,8 @@ const schema = z
       .optional(),
     CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     OUTBOX_DRAIN_INTERVAL_SECONDS: whole(10, 3600),
-    LOCAL_ISSUER_PORT: port(9229),
+    // Not 9229, Node's inspector port, so that `node --inspect` and the local issuer can run together.
+    LOCAL_ISSUER_PORT: port(3001),
     LOCAL_USER_POOL_ID: z
       .string()
       .trim()
@@ -175,6 +188,13 @@ const schema = z
     LOCAL_CLIENT_SECRET: z.string().min(8, 'must be at least 8 characters').default('local-client-secret'),
   })
   .superRefine((env, ctx) => {
+    if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HTTP_HEADERS_TIMEOUT_MS'],
+        message: 'must not exceed HTTP_REQUEST_TIMEOUT_MS',
+      });
+    }
     const requires = {
       JWKS_URI: 'OIDC_ISSUER',
       OIDC_AUDIENCE: 'OIDC_ISSUER',
@@ -231,6 +251,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
   const mode: Config['auth']['mode'] = e.USER_POOL_ID ? 'aws' : e.OIDC_ISSUER ? 'oidc' : 'local';
   return Object.freeze({
     port: e.PORT,
+    http: {
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    },
     logLevel: e.LOG_LEVEL,
     prettyLogs: e.LOG_FORMAT ? e.LOG_FORMAT === 'pretty' : mode === 'local' && options.isTTY === true,
     auth: {

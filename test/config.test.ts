@@ -19,11 +19,24 @@ describe('configuration', () => {
     assert.equal(config.auth.mode, 'local');
     assert.equal(config.port, 3000);
     assert.deepEqual(config.local, {
-      issuerPort: 9229,
+      issuerPort: 3001, // not 9229: that is Node's inspector port
       userPoolId: 'local_ProductService',
       clientId: 'local-client',
       clientSecret: 'local-client-secret',
     });
+  });
+
+  it('sets the HTTP timeouts on purpose, and refuses a headers timeout longer than the request timeout', () => {
+    assert.deepEqual(loadConfig({}).http, {
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 65_000,
+      shutdownTimeoutMs: 20_000,
+    });
+    assert.match(
+      problemsOf({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000' }),
+      /HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS/,
+    );
   });
 
   it('derives the Cognito issuer and JWKS from USER_POOL_ID, with the region from its prefix', () => {

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RegoEngine, TemplateFile, type Engine } from '@aws/cloudformation-validate';
 import { parse, type Tags } from 'yaml';
+import { loadConfig } from '../src/config.js';
 import { productsTableKeys, snapshotsTableKeys } from '../src/products/tables.js';
 
 type Node = Record<string, unknown>;
@@ -131,6 +132,23 @@ describe('CloudFormation templates', () => {
         (tracking['PredefinedMetricSpecification'] as Node)['PredefinedMetricType'],
         'ECSServiceAverageCPUUtilization',
       );
+    });
+
+    it("keeps idle connections open longer than the load balancer does, and drains within the task's StopTimeout", () => {
+      const defaults = loadConfig({}).http;
+      const balancer = one(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+      const attributes = balancer.Properties['LoadBalancerAttributes'] as { Key: string; Value: string }[];
+      const idleSeconds = Number(attributes.find((a) => a.Key === 'idle_timeout.timeout_seconds')?.Value);
+      assert.ok(idleSeconds > 0, 'the idle timeout is set on purpose');
+      // A keep-alive timeout shorter than the balancer's idle timeout is the known cause of sporadic 502s.
+      assert.ok(
+        defaults.keepAliveTimeoutMs > idleSeconds * 1000,
+        `${defaults.keepAliveTimeoutMs} ms vs ${idleSeconds} s`,
+      );
+      const task = one(template, 'AWS::ECS::TaskDefinition');
+      const container = (task.Properties['ContainerDefinitions'] as Node[])[0] ?? {};
+      const stopSeconds = Number(container['StopTimeout']);
+      assert.ok(defaults.shutdownTimeoutMs + 5_000 <= stopSeconds * 1000, 'room to close the store after draining');
     });
 
     it('grants the task no wildcard action and no wildcard resource', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -56,6 +56,68 @@ describe('graceful shutdown', () => {
       assert.equal(status, 201, text);
       assert.equal(await exited, 0);
     } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('graceful shutdown under keep-alive load', () => {
+  it('drops no request: in-flight answers say Connection: close, idle connections are closed, nothing is reset', async (t) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      env: { ...process.env, PORT: '0', LOCAL_ISSUER_PORT: '0', LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const agent = new Agent({ keepAlive: true, maxSockets: 10 });
+    try {
+      let port = 0;
+      for await (const line of createInterface({ input: child.stdout })) {
+        if (line.includes('product-service listening')) {
+          port = (JSON.parse(line) as { port: number }).port;
+          break;
+        }
+      }
+      const counts = { ok: 0, close: 0 };
+      const failures: string[] = [];
+      const get = () =>
+        new Promise<'ok' | 'gone'>((resolve) => {
+          const req = request({ port, host: '127.0.0.1', path: '/hello', agent }, (res) => {
+            res.resume();
+            res.on('end', () => {
+              counts.ok += 1;
+              if (res.headers.connection === 'close') counts.close += 1;
+              resolve('ok');
+            });
+          });
+          req.on('error', (error: NodeJS.ErrnoException) => {
+            // A new connection refused: the listener is closed, nothing was sent, the client goes elsewhere. A reset
+            // on a fresh socket is one the kernel accepted after the listener closed (the one exception allowed); on
+            // a reused keep-alive socket it is a request the server dropped.
+            if (error.code === 'ECONNREFUSED') return resolve('gone');
+            if (req.reusedSocket) failures.push(`${error.code ?? error.message} on a reused connection`);
+            resolve('gone');
+          });
+          req.end();
+        });
+      const workers = Array.from({ length: 10 }, async () => {
+        while ((await get()) === 'ok');
+      });
+      await sleep(1_000);
+      const sent = counts.ok;
+      const stopped = performance.now();
+      child.kill('SIGTERM');
+      await Promise.all(workers);
+      assert.equal(await exited, 0);
+      const exitMs = performance.now() - stopped;
+      t.diagnostic(
+        `${counts.ok} answered, ${counts.close} with Connection: close, ${failures.length} reset; exit after ${Math.round(exitMs)} ms`,
+      );
+      assert.ok(sent > 100, `only ${sent} requests before SIGTERM: no load`);
+      assert.deepEqual(failures, [], 'no request dropped');
+      assert.ok(counts.close > 0, 'the answers in flight at SIGTERM said Connection: close');
+      assert.ok(exitMs < 5_000, `exited ${Math.round(exitMs)} ms after SIGTERM`);
+    } finally {
+      agent.destroy();
       child.kill('SIGKILL');
     }
   });

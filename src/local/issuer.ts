@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors, type Adapter, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { ListenError } from '../http/listen.js';
 
 export interface LocalClient {
   readonly id: string;
@@ -69,7 +70,9 @@ const resource = 'urn:product-service';
 export async function startLocalIssuer(options: LocalIssuerOptions): Promise<LocalIssuer> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new ListenError(options.port, error.code ?? 'unknown', { cause: error })),
+    );
     server.listen(options.port, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;

@@ -1,0 +1,113 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import net, { type AddressInfo, type Socket } from 'node:net';
+
+/** How long an idle keep-alive connection may stay open once a drain has begun. */
+const idleGraceMs = 500;
+
+/** Node's defaults (60 s for headers, 300 s for a request, 5 s keep-alive) are chosen here on purpose instead. */
+export interface HttpTimeouts {
+  /** Longest wait for a request's headers, counted from its first byte: a slow-headers client is cut off (408). */
+  readonly headersTimeoutMs: number;
+  /** Longest a whole request may take to arrive, body included (408 and the connection closed). */
+  readonly requestTimeoutMs: number;
+  /**
+   * How long an idle keep-alive connection stays open. Above the load balancer's idle timeout, so that it is always
+   * the balancer that closes an idle connection, never the service while the balancer sends on it (the cause of
+   * sporadic 502s behind an ALB).
+   */
+  readonly keepAliveTimeoutMs: number;
+}
+
+export interface HttpListener {
+  readonly port: number;
+  readonly server: Server;
+  /**
+   * Graceful stop: no new connections, idle keep-alive connections closed at once, every answer from now on sent
+   * with `Connection: close`. Resolves once every connection is gone, or at the deadline, when the rest are cut;
+   * `cut` says how many.
+   */
+  drain(deadlineMs: number): Promise<{ readonly cut: number }>;
+}
+
+/** The port could not be listened on: `code` is Node's (`EADDRINUSE`, `EACCES`). */
+export class ListenError extends Error {
+  constructor(
+    readonly port: number,
+    readonly code: string,
+    options: { cause: unknown },
+  ) {
+    super(`could not listen on port ${port} (${code})`, options);
+    this.name = 'ListenError';
+  }
+}
+
+/** Koa's `app.callback()`, whose promise settles on its own (Koa answers its errors itself). */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+export async function listen(
+  handler: RequestHandler,
+  options: { readonly port: number; readonly host?: string; readonly timeouts: HttpTimeouts },
+): Promise<HttpListener> {
+  const { timeouts } = options;
+  const server = createServer({
+    headersTimeout: timeouts.headersTimeoutMs,
+    requestTimeout: timeouts.requestTimeoutMs,
+    keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+    // How often the two timeouts above are checked (Node's default is 30 s, which would stretch them by as much).
+    connectionsCheckingInterval: Math.min(1_000, timeouts.headersTimeoutMs),
+  });
+  let draining = false;
+  const inFlight = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('request', (req, res) => {
+    if (draining) res.setHeader('Connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    handler(req, res);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException) =>
+      reject(new ListenError(options.port, error.code ?? 'unknown', { cause: error }));
+    server.once('error', failed);
+    server.listen(options.port, options.host, () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
+
+  return {
+    port: (server.address() as AddressInfo).port,
+    server,
+    drain(deadlineMs) {
+      draining = true;
+      // Answers still to come say the connection ends with them; the client opens a new one (elsewhere) next time.
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      return new Promise((resolve) => {
+        const deadline = setTimeout(() => {
+          clearInterval(idleSweep);
+          const cut = sockets.size;
+          server.closeAllConnections();
+          resolve({ cut });
+        }, deadlineMs);
+        // Idle keep-alive connections are closed once they have stayed idle for the grace period, not at once: a
+        // connection that looks idle may already carry the client's next request on the wire, and closing it
+        // resets that request (every one of 10 busy connections was reset that way in test/shutdown.test.ts).
+        // Each such request is answered instead, with Connection: close. Any response sent from now on closes its
+        // connection, so a connection idle at a sweep has been idle since before the drain began.
+        const idleSweep = setInterval(() => server.closeIdleConnections(), Math.min(idleGraceMs, deadlineMs));
+        // net.Server's close, not http.Server's: that one also closes every idle connection at once, and stops
+        // enforcing the headers and request timeouts while connections drain.
+        net.Server.prototype.close.call(server, () => {
+          clearTimeout(deadline);
+          clearInterval(idleSweep);
+          resolve({ cut: 0 });
+        });
+      });
+    },
+  };
+}
