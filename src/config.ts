@@ -114,104 +114,103 @@ const httpsUrl = z
     return url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1'].includes(url.hostname));
   }, 'must be an https URL (http only for localhost)');
 
-const schema = z
-  .object({
-    PORT: port(3000),
-    HTTP_HEADERS_TIMEOUT_MS: whole(10_000, 600_000).refine((n) => n >= 100, 'must be at least 100'),
-    HTTP_REQUEST_TIMEOUT_MS: whole(30_000, 3_600_000).refine((n) => n >= 100, 'must be at least 100'),
-    // Above the ALB's idle timeout (60 s in infra/service.template.yml): the balancer, not the service, closes idle
-    // connections, so it never sends a request on a connection the service is closing.
-    HTTP_KEEP_ALIVE_TIMEOUT_MS: whole(65_000, 3_600_000),
-    // Within the ECS task's StopTimeout (30 s), with room to close the store and the drainer afterwards.
-    SHUTDOWN_TIMEOUT_MS: whole(20_000, 120_000),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
-    USER_POOL_ID: list.pipe(
-      z
-        .array(z.string().regex(userPoolIdPattern, 'must be a Cognito user pool id such as us-east-1_AbC123'))
-        .optional(),
-    ),
-    COGNITO_TOKEN_USE: list.pipe(z.array(z.enum(['access', 'id'])).optional()),
-    AWS_REGION: z
-      .string()
-      .trim()
-      .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1')
-      .optional(),
-    ALLOWED_CLIENT_IDS: list,
-    OIDC_ISSUER: httpsUrl.optional(),
-    JWKS_URI: httpsUrl.optional(),
-    OIDC_AUDIENCE: list,
-    OIDC_TOKEN_TYPE: z.string().trim().min(1).optional(),
-    JWT_ALGORITHMS: list.pipe(z.array(z.enum(supportedAlgorithms)).optional()),
-    CLOCK_TOLERANCE_SECONDS: whole(5, 300),
-    MAX_TOKEN_AGE_SECONDS: z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).optional(),
-    TOKEN_CACHE_SIZE: whole(10_000, 1_000_000),
-    JWKS_MAX_AGE_SECONDS: whole(600),
-    JWKS_COOLDOWN_SECONDS: whole(30),
-    JWKS_STALE_IF_ERROR_SECONDS: whole(3600),
-    JWKS_TIMEOUT_MS: whole(5000, 60_000),
-    CORS_ORIGINS: list.pipe(z.array(origin).optional()),
-    OAUTH_TOKEN_URL: httpsUrl.optional(),
-    PRODUCTS_TABLE_NAME: z
-      .string()
-      .trim()
-      .regex(/^[\w.-]{3,255}$/, 'must be a DynamoDB table name')
-      .default('Products'),
-    PRODUCTS_SNAPSHOT_TABLE_NAME: z
-      .string()
-      .trim()
-      .regex(/^[\w.-]{3,255}$/, 'must be a DynamoDB table name')
-      .default('ProductSnapshots'),
-    DYNAMODB_ENDPOINT: z
-      .string()
-      .trim()
-      .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL')
-      .optional(),
-    DYNAMODB_TIMEOUT_MS: whole(1000, 60_000),
-    DYNAMODB_MAX_ATTEMPTS: whole(3, 10).refine((n) => n >= 1, 'must be from 1 to 10'),
-    STORE_DEADLINE_MS: whole(5000, 60_000).refine((n) => n >= 100, 'must be at least 100'),
-    PRODUCT_EVENTS_TOPIC_ARN: z
-      .string()
-      .trim()
-      .regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'must be an SNS topic ARN')
-      .optional(),
-    CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-    OUTBOX_DRAIN_INTERVAL_SECONDS: whole(10, 3600),
-    // Not 9229, Node's inspector port, so that `node --inspect` and the local issuer can run together.
-    LOCAL_ISSUER_PORT: port(3001),
-    LOCAL_USER_POOL_ID: z
-      .string()
-      .trim()
-      .regex(/^[\w-]+_[0-9A-Za-z]+$/, 'must look like a user pool id, e.g. local_ProductService')
-      .default('local_ProductService'),
-    LOCAL_CLIENT_ID: z.string().trim().min(1, 'must not be empty').default('local-client'),
-    LOCAL_CLIENT_SECRET: z.string().min(8, 'must be at least 8 characters').default('local-client-secret'),
-  })
-  .superRefine((env, ctx) => {
-    if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['HTTP_HEADERS_TIMEOUT_MS'],
-        message: 'must not exceed HTTP_REQUEST_TIMEOUT_MS',
-      });
+/** Every variable the service reads, with its rule and default: the README's configuration table lists them all. */
+const variables = z.object({
+  PORT: port(3000),
+  HTTP_HEADERS_TIMEOUT_MS: whole(10_000, 600_000).refine((n) => n >= 100, 'must be at least 100'),
+  HTTP_REQUEST_TIMEOUT_MS: whole(30_000, 3_600_000).refine((n) => n >= 100, 'must be at least 100'),
+  // Above the ALB's idle timeout (60 s in infra/service.template.yml): the balancer, not the service, closes idle
+  // connections, so it never sends a request on a connection the service is closing.
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: whole(65_000, 3_600_000),
+  // Within the ECS task's StopTimeout (30 s), with room to close the store and the drainer afterwards.
+  SHUTDOWN_TIMEOUT_MS: whole(20_000, 120_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  USER_POOL_ID: list.pipe(
+    z.array(z.string().regex(userPoolIdPattern, 'must be a Cognito user pool id such as us-east-1_AbC123')).optional(),
+  ),
+  COGNITO_TOKEN_USE: list.pipe(z.array(z.enum(['access', 'id'])).optional()),
+  AWS_REGION: z
+    .string()
+    .trim()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1')
+    .optional(),
+  ALLOWED_CLIENT_IDS: list,
+  OIDC_ISSUER: httpsUrl.optional(),
+  JWKS_URI: httpsUrl.optional(),
+  OIDC_AUDIENCE: list,
+  OIDC_TOKEN_TYPE: z.string().trim().min(1).optional(),
+  JWT_ALGORITHMS: list.pipe(z.array(z.enum(supportedAlgorithms)).optional()),
+  CLOCK_TOLERANCE_SECONDS: whole(5, 300),
+  MAX_TOKEN_AGE_SECONDS: z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).optional(),
+  TOKEN_CACHE_SIZE: whole(10_000, 1_000_000),
+  JWKS_MAX_AGE_SECONDS: whole(600),
+  JWKS_COOLDOWN_SECONDS: whole(30),
+  JWKS_STALE_IF_ERROR_SECONDS: whole(3600),
+  JWKS_TIMEOUT_MS: whole(5000, 60_000),
+  CORS_ORIGINS: list.pipe(z.array(origin).optional()),
+  OAUTH_TOKEN_URL: httpsUrl.optional(),
+  PRODUCTS_TABLE_NAME: z
+    .string()
+    .trim()
+    .regex(/^[\w.-]{3,255}$/, 'must be a DynamoDB table name')
+    .default('Products'),
+  PRODUCTS_SNAPSHOT_TABLE_NAME: z
+    .string()
+    .trim()
+    .regex(/^[\w.-]{3,255}$/, 'must be a DynamoDB table name')
+    .default('ProductSnapshots'),
+  DYNAMODB_ENDPOINT: z
+    .string()
+    .trim()
+    .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL')
+    .optional(),
+  DYNAMODB_TIMEOUT_MS: whole(1000, 60_000),
+  DYNAMODB_MAX_ATTEMPTS: whole(3, 10).refine((n) => n >= 1, 'must be from 1 to 10'),
+  STORE_DEADLINE_MS: whole(5000, 60_000).refine((n) => n >= 100, 'must be at least 100'),
+  PRODUCT_EVENTS_TOPIC_ARN: z
+    .string()
+    .trim()
+    .regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'must be an SNS topic ARN')
+    .optional(),
+  CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  OUTBOX_DRAIN_INTERVAL_SECONDS: whole(10, 3600),
+  // Not 9229, Node's inspector port, so that `node --inspect` and the local issuer can run together.
+  LOCAL_ISSUER_PORT: port(3001),
+  LOCAL_USER_POOL_ID: z
+    .string()
+    .trim()
+    .regex(/^[\w-]+_[0-9A-Za-z]+$/, 'must look like a user pool id, e.g. local_ProductService')
+    .default('local_ProductService'),
+  LOCAL_CLIENT_ID: z.string().trim().min(1, 'must not be empty').default('local-client'),
+  LOCAL_CLIENT_SECRET: z.string().min(8, 'must be at least 8 characters').default('local-client-secret'),
+});
+
+/** The names of every environment variable the service reads (a test checks the README against it). */
+export const configVariableNames = Object.keys(variables.shape);
+
+const schema = variables.superRefine((env, ctx) => {
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['HTTP_HEADERS_TIMEOUT_MS'],
+      message: 'must not exceed HTTP_REQUEST_TIMEOUT_MS',
+    });
+  }
+  const requires = {
+    JWKS_URI: 'OIDC_ISSUER',
+    OIDC_AUDIENCE: 'OIDC_ISSUER',
+    OIDC_TOKEN_TYPE: 'OIDC_ISSUER',
+    JWT_ALGORITHMS: 'OIDC_ISSUER',
+    ALLOWED_CLIENT_IDS: 'USER_POOL_ID',
+    COGNITO_TOKEN_USE: 'USER_POOL_ID',
+  } as const;
+  for (const [name, needed] of Object.entries(requires) as [keyof typeof requires, 'OIDC_ISSUER' | 'USER_POOL_ID'][]) {
+    if (env[name] !== undefined && env[needed] === undefined) {
+      ctx.addIssue({ code: 'custom', path: [name], message: `is only used together with ${needed}` });
     }
-    const requires = {
-      JWKS_URI: 'OIDC_ISSUER',
-      OIDC_AUDIENCE: 'OIDC_ISSUER',
-      OIDC_TOKEN_TYPE: 'OIDC_ISSUER',
-      JWT_ALGORITHMS: 'OIDC_ISSUER',
-      ALLOWED_CLIENT_IDS: 'USER_POOL_ID',
-      COGNITO_TOKEN_USE: 'USER_POOL_ID',
-    } as const;
-    for (const [name, needed] of Object.entries(requires) as [
-      keyof typeof requires,
-      'OIDC_ISSUER' | 'USER_POOL_ID',
-    ][]) {
-      if (env[name] !== undefined && env[needed] === undefined) {
-        ctx.addIssue({ code: 'custom', path: [name], message: `is only used together with ${needed}` });
-      }
-    }
-  });
+  }
+});
 
 /**
  * The environment, parsed once at startup. Names only the variables that are wrong, and never echoes a value,

@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig, configVariableNames } from '../src/config.js';
 
 function problemsOf(env: Record<string, string>): string {
   try {
@@ -88,5 +89,14 @@ describe('configuration', () => {
     });
     assert.equal(result.status, 1);
     assert.match(result.stderr, /USER_POOL_ID must be a Cognito user pool id/);
+  });
+});
+
+describe('the README', () => {
+  it('lists in its configuration table every variable the service reads, and nothing else', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const table = readme.slice(readme.indexOf('| variable '), readme.indexOf('\n\n', readme.indexOf('| variable ')));
+    const documented = [...table.matchAll(/^\| `([A-Z][A-Z0-9_]*)`/gm)].map((match) => match[1]);
+    assert.deepEqual([...documented].sort(), [...configVariableNames].sort());
   });
 });
