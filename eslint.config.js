@@ -37,7 +37,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/server.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['src/server.ts', 'src/token.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

@@ -45,14 +45,14 @@ service.logger.info({ port, mode: config.auth.mode }, 'product-service listening
 
 if (service.localIssuer && config.local) {
   const base = `http://localhost:${port}`;
-  const token = `curl -s -u ${config.local.clientId}:${config.local.clientSecret} -d grant_type=client_credentials ${service.localIssuer.tokenUrl}`;
+
   process.stdout.write(
     [
       '',
       `ProductService is running locally on ${base} with an embedded Cognito-shaped issuer.`,
       '',
       'Get a token and call the API:',
-      `  TOKEN=$(${token} | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
+      `  TOKEN=$(npm run --silent token -- --token-url ${service.localIssuer.tokenUrl} --client ${config.local.clientId}:${config.local.clientSecret})`,
       `  curl -i ${base}/hello`,
       `  curl -i -H "Authorization: Bearer $TOKEN" ${base}/example`,
       `  curl -i -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`,

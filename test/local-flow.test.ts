@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import {
@@ -22,6 +24,44 @@ describe('local mode: the bearer-token flow end to end', () => {
     tokenUrl = running.service.localIssuer.tokenUrl;
   });
   after(() => running.close());
+
+  describe("npm run token, the README's way to a token for curl", () => {
+    const run = (args: readonly string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn('npm', ['run', '--silent', 'token', '--', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.once('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+
+    it('prints the access token alone, which the service accepts', async () => {
+      const { code, stdout } = await run(['--token-url', tokenUrl, '--client', `${client.id}:${client.secret}`]);
+      assert.equal(code, 0);
+      const response = await fetch(`${running.url}/products`, { headers: bearer(stdout.trim()) });
+      assert.equal(response.status, 200);
+    });
+
+    it('fails loudly on a wrong secret: the reason on stderr, nothing on stdout, exit 1', async () => {
+      const { code, stdout, stderr } = await run(['--token-url', tokenUrl, '--client', `${client.id}:wrong-secret`]);
+      assert.equal(code, 1);
+      assert.equal(stdout, '');
+      assert.match(stderr, /answered 401 invalid_client/);
+    });
+
+    it('fails loudly when nothing answers at the token URL', async () => {
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const { port } = closed.address() as AddressInfo;
+      await new Promise((resolve) => closed.close(resolve));
+      const url = `http://127.0.0.1:${port}/oauth2/token`;
+      const { code, stdout, stderr } = await run(['--token-url', url, '--client', 'a:b']);
+      assert.equal(code, 1);
+      assert.equal(stdout, '');
+      assert.ok(stderr.includes(`no answer from ${url} (ECONNREFUSED)`), stderr);
+    });
+  });
 
   it('answers GET /hello with 200 and no token: it is the load balancer health check', async () => {
     const response = await fetch(`${running.url}/hello`);
