@@ -98,6 +98,16 @@ describe('whatever a client sends (property-based)', () => {
       body: JSON.stringify(payload),
     });
 
+  /** Every message a client reads says what the field must be, in the house style ("must not be blank"). */
+  function assertHouseStyle(body: unknown, payload: unknown): void {
+    const { errors = {} } = body as { errors?: Record<string, string[]> };
+    for (const [pointer, messages] of Object.entries(errors)) {
+      for (const message of messages) {
+        assert.match(message, /^(must|is) [a-z0-9]/, `${pointer}: "${message}" for ${JSON.stringify(payload)}`);
+      }
+    }
+  }
+
   it('answers POST /products with a 2xx or a 4xx, and every product it answers is valid', async () => {
     await fc.assert(
       fc.asyncProperty(body, async (payload) => {
@@ -108,6 +118,7 @@ describe('whatever a client sends (property-based)', () => {
           assert.equal(created.version, 1);
         } else {
           assert.equal(response.status, 400, `${response.status} for ${JSON.stringify(payload)}`);
+          assertHouseStyle(await response.json(), payload);
         }
       }),
       { numRuns: runs },
@@ -126,6 +137,7 @@ describe('whatever a client sends (property-based)', () => {
       fc.asyncProperty(patchBody, async (operations) => {
         const response = await send('PATCH', `/products/${current.id}`, 'application/json-patch+json', operations);
         assert.ok(response.status < 500, `${response.status} for ${JSON.stringify(operations)}`);
+        if (response.status === 400) assertHouseStyle(await response.json(), operations);
         if (response.status !== 200) return;
         const next: Product = productSchema.parse(await response.json());
         assert.equal(next.id, current.id);

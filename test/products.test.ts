@@ -102,6 +102,22 @@ describe('the products API', () => {
       ]);
     });
 
+    it('says what each field must be, in the house style, and refuses a currency ISO 4217 does not have', async () => {
+      const response = await call('/products', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ imageURL: 'not a url', price: { amount: '5', currency: 'ZZZ' }, tags: [''] }),
+      });
+      assert.equal(response.status, 400);
+      assert.deepEqual(await errorsOf(response), {
+        '/name': ['is required'],
+        '/imageURL': ['must be an absolute http(s) URL'],
+        '/price/amount': ['must be a number'],
+        '/price/currency': ['must be an ISO 4217 code such as USD'],
+        '/tags/0': ['must not be blank'],
+      });
+    });
+
     it('answers wrongly typed and missing fields with 400, never 500', async () => {
       for (const body of [{ name: 42, imageURL: valid.imageURL }, { imageURL: valid.imageURL }, [], 'text', null, 7]) {
         const response = await call('/products', {

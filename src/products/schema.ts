@@ -1,45 +1,69 @@
 import { z } from 'zod';
 
+/**
+ * The message for a value of the wrong type, in the house style of every message a client reads: what the field must
+ * be ("must be a number"), or "is required" when it is missing.
+ */
+const expected = (what: string) => ({
+  error: (issue: { readonly input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}`),
+});
+
+/** ISO 4217 codes as the runtime knows them (Intl), so `ZZZ` is refused although it looks like one. */
+const currencies = Intl.supportedValuesOf('currency') as [string, ...string[]];
+
 /** A product's id: 128 random bits, base64url. URL-safe and unguessable. */
 export const productIdPattern = /^[A-Za-z0-9_-]{22}$/;
 
 const httpUrl = z
-  .url({ protocol: /^https?$/ })
-  .max(2048)
+  .url({ protocol: /^https?$/, ...expected('an absolute http(s) URL') })
+  .max(2048, 'must be at most 2048 characters')
   .describe('An absolute http(s) URL of the product image');
 
 /** The fields a client writes. Unknown fields are refused, so a typo never passes silently. */
 export const productFields = z
-  .strictObject({
-    name: z
-      .string()
-      .trim()
-      .min(1, 'must not be blank')
-      .max(200)
-      .describe('The product series name, e.g. "Trek Domane"'),
-    imageURL: httpUrl,
-    description: z.string().max(2000).optional().describe('Free text shown on the product page'),
-    price: z
-      .strictObject({
-        amount: z
-          .number()
-          .nonnegative()
-          .max(1_000_000_000)
-          // Exact, not a float `multipleOf(0.01)`: the number as written has at most two decimals (1e-20 and 5e-324
-          // do not, and DynamoDB cannot even store the latter).
-          .refine((amount) => /^\d+(\.\d{1,2})?$/.test(String(amount)), 'must be in whole cents, such as 19.99')
-          .describe("In the currency's units, with at most two decimals"),
-        currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD'),
-      })
-      .optional()
-      .describe('List price'),
-    tags: z
-      .array(z.string().trim().min(1).max(50))
-      .max(100)
-      .refine((tags) => new Set(tags).size === tags.length, 'must not repeat a tag')
-      .optional()
-      .describe('Catalogue tags for filtering'),
-  })
+  .strictObject(
+    {
+      name: z
+        .string(expected('a string'))
+        .trim()
+        .min(1, 'must not be blank')
+        .max(200, 'must be at most 200 characters')
+        .describe('The product series name, e.g. "Trek Domane"'),
+      imageURL: httpUrl,
+      description: z
+        .string(expected('a string'))
+        .max(2000, 'must be at most 2000 characters')
+        .optional()
+        .describe('Free text shown on the product page'),
+      price: z
+        .strictObject(
+          {
+            amount: z
+              .number(expected('a number'))
+              .nonnegative('must not be negative')
+              .max(1_000_000_000, 'must be at most 1000000000')
+              // Exact, not a float `multipleOf(0.01)`: the number as written has at most two decimals (1e-20 and 5e-324
+              // do not, and DynamoDB cannot even store the latter).
+              .refine((amount) => /^\d+(\.\d{1,2})?$/.test(String(amount)), 'must be in whole cents, such as 19.99')
+              .describe("In the currency's units, with at most two decimals"),
+            currency: z.enum(currencies, expected('an ISO 4217 code such as USD')),
+          },
+          expected('an object with amount and currency'),
+        )
+        .optional()
+        .describe('List price'),
+      tags: z
+        .array(
+          z.string(expected('a string')).trim().min(1, 'must not be blank').max(50, 'must be at most 50 characters'),
+          expected('a list of strings'),
+        )
+        .max(100, 'must hold at most 100 tags')
+        .refine((tags) => new Set(tags).size === tags.length, 'must not repeat a tag')
+        .optional()
+        .describe('Catalogue tags for filtering'),
+    },
+    expected('a JSON object'),
+  )
   .meta({ id: 'ProductInput' });
 export type ProductFields = z.infer<typeof productFields>;
 
@@ -73,20 +97,27 @@ export const snapshotPage = z
   .meta({ id: 'SnapshotPage' });
 
 /** RFC 6902 operations, checked for shape before fast-json-patch applies them. */
-const pointer = z.string().regex(/^(\/([^~]|~[01])*)*$/, 'must be a JSON Pointer (RFC 6901)');
+const pointer = z
+  .string(expected('a JSON Pointer (RFC 6901)'))
+  .regex(/^(\/([^~]|~[01])*)*$/, 'must be a JSON Pointer (RFC 6901)');
 export const jsonPatch = z
   .array(
-    z.discriminatedUnion('op', [
-      z.strictObject({ op: z.literal('add'), path: pointer, value: z.unknown() }),
-      z.strictObject({ op: z.literal('replace'), path: pointer, value: z.unknown() }),
-      z.strictObject({ op: z.literal('test'), path: pointer, value: z.unknown() }),
-      z.strictObject({ op: z.literal('remove'), path: pointer }),
-      z.strictObject({ op: z.literal('move'), path: pointer, from: pointer }),
-      z.strictObject({ op: z.literal('copy'), path: pointer, from: pointer }),
-    ]),
+    z.discriminatedUnion(
+      'op',
+      [
+        z.strictObject({ op: z.literal('add'), path: pointer, value: z.unknown() }),
+        z.strictObject({ op: z.literal('replace'), path: pointer, value: z.unknown() }),
+        z.strictObject({ op: z.literal('test'), path: pointer, value: z.unknown() }),
+        z.strictObject({ op: z.literal('remove'), path: pointer }),
+        z.strictObject({ op: z.literal('move'), path: pointer, from: pointer }),
+        z.strictObject({ op: z.literal('copy'), path: pointer, from: pointer }),
+      ],
+      expected('an operation whose op is add, remove, replace, move, copy or test'),
+    ),
+    expected('a JSON Patch: a list of operations'),
   )
-  .min(1)
-  .max(100)
+  .min(1, 'must hold at least one operation')
+  .max(100, 'must hold at most 100 operations')
   .meta({ id: 'JsonPatch' });
 export type JsonPatch = z.infer<typeof jsonPatch>;
 

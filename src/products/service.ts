@@ -116,7 +116,7 @@ function checkPaths(operations: JsonPatch): void {
       400,
       'invalid_patch',
       'id, version and lastModified are set by the server',
-      Object.fromEntries(touched.map((at) => [at, ['may not change id, version or lastModified']])),
+      Object.fromEntries(touched.map((at) => [at, ['must not change id, version or lastModified']])),
     );
   }
 }
@@ -151,7 +151,7 @@ function applyPatch(before: Product, operations: JsonPatch): ProductFields {
       400,
       'invalid_patch',
       'id, version and lastModified are set by the server',
-      Object.fromEntries(changed.map((field) => [`/${field}`, ['may not change id, version or lastModified']])),
+      Object.fromEntries(changed.map((field) => [`/${field}`, ['must not change id, version or lastModified']])),
     );
   }
   const fields = Object.fromEntries(
