@@ -17,6 +17,7 @@ import {
 import { createCors } from './http/cors.js';
 import type { Config } from './config.js';
 import { createErrorHandler } from './http/errors.js';
+import { failureFields } from './http/log-fields.js';
 import { createRequestLog } from './http/request-log.js';
 import { createUnreadBodyDrain } from './http/unread-body.js';
 import type { LocalIssuer } from './local/issuer.js';
@@ -106,7 +107,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     await verifier.warmUp();
   } catch (error) {
     // Not fatal: requests answer 503 until the keys can be had, and the key set keeps trying.
-    logger.warn({ err: error }, 'could not fetch the issuer keys at startup');
+    logger.warn({ failure: failureFields(error) }, 'could not fetch the issuer keys at startup');
   }
 
   const { client: dynamo, localEndpoint } = await createDynamoClient(config, closers);

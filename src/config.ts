@@ -63,9 +63,10 @@ export interface Config {
   readonly local: LocalConfig | undefined;
 }
 
+/** What is wrong with the environment, on one line an operator reads in a log: every variable named, no value. */
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(`invalid configuration: ${problems.join('; ')}`);
     this.name = 'ConfigError';
   }
 }
@@ -190,6 +191,16 @@ const variables = z.object({
 export const configVariableNames = Object.keys(variables.shape);
 
 const schema = variables.superRefine((env, ctx) => {
+  // The docs page and the OpenAPI document name the token endpoint; Cognito's is on the user pool's domain, which
+  // the pool id does not tell. Without it the page would offer a URL nothing serves.
+  if (env.USER_POOL_ID !== undefined && env.OAUTH_TOKEN_URL === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['OAUTH_TOKEN_URL'],
+      message:
+        "is required with USER_POOL_ID: the user pool domain's /oauth2/token (the Cognito stack exports it as UserPool::TokenUrl)",
+    });
+  }
   if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
     ctx.addIssue({
       code: 'custom',

@@ -170,6 +170,9 @@ export function createOpenApiDocument(options: OpenApiOptions): Record<string, u
     const { $schema: _schema, $id: _id, ...rest } = schema as Record<string, unknown>;
     components[id] = rest;
   }
+  // With a token endpoint, the page can get a token itself (client_credentials); without one (an OIDC issuer whose
+  // OAUTH_TOKEN_URL is not set), a person pastes a token: never a URL that nothing serves.
+  const scheme = options.tokenUrl === undefined ? 'bearer' : 'oauth2';
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of operations) {
     const access = scopesFor(options.policyRules, op.method, op.path);
@@ -206,7 +209,7 @@ export function createOpenApiDocument(options: OpenApiOptions): Record<string, u
         ? { requestBody: { required: true, content: { [op.request.type]: { schema: ref(op.request.schema) } } } }
         : {}),
       responses,
-      security: access === 'public' ? [] : [{ oauth2: [...access] }],
+      security: access === 'public' ? [] : [{ [scheme]: [...access] }],
     };
   }
   return {
@@ -219,13 +222,16 @@ export function createOpenApiDocument(options: OpenApiOptions): Record<string, u
     paths,
     components: {
       schemas: components,
-      securitySchemes: {
-        oauth2: {
-          type: 'oauth2',
-          flows: { clientCredentials: { tokenUrl: options.tokenUrl ?? '/oauth2/token', scopes: options.scopes } },
-        },
-      },
+      securitySchemes:
+        options.tokenUrl === undefined
+          ? { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token' } }
+          : {
+              oauth2: {
+                type: 'oauth2',
+                flows: { clientCredentials: { tokenUrl: options.tokenUrl, scopes: options.scopes } },
+              },
+            },
     },
-    security: [{ oauth2: [] }],
+    security: [{ [scheme]: [] }],
   };
 }

@@ -14,7 +14,18 @@ function problemsOf(env: Record<string, string>): string {
   assert.fail('expected the configuration to be refused');
 }
 
+const tokenUrl = 'https://example.auth.eu-west-1.amazoncognito.com/oauth2/token';
+
 describe('configuration', () => {
+  it('refuses AWS mode without the token URL of the user pool domain, in one line that says where to find it', () => {
+    const message = problemsOf({ USER_POOL_ID: 'eu-west-1_AbC123' });
+    assert.match(
+      message,
+      /^invalid configuration: OAUTH_TOKEN_URL is required with USER_POOL_ID: .*UserPool::TokenUrl/,
+    );
+    assert.doesNotMatch(message, /\n/);
+  });
+
   it('runs in local mode with the embedded issuer when no AWS or OIDC settings are given', () => {
     const config = loadConfig({});
     assert.equal(config.auth.mode, 'local');
@@ -41,7 +52,11 @@ describe('configuration', () => {
   });
 
   it('derives the Cognito issuer and JWKS from USER_POOL_ID, with the region from its prefix', () => {
-    const config = loadConfig({ USER_POOL_ID: 'eu-west-1_AbC123', ALLOWED_CLIENT_IDS: 'one, two' });
+    const config = loadConfig({
+      USER_POOL_ID: 'eu-west-1_AbC123',
+      ALLOWED_CLIENT_IDS: 'one, two',
+      OAUTH_TOKEN_URL: tokenUrl,
+    });
     assert.equal(config.auth.mode, 'aws');
     assert.equal(config.local, undefined);
     const [issuer] = config.auth.issuers;
@@ -52,7 +67,11 @@ describe('configuration', () => {
   });
 
   it('lets AWS_REGION override the region in the pool id', () => {
-    const [issuer] = loadConfig({ USER_POOL_ID: 'eu-west-1_AbC123', AWS_REGION: 'us-east-2' }).auth.issuers;
+    const [issuer] = loadConfig({
+      USER_POOL_ID: 'eu-west-1_AbC123',
+      AWS_REGION: 'us-east-2',
+      OAUTH_TOKEN_URL: tokenUrl,
+    }).auth.issuers;
     assert.equal(issuer?.issuer, 'https://cognito-idp.us-east-2.amazonaws.com/eu-west-1_AbC123');
   });
 

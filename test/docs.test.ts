@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { policyRules } from '../src/routes.js';
-import { scopesFor } from '../src/openapi.js';
+import { createOpenApiDocument, scopesFor } from '../src/openapi.js';
 import { localTestConfig, startService, type RunningService } from './support/service.js';
 
 describe('the docs page and its contract', () => {
@@ -71,5 +71,16 @@ describe('the docs page and its contract', () => {
       });
     assert.equal((await ask(pageOrigin)).headers.get('access-control-allow-origin'), pageOrigin);
     assert.equal((await ask('https://evil.example')).headers.get('access-control-allow-origin'), null);
+  });
+});
+
+describe('the contract without a token endpoint', () => {
+  it('offers a bearer token field, never a token URL that nothing serves (OIDC issuer without OAUTH_TOKEN_URL)', () => {
+    const document = createOpenApiDocument({ policyRules, tokenUrl: undefined, scopes: {} });
+    const text = JSON.stringify(document);
+    assert.ok(!text.includes('tokenUrl'), 'no OAuth2 flow to a guessed URL');
+    const { securitySchemes } = document['components'] as { securitySchemes: Record<string, unknown> };
+    assert.deepEqual(Object.keys(securitySchemes), ['bearer']);
+    assert.deepEqual(document['security'], [{ bearer: [] }]);
   });
 });

@@ -1,8 +1,22 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { makeKey, startJwksServer } from './support/jwks-server.js';
+import { stop, watchLines } from './support/processes.js';
 import { bearer, fetchToken, freePort, localTestConfig, startService, type RunningService } from './support/service.js';
+
+async function assertUnavailable(response: Response): Promise<void> {
+  assert.equal(response.status, 503);
+  assert.match(response.headers.get('retry-after') ?? '', /^\d+$/);
+  const body = (await response.json()) as Record<string, unknown>;
+  assert.equal(body['error'], 'temporarily_unavailable');
+  assert.doesNotMatch(JSON.stringify(body), /ECONN|at .*\.js|127\.0\.0\.1/, 'no internals in the answer');
+}
 
 // A store that cannot answer is the service's problem, not the client's: 503 with Retry-After (RFC 9110 §15.6.4),
 // within a bounded time, never a 500 with details and never a request that hangs.
@@ -21,14 +35,6 @@ describe('when DynamoDB cannot answer', () => {
       secret: 'local-client-secret',
     });
     return { running, token };
-  }
-
-  async function assertUnavailable(response: Response): Promise<void> {
-    assert.equal(response.status, 503);
-    assert.match(response.headers.get('retry-after') ?? '', /^\d+$/);
-    const body = (await response.json()) as Record<string, unknown>;
-    assert.equal(body['error'], 'temporarily_unavailable');
-    assert.doesNotMatch(JSON.stringify(body), /ECONN|at .*\.js|127\.0\.0\.1/, 'no internals in the answer');
   }
 
   describe('a store that refuses connections', () => {
@@ -122,5 +128,55 @@ describe('when DynamoDB cannot answer', () => {
         await running.close();
       }
     });
+  });
+});
+
+// In AWS mode the SDK finds credentials itself (the task role). When it finds none, the store cannot be asked now:
+// the same bounded 503, and the log says why in a line, without the credential provider's stack trace.
+describe('when no AWS credentials can be had', () => {
+  it('answers 503 with Retry-After, and logs the reason without a stack trace', async () => {
+    const jwks = await startJwksServer('local_NoCredentials');
+    const key = await makeKey();
+    jwks.publish([key]);
+    const env: NodeJS.ProcessEnv = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')),
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      env: {
+        ...env,
+        HOME: mkdtempSync(join(tmpdir(), 'no-credentials-')), // no ~/.aws to find
+        AWS_EC2_METADATA_DISABLED: 'true', // nor an instance role
+        AWS_REGION: 'us-east-1',
+        PORT: '0',
+        LOG_FORMAT: 'json',
+        OIDC_ISSUER: jwks.issuer,
+        JWKS_URI: jwks.jwksUri,
+        DYNAMODB_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+      },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const log: Record<string, unknown>[] = [];
+    const lines = watchLines(child, (line) => {
+      if (line.startsWith('{')) log.push(JSON.parse(line) as Record<string, unknown>);
+    });
+    try {
+      const { port } = JSON.parse(await lines.first((line) => line.includes('product-service listening'))) as {
+        port: number;
+      };
+      const logged = lines.first((line) => line.includes('dependency unavailable'));
+      await assertUnavailable(
+        await fetch(`http://127.0.0.1:${port}/products`, { headers: bearer(await jwks.sign(key)) }),
+      );
+      await logged;
+      const refused = log.find((entry) => entry['msg'] === 'dependency unavailable');
+      assert.equal(
+        (refused?.['failure'] as { cause?: string } | undefined)?.cause?.split(':')[0],
+        'CredentialsProviderError',
+      );
+      for (const entry of log) assert.doesNotMatch(JSON.stringify(entry), /"stack"|\\n\s+at /, String(entry['msg']));
+    } finally {
+      await stop(child);
+      await jwks.close();
+    }
   });
 });

@@ -264,6 +264,8 @@ function parseJwks(body: unknown): JSONWebKeySet {
   return { keys };
 }
 
+/** The message and its cause's (fetch's own message, "fetch failed", says nothing of why). */
 function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message;
 }

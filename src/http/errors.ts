@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
+import { failureFields } from './log-fields.js';
 
 /** A client error a handler decides on: its status, a stable code, a message, and optionally errors by JSON Pointer. */
 export class HttpProblem extends Error {
@@ -51,10 +52,7 @@ export function createErrorHandler(logger: Logger): Middleware {
       }
       if (status === 503) {
         // A dependency that cannot answer now (RFC 9110 §15.6.4): the client may retry, and is told when.
-        logger.warn(
-          { err: (error as Error).cause ?? error, method: ctx.method, path: ctx.path },
-          'dependency unavailable',
-        );
+        logger.warn({ failure: failureFields(error), method: ctx.method, path: ctx.path }, 'dependency unavailable');
         ctx.status = 503;
         ctx.set('Retry-After', String(retryAfterOf(error)));
         ctx.body = { error: 'temporarily_unavailable', error_description: exposedMessage(error) };

@@ -1,6 +1,7 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Logger } from 'pino';
 import type { ChangeEvent, Outbox, ProductRepository } from './repository.js';
+import { failureFields } from '../http/log-fields.js';
 
 export interface EventPublisher {
   publish(event: ChangeEvent): Promise<void>;
@@ -90,7 +91,7 @@ export function createOutboxDrainer(deps: {
       .then(
         () => true,
         (error: unknown) => {
-          logger.warn({ err: error, productId: id }, 'outbox entry kept for retry');
+          logger.warn({ failure: failureFields(error), productId: id }, 'outbox entry kept for retry');
           return false;
         },
       )
@@ -117,7 +118,7 @@ export function createOutboxDrainer(deps: {
         if (!delivered) return;
       }
     } catch (error) {
-      logger.warn({ err: error }, 'outbox round failed; the next one tries again');
+      logger.warn({ failure: failureFields(error) }, 'outbox round failed; the next one tries again');
     }
   }
 

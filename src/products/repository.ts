@@ -105,6 +105,8 @@ const transientErrors = new Set([
   'TimeoutError',
   // The request's deadline for store work passed (our AbortSignal): the SDK stops retrying at once.
   'AbortError',
+  // No credentials could be had (the task role's endpoint did not answer, say): the store cannot be asked now.
+  'CredentialsProviderError',
 ]);
 
 /** Whether an error from the SDK means "not now" rather than "never": the caller may retry the same request. */
