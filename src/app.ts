@@ -7,6 +7,7 @@ import {
   cognitoIssuer,
   createAuthCounters,
   createBearerAuth,
+  createRoutePolicy,
   createVerifier,
   type AuthCounters,
   type AuthState,
@@ -33,12 +34,15 @@ import {
 import { createProductRepository, type ProductRepository } from './products/repository.js';
 import { readScope, writeScope } from './products/routes.js';
 import { createProductService, type ProductService } from './products/service.js';
-import { createRouter, policyRules, routePolicy } from './routes.js';
+import { createRoutes } from './routes.js';
+import { createRouter, policyRulesOf, type Route } from './http/route.js';
 
 export const productScopes = [readScope, writeScope] as const;
 
 export interface Service {
   readonly app: Koa<AuthState>;
+  /** Every route, declared once: the router, the route policy and the OpenAPI document come from this list. */
+  readonly routes: readonly Route[];
   readonly verifier: Verifier;
   readonly authCounters: AuthCounters;
   readonly logger: Logger;
@@ -134,23 +138,26 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const cursors = createCursorCodec(
     config.products.cursorSecret ? Buffer.from(config.products.cursorSecret) : randomBytes(32),
   );
+  const tokenUrl = localIssuer?.tokenUrl ?? config.tokenUrl;
+  const authCounters = createAuthCounters();
+  // One list of routes; the router, the route policy and the OpenAPI document are all made from it.
+  const routes = createRoutes({
+    verifier,
+    authCounters,
+    products: { products, cursors },
+    openApiDocument: () => openApiDocument,
+    tokenUrl,
+  });
   const openApiDocument = createOpenApiDocument({
-    policyRules,
-    tokenUrl: localIssuer?.tokenUrl ?? config.tokenUrl,
+    routes,
+    tokenUrl,
     scopes: { [readScope]: 'Read products', [writeScope]: 'Create, change and delete products' },
   });
+  const router = createRouter(routes);
 
   const app = new Koa<AuthState>();
   app.proxy = true;
   app.silent = true;
-  const authCounters = createAuthCounters();
-  const router = createRouter({
-    verifier,
-    authCounters,
-    products: { products, cursors },
-    openApiDocument,
-    tokenUrl: localIssuer?.tokenUrl ?? config.tokenUrl,
-  });
   app.use(createUnreadBodyDrain());
   app.use(createRequestLog(logger));
   app.use(async (ctx, next) => {
@@ -159,12 +166,20 @@ export async function createService(config: Config, options: ServiceOptions = {}
   });
   app.use(createErrorHandler(logger));
   app.use(createCors(config.corsOrigins));
-  app.use(createBearerAuth({ verifier, policy: routePolicy, realm: config.auth.realm, counters: authCounters }));
+  app.use(
+    createBearerAuth({
+      verifier,
+      policy: createRoutePolicy(policyRulesOf(routes)),
+      realm: config.auth.realm,
+      counters: authCounters,
+    }),
+  );
   app.use(router.routes());
   app.use(router.allowedMethods());
 
   return {
     app,
+    routes,
     verifier,
     authCounters,
     logger,

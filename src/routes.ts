@@ -1,71 +1,98 @@
-import { Router } from '@koa/router';
-import {
-  authenticatedAccess,
-  createRoutePolicy,
-  publicAccess,
-  type AuthCounters,
-  type AuthState,
-  type PolicyRule,
-  type Verifier,
-} from './auth/index.js';
-import { addDocsRoutes } from './http/docs.js';
-import { addProductRoutes, productPolicyRules, type ProductRouteDeps } from './products/routes.js';
+import { authenticatedAccess, publicAccess, type AuthCounters, type Verifier } from './auth/index.js';
+import { docsRoutes } from './http/docs.js';
+import type { Route } from './http/route.js';
+import { productRoutes, type ProductRouteDeps } from './products/routes.js';
 
-/**
- * Who may call what. Anything not listed here needs a valid token (and, with no route behind it, answers 404), so a
- * route added to the router without a rule is closed, never open.
- */
-export const policyRules: readonly PolicyRule[] = [
-  { method: 'GET', path: '/hello', access: publicAccess },
-  { method: 'GET', path: '/ready', access: publicAccess },
-  { method: 'GET', path: '/openapi.json', access: publicAccess },
-  { method: 'GET', path: '/docs', access: publicAccess },
-  { method: 'GET', path: '/docs/:file', access: publicAccess },
-  { method: 'GET', path: '/metrics', access: authenticatedAccess },
-  ...productPolicyRules,
-];
+const readiness = {
+  type: 'object',
+  properties: {
+    ready: { type: 'boolean' },
+    issuers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { issuer: { type: 'string' }, ready: { type: 'boolean' }, stale: { type: 'boolean' } },
+      },
+    },
+  },
+};
 
-export const routePolicy = createRoutePolicy(policyRules);
-
-export interface RouterDeps {
+export interface RouteDeps {
   readonly verifier: Verifier;
   readonly authCounters: AuthCounters;
   readonly products: ProductRouteDeps;
-  readonly openApiDocument: Record<string, unknown>;
+  /** The OpenAPI document, which is made from these very routes once they exist. */
+  readonly openApiDocument: () => Record<string, unknown>;
   readonly tokenUrl: string | undefined;
 }
 
-export function createRouter(deps: RouterDeps): Router<AuthState> {
-  const router = new Router<AuthState>();
-
-  // The load balancer's health check: open, cheap, and independent of the issuer and the store.
-  router.get('/hello', (ctx) => {
-    ctx.body = { message: 'hello' };
-  });
-
-  // Readiness: 200 once every issuer's key set is held, 503 while tokens cannot be checked.
-  router.get('/ready', (ctx) => {
-    const ready = deps.verifier.ready();
-    ctx.status = ready ? 200 : 503;
-    ctx.body = {
-      ready,
-      issuers: deps.verifier.issuers.map(({ issuer, keySet }) => ({ issuer, ...keySet.status() })),
-    };
-  });
-
-  router.get('/metrics', (ctx) => {
-    ctx.body = {
-      auth: deps.authCounters,
-      tokenCache: deps.verifier.stats,
-      keySets: deps.verifier.issuers.map(({ issuer, keySet }) => ({ issuer, ...keySet.stats })),
-    };
-  });
-
-  router.get('/openapi.json', (ctx) => {
-    ctx.body = deps.openApiDocument;
-  });
-
-  addDocsRoutes(router, { tokenUrl: deps.tokenUrl });
-  addProductRoutes(router, deps.products);
-  return router;
+/**
+ * Every route of the service, each declared once: the table of contents of the API. Anything not listed needs a
+ * valid token (and, with no route behind it, answers 404), so the service is closed by default.
+ */
+export function createRoutes(deps: RouteDeps): readonly Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/hello',
+      access: publicAccess,
+      doc: { operationId: 'hello', summary: 'Health check', tag: 'health', answers: { 200: 'The service is up' } },
+      // The load balancer's health check: open, cheap, and independent of the issuer and the store.
+      handler(ctx) {
+        ctx.body = { message: 'hello' };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/ready',
+      access: publicAccess,
+      doc: {
+        operationId: 'ready',
+        summary: 'Readiness: the issuer keys are held',
+        tag: 'health',
+        answers: {
+          200: { description: 'Ready', schema: readiness },
+          503: { description: 'Tokens cannot be checked now', schema: readiness },
+        },
+      },
+      // 200 once every issuer's key set is held, 503 while tokens cannot be checked.
+      handler(ctx) {
+        const ready = deps.verifier.ready();
+        ctx.status = ready ? 200 : 503;
+        ctx.body = {
+          ready,
+          issuers: deps.verifier.issuers.map(({ issuer, keySet }) => ({ issuer, ...keySet.status() })),
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/metrics',
+      access: authenticatedAccess,
+      doc: {
+        operationId: 'metrics',
+        summary: 'Counters: accepted and refused requests by reason, token cache, key sets',
+        tag: 'health',
+        answers: { 200: 'The counters' },
+      },
+      handler(ctx) {
+        ctx.body = {
+          auth: deps.authCounters,
+          tokenCache: deps.verifier.stats,
+          keySets: deps.verifier.issuers.map(({ issuer, keySet }) => ({ issuer, ...keySet.stats })),
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/openapi.json',
+      access: publicAccess,
+      doc: { operationId: 'openApi', summary: 'This document', tag: 'health', answers: { 200: 'OpenAPI 3.1' } },
+      handler(ctx) {
+        ctx.body = deps.openApiDocument();
+      },
+    },
+    ...docsRoutes({ tokenUrl: deps.tokenUrl }),
+    ...productRoutes(deps.products),
+  ];
 }

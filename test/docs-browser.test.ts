@@ -59,7 +59,7 @@ describe('the interactive docs page in a real browser', () => {
   }
 
   async function execute(page: Page, operationId: string, body?: string): Promise<number> {
-    const block = page.locator(`#operations-default-${operationId}`);
+    const block = page.locator(`#operations-products-${operationId}`);
     await block.locator('.opblock-summary').click();
     if (body !== undefined) await block.locator('textarea.body-param__text').fill(body);
     await block.locator('button.execute').click();

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { Router } from '@koa/router';
-import type { AuthState } from '../auth/index.js';
+import { publicAccess } from '../auth/index.js';
+import type { Route } from './route.js';
 
 const assetsDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
@@ -49,7 +49,7 @@ export interface DocsOptions {
  * allows scripts and styles from this origin only and network calls to this origin and the token endpoint.
  * Swagger UI sets inline style attributes from React, hence 'unsafe-inline' for styles only (never for scripts).
  */
-export function addDocsRoutes(router: Router<AuthState>, options: DocsOptions): void {
+export function docsRoutes(options: DocsOptions): readonly Route[] {
   const connect = ["'self'", ...(options.tokenUrl ? [new URL(options.tokenUrl).origin] : [])].join(' ');
   const policy = [
     "default-src 'none'",
@@ -63,32 +63,43 @@ export function addDocsRoutes(router: Router<AuthState>, options: DocsOptions): 
   ].join('; ');
   const cache = new Map<string, Buffer>();
 
-  router.get('/docs', (ctx) => {
-    ctx.set('Content-Security-Policy', policy);
-    ctx.set('Referrer-Policy', 'no-referrer');
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = page;
-  });
-
-  router.get('/docs/init.js', (ctx) => {
-    ctx.type = 'text/javascript; charset=utf-8';
-    ctx.body = init;
-  });
-
-  router.get('/docs/:file', async (ctx, next) => {
-    const file = ctx.params['file'] ?? '';
-    const type = Object.hasOwn(assets, file) ? assets[file] : undefined;
-    if (!type) {
-      await next();
-      return;
-    }
-    let content = cache.get(file);
-    if (!content) {
-      content = await readFile(join(assetsDir, file));
-      cache.set(file, content);
-    }
-    ctx.type = type;
-    ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.body = content;
-  });
+  return [
+    {
+      method: 'GET',
+      path: '/docs',
+      access: publicAccess,
+      handler(ctx) {
+        ctx.set('Content-Security-Policy', policy);
+        ctx.set('Referrer-Policy', 'no-referrer');
+        ctx.type = 'text/html; charset=utf-8';
+        ctx.body = page;
+      },
+    },
+    {
+      method: 'GET',
+      path: '/docs/:file',
+      access: publicAccess,
+      async handler(ctx, next) {
+        const file = ctx.params['file'] ?? '';
+        if (file === 'init.js') {
+          ctx.type = 'text/javascript; charset=utf-8';
+          ctx.body = init;
+          return;
+        }
+        const type = Object.hasOwn(assets, file) ? assets[file] : undefined;
+        if (!type) {
+          await next();
+          return;
+        }
+        let content = cache.get(file);
+        if (!content) {
+          content = await readFile(join(assetsDir, file));
+          cache.set(file, content);
+        }
+        ctx.type = type;
+        ctx.set('Cache-Control', 'public, max-age=3600');
+        ctx.body = content;
+      },
+    },
+  ];
 }

@@ -1,24 +1,16 @@
-import type { Router, RouterContext } from '@koa/router';
+import type { RouterContext } from '@koa/router';
 import coBody from 'co-body';
-import { requireScopes, type AuthState, type PolicyRule } from '../auth/index.js';
+import { requireScopes, type AuthState } from '../auth/index.js';
 import { HttpProblem } from '../http/errors.js';
+import type { Answer, Route } from '../http/route.js';
 import type { CursorCodec } from './cursor.js';
+import { exampleInput, exampleInvalid, examplePatch, exampleProduct } from './examples.js';
 import type { PageKey } from './repository.js';
 import { issuesByPointer, jsonPatch, productFields, productIdPattern, type Product } from './schema.js';
 import type { Precondition, ProductService } from './service.js';
 
 export const readScope = 'products/read';
 export const writeScope = 'products/write';
-
-/** Who may call the products API: reading needs products/read, every change products/write. */
-export const productPolicyRules: readonly PolicyRule[] = [
-  { method: 'GET', path: '/products', access: requireScopes(readScope) },
-  { method: 'POST', path: '/products', access: requireScopes(writeScope) },
-  { method: 'GET', path: '/products/:id', access: requireScopes(readScope) },
-  { method: 'PATCH', path: '/products/:id', access: requireScopes(writeScope) },
-  { method: 'DELETE', path: '/products/:id', access: requireScopes(writeScope) },
-  { method: 'GET', path: '/products/:id/snapshots', access: requireScopes(readScope) },
-];
 
 export interface ProductRouteDeps {
   readonly products: ProductService;
@@ -110,71 +102,229 @@ function sendProduct(ctx: Ctx, product: Product, status = 200): void {
   ctx.body = product;
 }
 
-/** The products API. Handlers translate HTTP; the products service does the work. */
-export function addProductRoutes(router: Router<AuthState>, deps: ProductRouteDeps): void {
+const idParameter = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: productIdPattern.source },
+  example: exampleProduct.id,
+};
+const pageParameters = [
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 25 } },
+  { name: 'cursor', in: 'query', description: 'The `next` value of the previous page', schema: { type: 'string' } },
+];
+const ifMatchParameter = {
+  name: 'If-Match',
+  in: 'header',
+  description: 'The ETag the change is based on: a stale one is 412',
+  schema: { type: 'string' },
+};
+const idempotencyKeyParameter = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  description:
+    'draft-ietf-httpapi-idempotency-key-header: a repeat with the same key and body (within 24 hours) answers with ' +
+    'the product the first request made, instead of making another',
+  schema: { type: 'string', maxLength: 257 },
+};
+const busy = {
+  description:
+    'The product changed too often to apply the change within the store deadline; try again after `Retry-After`',
+  headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer', minimum: 0 } } },
+};
+const productAnswer = (description: string): Answer => ({ description, schema: 'Product', example: exampleProduct });
+
+/** The products API, a route at a time. Handlers translate HTTP; the products service does the work. */
+export function productRoutes(deps: ProductRouteDeps): readonly Route[] {
   const { products, cursors } = deps;
   const limitBytes = deps.bodyLimitBytes ?? 16 * 1024;
+  const tooLarge = `Body over ${limitBytes / 1024} KiB`;
 
-  router.post('/products', async (ctx) => {
-    const key = idempotencyKey(ctx);
-    const parsed = productFields.safeParse(await readJson(ctx, 'application/json', limitBytes));
-    if (!parsed.success) {
-      throw new HttpProblem(400, 'invalid_product', 'the product is not valid', issuesByPointer(parsed.error));
-    }
-    const principal = ctx.state.principal;
-    const product = await products.create(parsed.data, {
-      caller: `${principal?.issuer ?? ''}\n${principal?.subject ?? ''}`,
-      idempotencyKey: key,
-    });
-    ctx.set('Location', `/products/${product.id}`);
-    sendProduct(ctx, product, 201);
-  });
-
-  router.get('/products', async (ctx) => {
-    const { limit, after } = pageParams(ctx, cursors, 'products');
-    const page = await products.list(limit, after);
-    const next = page.next ? cursors.encode('products', page.next) : null;
-    if (next) linkNext(ctx, limit, next);
-    ctx.body = { items: page.items, next };
-  });
-
-  router.get('/products/:id', async (ctx) => {
-    const product = await products.get(productId(ctx));
-    const ifNoneMatch = ctx.get('if-none-match');
-    if (ifNoneMatch && matchesIfNoneMatch(ifNoneMatch, product)) {
-      ctx.status = 304;
-      ctx.set('ETag', etagOf(product));
-      return;
-    }
-    sendProduct(ctx, product);
-  });
-
-  router.patch('/products/:id', async (ctx) => {
-    const id = productId(ctx);
-    const parsed = jsonPatch.safeParse(await readJson(ctx, 'application/json-patch+json', limitBytes));
-    if (!parsed.success) {
-      throw new HttpProblem(
-        400,
-        'invalid_patch',
-        'the body is not a JSON Patch (RFC 6902)',
-        issuesByPointer(parsed.error),
-      );
-    }
-    sendProduct(ctx, await products.patch(id, parsed.data, ifMatch(ctx)));
-  });
-
-  router.delete('/products/:id', async (ctx) => {
-    await products.remove(productId(ctx), ifMatch(ctx));
-    ctx.status = 204;
-  });
-
-  router.get('/products/:id/snapshots', async (ctx) => {
-    const id = productId(ctx);
-    const scope = `snapshots:${id}`;
-    const { limit, after } = pageParams(ctx, cursors, scope);
-    const page = await products.history(id, limit, after);
-    const next = page.next ? cursors.encode(scope, page.next) : null;
-    if (next) linkNext(ctx, limit, next);
-    ctx.body = { items: page.items, next };
-  });
+  return [
+    {
+      method: 'GET',
+      path: '/products',
+      access: requireScopes(readScope),
+      doc: {
+        operationId: 'listProducts',
+        summary: 'List products, a page at a time (in store order, not by date)',
+        tag: 'products',
+        usesStore: true,
+        parameters: pageParameters,
+        answers: {
+          200: {
+            description: 'A page of products; `Link: rel="next"` when there is more',
+            schema: 'ProductPage',
+            example: { items: [exampleProduct], next: null },
+          },
+          400: 'Bad limit or cursor',
+        },
+      },
+      async handler(ctx) {
+        const { limit, after } = pageParams(ctx, cursors, 'products');
+        const page = await products.list(limit, after);
+        const next = page.next ? cursors.encode('products', page.next) : null;
+        if (next) linkNext(ctx, limit, next);
+        ctx.body = { items: page.items, next };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/products',
+      access: requireScopes(writeScope),
+      doc: {
+        operationId: 'createProduct',
+        summary: 'Create a product',
+        tag: 'products',
+        usesStore: true,
+        parameters: [idempotencyKeyParameter],
+        request: { type: 'application/json', schema: 'ProductInput', example: exampleInput },
+        answers: {
+          201: productAnswer(
+            'Created (or, for a repeated `Idempotency-Key`, the product it made); `Location` and `ETag` are set',
+          ),
+          400: {
+            description:
+              'Invalid product (errors keyed by JSON Pointer), malformed JSON or a malformed `Idempotency-Key`',
+            example: exampleInvalid,
+          },
+          410: 'The product this `Idempotency-Key` made was deleted since',
+          413: tooLarge,
+          415: 'Body is not application/json',
+          422: 'The `Idempotency-Key` was used for a different body, or the store refused a value',
+        },
+      },
+      async handler(ctx) {
+        const key = idempotencyKey(ctx);
+        const parsed = productFields.safeParse(await readJson(ctx, 'application/json', limitBytes));
+        if (!parsed.success) {
+          throw new HttpProblem(400, 'invalid_product', 'the product is not valid', issuesByPointer(parsed.error));
+        }
+        const principal = ctx.state.principal;
+        const product = await products.create(parsed.data, {
+          caller: `${principal?.issuer ?? ''}\n${principal?.subject ?? ''}`,
+          idempotencyKey: key,
+        });
+        ctx.set('Location', `/products/${product.id}`);
+        sendProduct(ctx, product, 201);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/products/:id',
+      access: requireScopes(readScope),
+      doc: {
+        operationId: 'getProduct',
+        summary: 'Read a product',
+        tag: 'products',
+        usesStore: true,
+        parameters: [idParameter, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
+        answers: {
+          200: productAnswer('The product, with its `ETag`'),
+          304: 'Not modified: `If-None-Match` names the current version',
+          404: 'No such product',
+          410: 'Deleted',
+        },
+      },
+      async handler(ctx) {
+        const product = await products.get(productId(ctx));
+        const ifNoneMatch = ctx.get('if-none-match');
+        if (ifNoneMatch && matchesIfNoneMatch(ifNoneMatch, product)) {
+          ctx.status = 304;
+          ctx.set('ETag', etagOf(product));
+          return;
+        }
+        sendProduct(ctx, product);
+      },
+    },
+    {
+      method: 'PATCH',
+      path: '/products/:id',
+      access: requireScopes(writeScope),
+      doc: {
+        operationId: 'patchProduct',
+        summary: 'Change a product with a JSON Patch (RFC 6902)',
+        tag: 'products',
+        usesStore: true,
+        parameters: [idParameter, ifMatchParameter],
+        request: { type: 'application/json-patch+json', schema: 'JsonPatch', example: examplePatch },
+        answers: {
+          200: productAnswer('The new version'),
+          400: 'Invalid patch, an invalid result, or a change to `id`, `version` or `lastModified`',
+          404: 'No such product',
+          409: { ...busy, description: `A \`test\` operation failed; or: ${busy.description}` },
+          410: 'Deleted',
+          412: '`If-Match` names an older version',
+          413: tooLarge,
+          415: 'Body is not application/json-patch+json',
+          422: 'The store refused a value',
+        },
+      },
+      async handler(ctx) {
+        const id = productId(ctx);
+        const parsed = jsonPatch.safeParse(await readJson(ctx, 'application/json-patch+json', limitBytes));
+        if (!parsed.success) {
+          throw new HttpProblem(
+            400,
+            'invalid_patch',
+            'the body is not a JSON Patch (RFC 6902)',
+            issuesByPointer(parsed.error),
+          );
+        }
+        sendProduct(ctx, await products.patch(id, parsed.data, ifMatch(ctx)));
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/products/:id',
+      access: requireScopes(writeScope),
+      doc: {
+        operationId: 'deleteProduct',
+        summary: 'Delete a product (soft: it answers 410 afterwards)',
+        tag: 'products',
+        usesStore: true,
+        parameters: [idParameter, ifMatchParameter],
+        answers: {
+          204: 'Deleted (also when already deleted)',
+          404: 'No such product',
+          409: busy,
+          412: '`If-Match` names an older version',
+        },
+      },
+      async handler(ctx) {
+        await products.remove(productId(ctx), ifMatch(ctx));
+        ctx.status = 204;
+      },
+    },
+    {
+      method: 'GET',
+      path: '/products/:id/snapshots',
+      access: requireScopes(readScope),
+      doc: {
+        operationId: 'listSnapshots',
+        summary: 'Every version of a product, newest first',
+        tag: 'products',
+        usesStore: true,
+        parameters: [idParameter, ...pageParameters],
+        answers: {
+          200: {
+            description: 'A page of versions',
+            schema: 'SnapshotPage',
+            example: { items: [{ ...exampleProduct, deleted: false }], next: null },
+          },
+          400: 'Bad limit or cursor',
+          404: 'No such product',
+        },
+      },
+      async handler(ctx) {
+        const id = productId(ctx);
+        const scope = `snapshots:${id}`;
+        const { limit, after } = pageParams(ctx, cursors, scope);
+        const page = await products.history(id, limit, after);
+        const next = page.next ? cursors.encode(scope, page.next) : null;
+        if (next) linkNext(ctx, limit, next);
+        ctx.body = { items: page.items, next };
+      },
+    },
+  ];
 }

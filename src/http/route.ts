@@ -1,0 +1,62 @@
+import { Router, type RouterMiddleware } from '@koa/router';
+import type { Access, AuthState, PolicyRule } from '../auth/index.js';
+
+export type RouteMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+/** One answer an operation may give: what it means, and the schema (a zod registry id) and example of its body. */
+export interface Answer {
+  readonly description: string;
+  /**
+   * Of the JSON body: a zod registry id (`Product`), or a JSON Schema written out. `Error` for every status from 400
+   * unless said otherwise; none below 400 unless given.
+   */
+  readonly schema?: string | Readonly<Record<string, unknown>>;
+  readonly example?: unknown;
+  readonly headers?: Readonly<Record<string, { readonly description: string; readonly schema: object }>>;
+}
+
+/** An OpenAPI parameter object (path, query or header). */
+export type Parameter = Readonly<Record<string, unknown>>;
+
+/** What the contract says of a route: everything but the access, which the route itself declares. */
+export interface RouteDoc {
+  readonly operationId: string;
+  readonly summary: string;
+  readonly tag: 'products' | 'health';
+  readonly parameters?: readonly Parameter[];
+  readonly request?: { readonly type: string; readonly schema: string; readonly example: unknown };
+  /** Every status the handler itself answers; those of authentication and the store are added from `access`. */
+  readonly answers: Readonly<Record<number, Answer | string>>;
+  /** Whether the route calls the product store, and so may answer 503 when it cannot. */
+  readonly usesStore?: boolean;
+}
+
+/**
+ * A route, declared once: method, path, who may call it, what it answers, and its handler. The router, the route
+ * policy and the OpenAPI document are all derived from the one list, so they cannot drift apart.
+ */
+export interface Route {
+  readonly method: RouteMethod;
+  /** In @koa/router's syntax (`/products/:id`). */
+  readonly path: string;
+  readonly access: Access;
+  readonly handler: RouterMiddleware<AuthState>;
+  /** Absent for what the contract does not describe (the docs page and its files). */
+  readonly doc?: RouteDoc;
+}
+
+/** The route policy's rules: who may call what, straight from the routes. */
+export function policyRulesOf(routes: readonly Route[]): readonly PolicyRule[] {
+  return routes.map(({ method, path, access }) => ({ method, path, access }));
+}
+
+export function createRouter(routes: readonly Route[]): Router<AuthState> {
+  const router = new Router<AuthState>();
+  for (const { method, path, handler } of routes) {
+    if (method === 'GET') router.get(path, handler);
+    else if (method === 'POST') router.post(path, handler);
+    else if (method === 'PATCH') router.patch(path, handler);
+    else router.delete(path, handler);
+  }
+  return router;
+}
