@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Access } from './auth/index.js';
+import { errorCodes } from './http/errors.js';
 import type { Answer, Route } from './http/route.js';
 import './products/schema.js';
 
@@ -48,9 +49,23 @@ function answersOf(route: Route & { readonly doc: NonNullable<Route['doc']> }): 
   return answers;
 }
 
+/** The `error` code of the answers of authentication and the store (RFC 6750 §3.1, RFC 9110 §15.6.4). */
+const codes: Readonly<Record<number, string>> = {
+  ...errorCodes,
+  401: 'invalid_token',
+  403: 'insufficient_scope',
+  422: 'unprocessable',
+  503: 'temporarily_unavailable',
+};
+
 function responseOf(status: number, answer: Answer | string): Record<string, unknown> {
-  const { description, schema, example, headers } = typeof answer === 'string' ? { description: answer } : answer;
+  const given = typeof answer === 'string' ? { description: answer } : answer;
+  const { description, schema, headers } = given;
   const body = schema ?? (status >= 400 ? 'Error' : undefined);
+  // An error body a person can read on the page, rather than one generated from the schema (`additionalProp1`).
+  const example =
+    given.example ??
+    (body === 'Error' ? { error: codes[status] ?? 'bad_request', error_description: description } : undefined);
   return {
     description,
     ...(headers ? { headers } : {}),

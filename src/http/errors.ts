@@ -82,7 +82,8 @@ function exposedMessage(error: unknown): string {
   return error instanceof Error ? error.message : 'bad request';
 }
 
-const codes: Record<number, string> = {
+/** The stable `error` code of each client error status, where the answer names none of its own. */
+export const errorCodes: Readonly<Record<number, string>> = {
   400: 'bad_request',
   404: 'not_found',
   405: 'method_not_allowed',
@@ -96,5 +97,5 @@ const codes: Record<number, string> = {
 /** An exposed error's own stable `code` (a store that refused a value, say), else one for its status. */
 function clientErrorCode(error: unknown, status: number): string {
   const { code } = error as { code?: unknown };
-  return typeof code === 'string' && /^[a-z_]+$/.test(code) ? code : (codes[status] ?? 'bad_request');
+  return typeof code === 'string' && /^[a-z_]+$/.test(code) ? code : (errorCodes[status] ?? 'bad_request');
 }
