@@ -17,5 +17,6 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000
-# The same entry point as `npm start`. Node runs as PID 1 and handles SIGTERM itself (src/server.ts).
+# The service as in AWS (src/server.ts; `npm start` runs src/local/main.ts, which adds the embedded issuer and
+# store when nothing is configured). Node runs as PID 1 and handles SIGTERM itself.
 CMD ["node", "dist/server.js"]

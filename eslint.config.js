@@ -18,7 +18,7 @@ export default tseslint.config(
         'error',
         {
           selector: "MemberExpression[object.name='process'][property.name='env']",
-          message: 'Read the environment only in src/config.ts (and src/server.ts hands it over).',
+          message: 'Read the environment only in src/config.ts (and src/serve.ts hands it over).',
         },
       ],
     },
@@ -37,7 +37,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/server.ts', 'src/token.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['src/serve.ts', 'src/token.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

@@ -4,14 +4,12 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
 import {
-  cognitoIssuer,
   createAuthCounters,
   createBearerAuth,
   createRoutePolicy,
   createVerifier,
   type AuthCounters,
   type AuthState,
-  type IssuerConfig,
   type Principal,
   type Verifier,
 } from './auth/index.js';
@@ -21,7 +19,6 @@ import { createErrorHandler } from './http/errors.js';
 import { failureFields } from './http/log-fields.js';
 import { createRequestLog } from './http/request-log.js';
 import { createUnreadBodyDrain } from './http/unread-body.js';
-import type { LocalIssuer } from './local/issuer.js';
 import { createOpenApiDocument } from './openapi.js';
 import { createCursorCodec } from './products/cursor.js';
 import {
@@ -46,13 +43,9 @@ export interface Service {
   readonly verifier: Verifier;
   readonly authCounters: AuthCounters;
   readonly logger: Logger;
-  /** Present in local mode: the embedded issuer the service trusts. */
-  readonly localIssuer: LocalIssuer | undefined;
   readonly repository: ProductRepository;
   readonly drainer: OutboxDrainer;
   readonly products: ProductService;
-  /** Present when the embedded DynamoDB runs: its endpoint (for benchmarks and tools). */
-  readonly localDynamoEndpoint: string | undefined;
   close(): Promise<void>;
 }
 
@@ -62,42 +55,23 @@ export interface ServiceOptions {
   readonly isRevoked?: (principal: Principal) => Promise<boolean>;
   /** Where change events go; SNS when PRODUCT_EVENTS_TOPIC_ARN is set, else the log. */
   readonly publisher?: EventPublisher;
+  /** A DynamoDB client made elsewhere (the embedded store of a local run); its maker closes it. */
+  readonly dynamo?: DynamoDBClient;
 }
 
+/** JSON lines, one per event. Pretty logs are for local runs: src/local/ makes them. */
 export function createLogger(config: Config): Logger {
-  return pino({
-    level: config.logLevel,
-    ...(config.prettyLogs ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
-  });
+  return pino({ level: config.logLevel });
 }
 
 /** The composition root: config in, every dependency built from it, the Koa app out. Tests call it with their own config. */
 export async function createService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const logger = options.logger ?? createLogger(config);
+  // The embedded parts of a local run (src/local/) come in as options; nothing here branches on the mode.
   const closers: (() => Promise<void>)[] = [];
 
-  let localIssuer: LocalIssuer | undefined;
-  let issuers: readonly IssuerConfig[] = config.auth.issuers;
-  if (config.local) {
-    // Loaded only in local mode: a deployed service never carries the embedded issuer's code path.
-    const { startLocalIssuer } = await import('./local/issuer.js');
-    localIssuer = await startLocalIssuer({
-      port: config.local.issuerPort,
-      userPoolId: config.local.userPoolId,
-      clients: [{ id: config.local.clientId, secret: config.local.clientSecret, scopes: productScopes }],
-      scopes: productScopes,
-      // The docs page (served from the service's own origin) asks the issuer for tokens from the browser.
-      corsOrigins: config.corsOrigins,
-    });
-    closers.push(localIssuer.close);
-    const base = localIssuer.issuer.slice(0, -config.local.userPoolId.length - 1);
-    issuers = [
-      cognitoIssuer({ userPoolId: config.local.userPoolId, issuerBaseUrl: base, clientIds: [config.local.clientId] }),
-    ];
-  }
-
   const verifier = createVerifier({
-    issuers: issuers.map((issuer) => ({ ...issuer, keySet: { ...config.auth.keySet, ...issuer.keySet } })),
+    issuers: config.auth.issuers.map((issuer) => ({ ...issuer, keySet: { ...config.auth.keySet, ...issuer.keySet } })),
     clockToleranceSec: config.auth.clockToleranceSec,
     ...(config.auth.maxTokenAgeSec === undefined ? {} : { maxTokenAgeSec: config.auth.maxTokenAgeSec }),
     tokenCache: config.auth.tokenCacheSize > 0 ? { maxEntries: config.auth.tokenCacheSize } : false,
@@ -114,7 +88,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     logger.warn({ failure: failureFields(error) }, 'could not fetch the issuer keys at startup');
   }
 
-  const { client: dynamo, localEndpoint } = await createDynamoClient(config, closers);
+  const dynamo = options.dynamo ?? createDynamoClient(config, closers);
   const repository = createProductRepository({
     client: dynamo,
     productsTable: config.products.table,
@@ -138,7 +112,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const cursors = createCursorCodec(
     config.products.cursorSecret ? Buffer.from(config.products.cursorSecret) : randomBytes(32),
   );
-  const tokenUrl = localIssuer?.tokenUrl ?? config.tokenUrl;
+  const { tokenUrl } = config;
   const authCounters = createAuthCounters();
   // One list of routes; the router, the route policy and the OpenAPI document are all made from it.
   const routes = createRoutes({
@@ -183,11 +157,9 @@ export async function createService(config: Config, options: ServiceOptions = {}
     verifier,
     authCounters,
     logger,
-    localIssuer,
     repository,
     drainer,
     products,
-    localDynamoEndpoint: localEndpoint,
     async close() {
       for (const close of closers.reverse()) await close();
     },
@@ -210,36 +182,17 @@ export function dynamoCallBounds(products: Config['products']) {
   } as const;
 }
 
-/** DynamoDB: the embedded one in local mode, DYNAMODB_ENDPOINT when set, else AWS with the default credentials. */
-async function createDynamoClient(
-  config: Config,
-  closers: (() => Promise<void>)[],
-): Promise<{ client: DynamoDBClient; localEndpoint: string | undefined }> {
+/** DynamoDB in AWS, with the default credentials (the task role), or at DYNAMODB_ENDPOINT when set. */
+function createDynamoClient(config: Config, closers: (() => Promise<void>)[]): DynamoDBClient {
   const { products } = config;
-  const { requestHandler, maxAttempts } = dynamoCallBounds(products);
-  let client: DynamoDBClient;
-  let localEndpoint: string | undefined;
-  if (config.auth.mode === 'local') {
-    // The embedded dynalite, or the DYNAMODB_ENDPOINT of a local stand-in (DynamoDB Local): any credentials do.
-    const { startLocalDynamo, localClientConfig } = await import('./local/dynamodb.js');
-    let endpoint = products.dynamodbEndpoint;
-    if (endpoint === undefined) {
-      const local = await startLocalDynamo({ products: products.table, snapshots: products.snapshotsTable });
-      closers.push(local.close);
-      localEndpoint = endpoint = local.endpoint;
-    }
-    client = new DynamoDBClient({ ...localClientConfig(endpoint), requestHandler, maxAttempts });
-  } else {
-    client = new DynamoDBClient({
-      ...(products.region ? { region: products.region } : {}),
-      ...(products.dynamodbEndpoint ? { endpoint: products.dynamodbEndpoint } : {}),
-      requestHandler,
-      maxAttempts,
-    });
-  }
+  const client = new DynamoDBClient({
+    ...(products.region ? { region: products.region } : {}),
+    ...(products.dynamodbEndpoint ? { endpoint: products.dynamodbEndpoint } : {}),
+    ...dynamoCallBounds(products),
+  });
   closers.push(() => {
     client.destroy();
     return Promise.resolve();
   });
-  return { client, localEndpoint };
+  return client;
 }

@@ -1,12 +1,20 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { makeKey, startJwksServer } from './support/jwks-server.js';
+import { startStoreProcess, stop, watchLines } from './support/processes.js';
+import { bearer } from './support/service.js';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
   scripts: Record<string, string>;
   dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
 };
+/** What only a local run needs: the embedded issuer, the embedded store, pretty logs. */
+const localOnly = ['dynalite', 'oidc-provider', 'pino-pretty'];
 const dockerfile = readFileSync('Dockerfile', 'utf8');
 const stages = dockerfile.split(/^FROM /m).slice(1);
 const runtime = stages[stages.length - 1] ?? '';
@@ -23,8 +31,8 @@ function sourceFiles(dir: string): string[] {
 
 // No Docker engine runs here, so the image is checked against the build it packages.
 describe('the Dockerfile and the build agree', () => {
-  it('runs the same entry point as npm start: the compiled src/server.ts', () => {
-    assert.match(pkg.scripts['start'] ?? '', /node dist\/server\.js$/);
+  it('runs the compiled src/server.ts; npm start runs the local entry, which adds the embedded parts', () => {
+    assert.match(pkg.scripts['start'] ?? '', /exec node dist\/local\/main\.js$/);
     const build = JSON.parse(readFileSync('tsconfig.build.json', 'utf8')) as {
       compilerOptions: Record<string, string>;
     };
@@ -45,7 +53,8 @@ describe('the Dockerfile and the build agree', () => {
 
   it('lists every package that src/ imports at run time under dependencies, since the image omits devDependencies', () => {
     const missing = new Set<string>();
-    for (const file of sourceFiles('src')) {
+    // src/local/ is the local entry point's own (the embedded issuer and store): its packages are dev dependencies.
+    for (const file of sourceFiles('src').filter((path) => !path.startsWith(join('src', 'local')))) {
       const text = readFileSync(file, 'utf8');
       for (const [, kind, specifier = ''] of text.matchAll(/^import (type )?[^'"]*from '([^'.][^']*)'/gm)) {
         if (kind || specifier.startsWith('node:')) continue;
@@ -59,5 +68,80 @@ describe('the Dockerfile and the build agree', () => {
       }
     }
     assert.deepEqual([...missing], []);
+  });
+});
+
+// What the image does, without Docker: `npm ci --omit=dev` and the compiled code, in a directory of their own.
+describe('the production install', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'product-service-production-'));
+    cpSync('package.json', join(dir, 'package.json'));
+    cpSync('package-lock.json', join(dir, 'package-lock.json'));
+    execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {
+      cwd: dir,
+      stdio: 'ignore',
+    });
+    execFileSync(process.execPath, [
+      'node_modules/typescript/bin/tsc',
+      '-p',
+      'tsconfig.build.json',
+      '--outDir',
+      join(dir, 'dist'),
+    ]);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('carries none of the local-only packages, which are dev dependencies', () => {
+    for (const name of localOnly) {
+      assert.ok(name in pkg.devDependencies && !(name in pkg.dependencies), `${name} is a dev dependency`);
+      assert.equal(existsSync(join(dir, 'node_modules', name)), false, `${name} is not installed`);
+    }
+  });
+
+  it('starts in AWS mode and answers, and without an issuer says in one line what to set', async () => {
+    const store = await startStoreProcess();
+    const jwks = await startJwksServer('local_Production');
+    const key = await makeKey();
+    jwks.publish([key]);
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
+    const child = spawn(process.execPath, ['dist/server.js'], {
+      cwd: dir,
+      env: {
+        ...env,
+        PORT: '0',
+        LOG_FORMAT: 'json',
+        OIDC_ISSUER: jwks.issuer,
+        JWKS_URI: jwks.jwksUri,
+        DYNAMODB_ENDPOINT: store.endpoint,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        CURSOR_SECRET: 'production-install-cursor-secret-0123456789',
+      },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    try {
+      const listening = await watchLines(child).first((line) => line.includes('product-service listening'));
+      const { port } = JSON.parse(listening) as { port: number };
+      assert.equal((await fetch(`http://127.0.0.1:${port}/hello`)).status, 200);
+      const products = await fetch(`http://127.0.0.1:${port}/products`, { headers: bearer(await jwks.sign(key)) });
+      assert.equal(products.status, 200);
+    } finally {
+      await stop(child);
+      await store.close();
+      await jwks.close();
+    }
+
+    const bare = spawn(process.execPath, ['dist/server.js'], {
+      cwd: dir,
+      env: { ...env, PORT: '0' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    bare.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => bare.once('exit', resolve));
+    assert.equal(code, 1);
+    assert.match(stderr, /^product-service: no issuer is configured: set USER_POOL_ID \(Cognito\) or OIDC_ISSUER/m);
   });
 });

@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { createService, type Service } from '../src/app.js';
+import { createLocalService, type LocalService } from '../src/local/service.js';
 import { bearer, fetchToken, localTestConfig } from './support/service.js';
 
 describe('the request log', () => {
   const lines: Record<string, unknown>[] = [];
-  let service: Service;
+  let service: LocalService;
   let url: string;
   let close: () => Promise<void>;
 
@@ -20,7 +20,7 @@ describe('the request log', () => {
         done();
       },
     });
-    service = await createService(localTestConfig({ LOG_LEVEL: 'info' }), { logger: pino(sink) });
+    service = await createLocalService(localTestConfig({ LOG_LEVEL: 'info' }), { logger: pino(sink) });
     const server = service.app.listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => server.once('listening', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -33,7 +33,7 @@ describe('the request log', () => {
   after(() => close());
 
   it('logs why a request was refused and who an accepted one came from, never a token, secret or signature', async () => {
-    const tokenUrl = service.localIssuer?.tokenUrl ?? '';
+    const { tokenUrl } = service.localIssuer;
     const token = await fetchToken(tokenUrl, { id: 'local-client', secret: 'local-client-secret' });
     const [header, payload, signature = ''] = token.split('.');
     await fetch(`${url}/example`, { headers: { ...bearer(token), 'x-request-id': 'req-123' } });

@@ -14,7 +14,7 @@ async function occupiedPort(): Promise<{ port: number; server: Server }> {
 
 /** Runs `src/server.ts` to its exit; what it wrote to stderr and its exit code. */
 function runToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/local/main.ts'], {
     env: { ...process.env, LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

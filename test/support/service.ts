@@ -1,12 +1,14 @@
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createService, type Service, type ServiceOptions } from '../../src/app.js';
+import { createLocalService, type LocalService } from '../../src/local/service.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { cognitoIssuer, type IssuerConfig } from '../../src/auth/index.js';
 
 export interface RunningService {
   readonly url: string;
-  readonly service: Service;
+  /** In local mode, with the embedded issuer and store it runs on. */
+  readonly service: Service & Partial<Pick<LocalService, 'localIssuer' | 'localDynamoEndpoint'>>;
   close(): Promise<void>;
 }
 
@@ -29,7 +31,8 @@ export async function startService(
   config: Config,
   options: ServiceOptions & { port?: number } = {},
 ): Promise<RunningService> {
-  const service = await createService(config, options);
+  // As `npm start` builds it: in local mode the embedded parts, then the very service that runs in AWS.
+  const service = config.local ? await createLocalService(config, options) : await createService(config, options);
   const server: Server = service.app.listen(options.port ?? 0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;

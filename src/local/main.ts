@@ -1,0 +1,33 @@
+// `npm start`: with no issuer configured, the service on an embedded Cognito-shaped issuer and an embedded DynamoDB
+// (local mode); with USER_POOL_ID or OIDC_ISSUER, the service exactly as src/server.ts runs it in AWS.
+import { createService } from '../app.js';
+import { serve } from '../serve.js';
+import { createLocalService, type LocalService } from './service.js';
+
+function banner(service: LocalService, clientId: string, clientSecret: string, port: number): string {
+  const base = `http://localhost:${port}`;
+  return `${[
+    '',
+    `ProductService is running locally on ${base} with an embedded Cognito-shaped issuer.`,
+    '',
+    'Get a token and call the API:',
+    `  TOKEN=$(npm run --silent token -- --token-url ${service.localIssuer.tokenUrl} --client ${clientId}:${clientSecret})`,
+    `  curl -i ${base}/hello`,
+    `  curl -i -H "Authorization: Bearer $TOKEN" ${base}/example`,
+    `  curl -i -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`,
+    `    -d '{"name":"Trek Domane","imageURL":"https://images.example.com/domane.png"}' ${base}/products`,
+    `  curl -i -H "Authorization: Bearer $TOKEN" ${base}/products`,
+    '',
+    `Interactive docs: ${base}/docs  (Authorize with client_id ${clientId} and its secret)`,
+    `OpenAPI document: ${base}/openapi.json`,
+    '',
+  ].join('\n')}\n`;
+}
+
+await serve({
+  build: (config) => (config.local ? createLocalService(config) : createService(config)),
+  banner: (service, config, port) =>
+    config.local && 'localIssuer' in service
+      ? banner(service as LocalService, config.local.clientId, config.local.clientSecret, port)
+      : undefined,
+});

@@ -1,0 +1,92 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { pino, type Logger } from 'pino';
+import { createService, dynamoCallBounds, productScopes, type Service, type ServiceOptions } from '../app.js';
+import { cognitoIssuer } from '../auth/index.js';
+import type { Config } from '../config.js';
+import { localClientConfig, startLocalDynamo } from './dynamodb.js';
+import { startLocalIssuer, type LocalIssuer } from './issuer.js';
+
+/** The service of a local run, with the embedded parts it runs on. */
+export interface LocalService extends Service {
+  /** The embedded Cognito-shaped issuer the service trusts. */
+  readonly localIssuer: LocalIssuer;
+  /** The embedded DynamoDB's endpoint, when it runs (not when DYNAMODB_ENDPOINT names another). */
+  readonly localDynamoEndpoint: string | undefined;
+}
+
+/** Pretty lines in a terminal (LOG_FORMAT=pretty, or a TTY), JSON otherwise. pino-pretty is a dev dependency. */
+export function createLocalLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    ...(config.prettyLogs ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
+  });
+}
+
+/**
+ * Local mode: an embedded issuer shaped like a Cognito user pool (oidc-provider) and an embedded DynamoDB
+ * (dynalite), then the very service that runs in AWS, configured to trust that issuer and use that store. Only this
+ * module knows the embedded parts; the production image does not carry their packages.
+ */
+export async function createLocalService(config: Config, options: ServiceOptions = {}): Promise<LocalService> {
+  const local = config.local;
+  if (!local) throw new TypeError('createLocalService needs a local-mode configuration');
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close();
+  };
+  try {
+    const localIssuer = await startLocalIssuer({
+      port: local.issuerPort,
+      userPoolId: local.userPoolId,
+      clients: [{ id: local.clientId, secret: local.clientSecret, scopes: productScopes }],
+      scopes: productScopes,
+      // The docs page (served from the service's own origin) asks the issuer for tokens from the browser.
+      corsOrigins: config.corsOrigins,
+    });
+    closers.push(localIssuer.close);
+    const issuerBaseUrl = localIssuer.issuer.slice(0, -local.userPoolId.length - 1);
+
+    // The embedded dynalite, or the DYNAMODB_ENDPOINT of a local stand-in (DynamoDB Local): any credentials do.
+    let endpoint = config.products.dynamodbEndpoint;
+    let localDynamoEndpoint: string | undefined;
+    if (endpoint === undefined) {
+      const dynamo = await startLocalDynamo({
+        products: config.products.table,
+        snapshots: config.products.snapshotsTable,
+      });
+      closers.push(dynamo.close);
+      localDynamoEndpoint = endpoint = dynamo.endpoint;
+    }
+    const dynamo = new DynamoDBClient({ ...localClientConfig(endpoint), ...dynamoCallBounds(config.products) });
+    closers.push(() => {
+      dynamo.destroy();
+      return Promise.resolve();
+    });
+
+    const trusting: Config = {
+      ...config,
+      tokenUrl: localIssuer.tokenUrl,
+      auth: {
+        ...config.auth,
+        issuers: [cognitoIssuer({ userPoolId: local.userPoolId, issuerBaseUrl, clientIds: [local.clientId] })],
+      },
+    };
+    const service = await createService(trusting, {
+      ...options,
+      logger: options.logger ?? createLocalLogger(config),
+      dynamo,
+    });
+    return {
+      ...service,
+      localIssuer,
+      localDynamoEndpoint,
+      async close() {
+        await service.close();
+        await closeAll();
+      },
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
