@@ -25,6 +25,6 @@ export {
 } from './policy.js';
 export type { Access, PolicyMethod, PolicyRule, RoutePolicy } from './policy.js';
 export { createAuthCounters, createBearerAuth } from './middleware.js';
-export type { AuthCounters, AuthState, BearerAuthOptions } from './middleware.js';
+export type { AuthCounters, AuthState, BearerAuthOptions, RefusalAnswer } from './middleware.js';
 export { cognitoIssuer, userPoolIdPattern } from './cognito.js';
 export type { CognitoIssuerOptions } from './cognito.js';

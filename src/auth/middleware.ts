@@ -19,12 +19,33 @@ export function createAuthCounters(): AuthCounters {
   return { accepted: 0, refused: {} };
 }
 
+/** A refusal as an answer: what the service's one error writer needs, with RFC 6750's headers filled in. */
+export interface RefusalAnswer {
+  readonly status: number;
+  readonly code: string;
+  readonly description: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly retryAfterSeconds: number | undefined;
+}
+
 export interface BearerAuthOptions {
   readonly verifier: Pick<Verifier, 'verify' | 'peek'>;
   readonly policy: RoutePolicy;
   /** The protection space named in every challenge (RFC 6750 §3). */
   readonly realm: string;
   readonly counters?: AuthCounters;
+  /**
+   * Writes a refusal. A service passes the writer of its own error type, so that every answer is written in one
+   * place; alone, the middleware writes the JSON body itself.
+   */
+  readonly answer?: (ctx: ParameterizedContext<AuthState>, answer: RefusalAnswer) => void;
+}
+
+function writeAnswer(ctx: ParameterizedContext<AuthState>, answer: RefusalAnswer): void {
+  ctx.status = answer.status;
+  for (const [name, value] of Object.entries(answer.headers)) ctx.set(name, value);
+  if (answer.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(answer.retryAfterSeconds));
+  ctx.body = { error: answer.code, error_description: answer.description };
 }
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token, with b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -65,21 +86,22 @@ function refuse(
   const { status, error, description } = refusalResponse(refusal.reason);
   ctx.state.authRefusal = refusal.reason;
   if (counters) counters.refused[refusal.reason] = (counters.refused[refusal.reason] ?? 0) + 1;
-  ctx.status = status;
-  if (status === 503) {
-    ctx.set('Retry-After', String(refusal.retryAfterSeconds ?? 5));
-  } else {
+  const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
+  if (status !== 503) {
     const params = [`realm=${quote(realm)}`];
     if (error !== undefined) params.push(`error=${quote(error)}`, `error_description=${quote(description)}`);
     if (scope && scope.length > 0) params.push(`scope=${quote(scope.join(' '))}`);
-    ctx.set('WWW-Authenticate', `Bearer ${params.join(', ')}`);
+    headers['WWW-Authenticate'] = `Bearer ${params.join(', ')}`;
   }
-  // RFC 6750 §3: the answer to a request without credentials carries no error code; the body says the same.
-  ctx.body =
-    error === undefined
-      ? { error: 'unauthorized', error_description: description }
-      : { error, error_description: description };
-  ctx.set('Cache-Control', 'no-store');
+  (options.answer ?? writeAnswer)(ctx, {
+    status,
+    // RFC 6750 §3: the answer to a request without credentials carries no error code; the body says the same.
+    code: error ?? 'unauthorized',
+    description,
+    headers,
+    // The key set says when its next fetch is due; a refusal that knows nothing better says 1 s.
+    retryAfterSeconds: status === 503 ? (refusal.retryAfterSeconds ?? 1) : undefined,
+  });
 }
 
 /**

@@ -1,85 +1,47 @@
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { failureFields } from './log-fields.js';
 
-/** A client error a handler decides on: its status, a stable code, a message, and optionally errors by JSON Pointer. */
+/** When a client may try again after a `503` or a busy `409`, unless the cause knows better. */
+export const defaultRetryAfterSeconds = 1;
+
+/**
+ * The service's one error type, as oidc-provider's: an answer's status, its stable `code`, a description that may
+ * be shown to the client, its headers and `Retry-After`, and optionally errors by JSON Pointer. Handlers, the
+ * products service and the store adapter throw it; authentication answers through it (app.ts hands
+ * `writeProblem` to the bearer middleware); `writeProblem` is the one place that turns it into a response.
+ */
 export class HttpProblem extends Error {
   /** Koa's convention for errors whose message may be shown to the client. */
   readonly expose = true;
-  /** Sent as `Retry-After`: when a client may try again (a 409 from a product that is changing too fast, say). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Sent as `Retry-After`: when a client may try again. */
   readonly retryAfterSeconds: number | undefined;
 
   constructor(
     readonly status: number,
     readonly code: string,
-    message: string,
-    readonly errors?: Record<string, string[]>,
-    options: { retryAfterSeconds?: number } = {},
+    description: string,
+    readonly errors?: Readonly<Record<string, readonly string[]>>,
+    options: { retryAfterSeconds?: number; headers?: Readonly<Record<string, string>>; cause?: unknown } = {},
   ) {
-    super(message);
-    this.retryAfterSeconds = options.retryAfterSeconds;
+    super(description, options.cause === undefined ? {} : { cause: options.cause });
     this.name = 'HttpProblem';
+    this.headers = options.headers ?? {};
+    this.retryAfterSeconds = options.retryAfterSeconds ?? (status === 503 ? defaultRetryAfterSeconds : undefined);
   }
 }
 
-/**
- * Turns whatever a handler throws into a JSON answer. Client errors raised with `ctx.throw(4xx)` keep their status
- * and message; an exposed 503 (a store that cannot answer now) is a 503 with `Retry-After`; anything else is a 500
- * whose details go to the log only, never to the client.
- */
-export function createErrorHandler(logger: Logger): Middleware {
-  return async (ctx, next) => {
-    try {
-      await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        ctx.status = 404;
-        ctx.body = { error: 'not_found', error_description: `no resource at ${ctx.method} ${ctx.path}` };
-      } else if (ctx.status === 405 && ctx.body === undefined) {
-        ctx.body = { error: 'method_not_allowed', error_description: `${ctx.method} is not allowed on ${ctx.path}` };
-      }
-    } catch (error) {
-      const status = httpStatusOf(error);
-      if (status >= 400 && status < 500) {
-        ctx.status = status;
-        if (error instanceof HttpProblem && error.retryAfterSeconds !== undefined) {
-          ctx.set('Retry-After', String(error.retryAfterSeconds));
-        }
-        ctx.body =
-          error instanceof HttpProblem
-            ? { error: error.code, error_description: error.message, ...(error.errors ? { errors: error.errors } : {}) }
-            : { error: clientErrorCode(error, status), error_description: exposedMessage(error) };
-        return;
-      }
-      if (status === 503) {
-        // A dependency that cannot answer now (RFC 9110 §15.6.4): the client may retry, and is told when.
-        logger.warn({ failure: failureFields(error), method: ctx.method, path: ctx.path }, 'dependency unavailable');
-        ctx.status = 503;
-        ctx.set('Retry-After', String(retryAfterOf(error)));
-        ctx.body = { error: 'temporarily_unavailable', error_description: exposedMessage(error) };
-        return;
-      }
-      logger.error({ err: error, method: ctx.method, path: ctx.path }, 'request failed');
-      ctx.status = 500;
-      ctx.body = { error: 'internal_error', error_description: 'the request could not be completed' };
-    }
+/** The one place an error becomes an answer: status, headers, `Retry-After` and `{error, error_description}`. */
+export function writeProblem(ctx: Context, problem: HttpProblem): void {
+  ctx.status = problem.status;
+  for (const [name, value] of Object.entries(problem.headers)) ctx.set(name, value);
+  if (problem.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(problem.retryAfterSeconds));
+  ctx.body = {
+    error: problem.code,
+    error_description: problem.message,
+    ...(problem.errors ? { errors: problem.errors } : {}),
   };
-}
-
-function httpStatusOf(error: unknown): number {
-  if (typeof error === 'object' && error !== null) {
-    const { status, expose } = error as { status?: unknown; expose?: unknown };
-    if (typeof status === 'number' && expose === true) return status;
-  }
-  return 500;
-}
-
-function retryAfterOf(error: unknown): number {
-  const { retryAfterSeconds } = error as { retryAfterSeconds?: unknown };
-  return typeof retryAfterSeconds === 'number' ? retryAfterSeconds : 1;
-}
-
-function exposedMessage(error: unknown): string {
-  return error instanceof Error ? error.message : 'bad request';
 }
 
 /** The stable `error` code of each client error status, where the answer names none of its own. */
@@ -94,8 +56,43 @@ export const errorCodes: Readonly<Record<number, string>> = {
   415: 'unsupported_media_type',
 };
 
-/** An exposed error's own stable `code` (a store that refused a value, say), else one for its status. */
-function clientErrorCode(error: unknown, status: number): string {
-  const { code } = error as { code?: unknown };
-  return typeof code === 'string' && /^[a-z_]+$/.test(code) ? code : (errorCodes[status] ?? 'bad_request');
+/**
+ * What a thrown error answers: an HttpProblem as it is; a client error raised the Koa way (`ctx.throw(4xx)`, a body
+ * parser's 400) with its status and message; anything else is undefined, a 500 whose details go to the log only.
+ */
+function problemOf(error: unknown): HttpProblem | undefined {
+  if (error instanceof HttpProblem) return error;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { status, expose } = error as { status?: unknown; expose?: unknown };
+  if (typeof status !== 'number' || expose !== true || status < 400 || status >= 500) return undefined;
+  const message = error instanceof Error ? error.message : 'bad request';
+  return new HttpProblem(status, errorCodes[status] ?? 'bad_request', message);
+}
+
+/** Turns whatever a handler throws into an answer, and names what the router found nothing for. */
+export function createErrorHandler(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.body === undefined && (ctx.status === 404 || ctx.status === 405)) {
+        const what =
+          ctx.status === 404
+            ? `no resource at ${ctx.method} ${ctx.path}`
+            : `${ctx.method} is not allowed on ${ctx.path}`;
+        writeProblem(ctx, new HttpProblem(ctx.status, errorCodes[ctx.status] ?? 'not_found', what));
+      }
+    } catch (error) {
+      const problem = problemOf(error);
+      if (problem) {
+        // A dependency that cannot answer now (RFC 9110 §15.6.4): the client may retry, and is told when.
+        if (problem.status >= 500) {
+          logger.warn({ failure: failureFields(error), method: ctx.method, path: ctx.path }, 'dependency unavailable');
+        }
+        writeProblem(ctx, problem);
+        return;
+      }
+      logger.error({ err: error, method: ctx.method, path: ctx.path }, 'request failed');
+      writeProblem(ctx, new HttpProblem(500, 'internal_error', 'the request could not be completed'));
+    }
+  };
 }

@@ -8,6 +8,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { HttpProblem } from '../http/errors.js';
 import { productFieldNames, type Product, type ProductFields } from './schema.js';
 
 export type ChangeType = 'created' | 'updated' | 'deleted';
@@ -70,13 +71,9 @@ export interface StoredProduct {
  * after the SDK's own retries, or the request's deadline for store work passed. The service answers 503 with
  * `Retry-After`.
  */
-export class StoreUnavailable extends Error {
-  readonly status = 503;
-  readonly expose = true;
-  readonly retryAfterSeconds = 1;
-
+export class StoreUnavailable extends HttpProblem {
   constructor(cause: unknown) {
-    super('the product store is not available now; try again', { cause });
+    super(503, 'temporarily_unavailable', 'the product store is not available now; try again', undefined, { cause });
     this.name = 'StoreUnavailable';
   }
 }
@@ -86,13 +83,9 @@ export class StoreUnavailable extends Error {
  * large). Input we validated should never get here; if it does, it is the client's request that cannot be stored,
  * so a 422 rather than a 500.
  */
-export class StoreRefused extends Error {
-  readonly status = 422;
-  readonly expose = true;
-  readonly code = 'unstorable';
-
+export class StoreRefused extends HttpProblem {
   constructor(cause: unknown) {
-    super('the product cannot be stored as given', { cause });
+    super(422, 'unstorable', 'the product cannot be stored as given', undefined, { cause });
     this.name = 'StoreRefused';
   }
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fastJsonPatch from 'fast-json-patch';
-import { HttpProblem } from '../http/errors.js';
+import { defaultRetryAfterSeconds, HttpProblem } from '../http/errors.js';
 import type { OutboxDrainer } from './events.js';
 import type { Outbox, Page, PageKey, ProductRepository, Signal, Snapshot } from './repository.js';
 import {
@@ -50,7 +50,9 @@ const notFound = () => new HttpProblem(404, 'not_found', 'no such product');
 const gone = () => new HttpProblem(410, 'gone', 'the product was deleted');
 const stale = () => new HttpProblem(412, 'precondition_failed', 'the product changed since that ETag');
 const busy = () =>
-  new HttpProblem(409, 'conflict', 'the product is changing too often; try again', undefined, { retryAfterSeconds: 1 });
+  new HttpProblem(409, 'conflict', 'the product is changing too often; try again', undefined, {
+    retryAfterSeconds: defaultRetryAfterSeconds,
+  });
 
 /** A request's budget for store work: the signal aborts store calls once it is spent. */
 interface Deadline {
