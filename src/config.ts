@@ -106,10 +106,14 @@ const origin = z
     'must list origins such as https://app.example.com',
   );
 
+/** An enum whose message names the values, in the house style. */
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `must be one of ${values.join(', ')}` });
+
 const httpsUrl = z
   .string()
   .trim()
-  .refine((value) => URL.canParse(value), 'must be an absolute URL')
+  .refine((value) => URL.canParse(value), { message: 'must be an absolute URL', abort: true })
   .refine((value) => {
     const url = new URL(value);
     return url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1'].includes(url.hostname));
@@ -125,12 +129,12 @@ const variables = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: whole(65_000, 3_600_000),
   // Within the ECS task's StopTimeout (30 s), with room to close the store and the drainer afterwards.
   SHUTDOWN_TIMEOUT_MS: whole(20_000, 120_000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: oneOf(['json', 'pretty']).optional(),
   USER_POOL_ID: list.pipe(
     z.array(z.string().regex(userPoolIdPattern, 'must be a Cognito user pool id such as us-east-1_AbC123')).optional(),
   ),
-  COGNITO_TOKEN_USE: list.pipe(z.array(z.enum(['access', 'id'])).optional()),
+  COGNITO_TOKEN_USE: list.pipe(z.array(oneOf(['access', 'id'])).optional()),
   AWS_REGION: z
     .string()
     .trim()
@@ -140,8 +144,8 @@ const variables = z.object({
   OIDC_ISSUER: httpsUrl.optional(),
   JWKS_URI: httpsUrl.optional(),
   OIDC_AUDIENCE: list,
-  OIDC_TOKEN_TYPE: z.string().trim().min(1).optional(),
-  JWT_ALGORITHMS: list.pipe(z.array(z.enum(supportedAlgorithms)).optional()),
+  OIDC_TOKEN_TYPE: z.string().trim().min(1, 'must not be blank').optional(),
+  JWT_ALGORITHMS: list.pipe(z.array(oneOf(supportedAlgorithms)).optional()),
   CLOCK_TOLERANCE_SECONDS: whole(5, 300),
   MAX_TOKEN_AGE_SECONDS: z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).optional(),
   TOKEN_CACHE_SIZE: whole(10_000, 1_000_000),

@@ -96,6 +96,18 @@ describe('configuration', () => {
     });
   }
 
+  it('says what each refused variable must be, in the house style, and never throws anything but ConfigError', () => {
+    assert.equal(
+      problemsOf({ OIDC_ISSUER: 'not a url' }),
+      'invalid configuration: OIDC_ISSUER must be an absolute URL',
+    );
+    assert.equal(problemsOf({ LOG_FORMAT: 'xml' }), 'invalid configuration: LOG_FORMAT must be one of json, pretty');
+    assert.equal(
+      problemsOf({ OIDC_ISSUER: 'https://issuer.example', OIDC_TOKEN_TYPE: ' ' }),
+      'invalid configuration: OIDC_TOKEN_TYPE must not be blank',
+    );
+  });
+
   it('never echoes a refused value, since some variables are secrets', () => {
     assert.ok(!problemsOf({ LOCAL_CLIENT_SECRET: 'hunter2' }).includes('hunter2'));
   });
