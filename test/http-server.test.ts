@@ -4,7 +4,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
-import { spawnTs, startStoreProcess, stop, watchLines, type Child, type StoreProcess } from './support/processes.js';
+import {
+  awsLikeEnv,
+  spawnTs,
+  startStoreProcess,
+  stop,
+  watchLines,
+  type Child,
+  type StoreProcess,
+} from './support/processes.js';
 import { openRaw, type RawConnection } from './support/raw-http.js';
 
 /** The service as in AWS, in its own process: a JWKS server the test controls, a dynalite in a process of its own. */
@@ -13,18 +21,7 @@ async function startServer(
   store: StoreProcess,
   env: Record<string, string> = {},
 ): Promise<{ child: Child; url: string }> {
-  const child = spawnTs('src/server.ts', [], {
-    PORT: '0',
-    LOG_FORMAT: 'json',
-    OIDC_ISSUER: jwks.issuer,
-    JWKS_URI: jwks.jwksUri,
-    DYNAMODB_ENDPOINT: store.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    CURSOR_SECRET: 'http-server-test-cursor-secret-0123456789',
-    ...env,
-  });
+  const child = spawnTs('src/server.ts', [], { ...awsLikeEnv(jwks, store.endpoint), ...env });
   const listening = await watchLines(child).first((line) => line.includes('product-service listening'));
   const { port } = JSON.parse(listening) as { port: number };
   return { child, url: `http://127.0.0.1:${port}` };

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeKey, startJwksServer } from './support/jwks-server.js';
-import { startStoreProcess, stop, watchLines } from './support/processes.js';
+import { awsLikeEnv, startStoreProcess, stop, watchLines } from './support/processes.js';
 import { bearer } from './support/service.js';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
@@ -107,18 +107,7 @@ describe('the production install', () => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
     const child = spawn(process.execPath, ['dist/server.js'], {
       cwd: dir,
-      env: {
-        ...env,
-        PORT: '0',
-        LOG_FORMAT: 'json',
-        OIDC_ISSUER: jwks.issuer,
-        JWKS_URI: jwks.jwksUri,
-        DYNAMODB_ENDPOINT: store.endpoint,
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'local',
-        AWS_SECRET_ACCESS_KEY: 'local',
-        CURSOR_SECRET: 'production-install-cursor-secret-0123456789',
-      },
+      env: { ...env, ...awsLikeEnv(jwks, store.endpoint) },
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     try {

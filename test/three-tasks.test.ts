@@ -3,7 +3,15 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeEvent } from '../src/products/repository.js';
 import { makeKey, startJwksServer, type JwksServer } from './support/jwks-server.js';
-import { spawnTs, startStoreProcess, stop, watchLines, type Child, type StoreProcess } from './support/processes.js';
+import {
+  awsLikeEnv,
+  spawnTs,
+  startStoreProcess,
+  stop,
+  watchLines,
+  type Child,
+  type StoreProcess,
+} from './support/processes.js';
 
 interface Product {
   id: string;
@@ -35,16 +43,8 @@ describe('three tasks sharing one store', () => {
     await Promise.all(
       [0, 1, 2].map(async () => {
         const child = spawnTs('src/server.ts', [], {
-          PORT: '0',
+          ...awsLikeEnv(jwks, store.endpoint),
           LOG_LEVEL: 'info',
-          LOG_FORMAT: 'json',
-          OIDC_ISSUER: jwks.issuer,
-          JWKS_URI: jwks.jwksUri,
-          DYNAMODB_ENDPOINT: store.endpoint,
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'local',
-          AWS_SECRET_ACCESS_KEY: 'local',
-          CURSOR_SECRET: 'three-tasks-cursor-secret-three-tasks',
           OUTBOX_DRAIN_INTERVAL_SECONDS: '1',
         });
         const lines = watchLines(child, (line) => {

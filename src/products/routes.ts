@@ -1,5 +1,6 @@
 import type { RouterContext } from '@koa/router';
 import coBody from 'co-body';
+import type { z } from 'zod';
 import { requireScopes, type AuthState } from '../auth/index.js';
 import { HttpProblem } from '../http/errors.js';
 import type { Answer, Route } from '../http/route.js';
@@ -63,6 +64,19 @@ async function readJson(ctx: Ctx, type: string, limitBytes: number): Promise<unk
     if (status === 413) throw new HttpProblem(413, 'payload_too_large', `the body is over ${limitBytes} bytes`);
     throw new HttpProblem(400, 'invalid_json', 'the body is not valid JSON');
   }
+}
+
+/** The body, read and checked against its schema: a 400 names every problem by JSON Pointer. */
+async function readValid<T>(
+  ctx: Ctx,
+  type: string,
+  limitBytes: number,
+  schema: z.ZodType<T>,
+  problem: { readonly code: string; readonly description: string },
+): Promise<T> {
+  const parsed = schema.safeParse(await readJson(ctx, type, limitBytes));
+  if (!parsed.success) throw new HttpProblem(400, problem.code, problem.description, issuesByPointer(parsed.error));
+  return parsed.data;
 }
 
 function productId(ctx: Ctx): string {
@@ -196,12 +210,12 @@ export function productRoutes(deps: ProductRouteDeps): readonly Route[] {
       },
       async handler(ctx) {
         const key = idempotencyKey(ctx);
-        const parsed = productFields.safeParse(await readJson(ctx, 'application/json', limitBytes));
-        if (!parsed.success) {
-          throw new HttpProblem(400, 'invalid_product', 'the product is not valid', issuesByPointer(parsed.error));
-        }
+        const fields = await readValid(ctx, 'application/json', limitBytes, productFields, {
+          code: 'invalid_product',
+          description: 'the product is not valid',
+        });
         const principal = ctx.state.principal;
-        const product = await products.create(parsed.data, {
+        const product = await products.create(fields, {
           caller: `${principal?.issuer ?? ''}\n${principal?.subject ?? ''}`,
           idempotencyKey: key,
         });
@@ -262,16 +276,11 @@ export function productRoutes(deps: ProductRouteDeps): readonly Route[] {
       },
       async handler(ctx) {
         const id = productId(ctx);
-        const parsed = jsonPatch.safeParse(await readJson(ctx, 'application/json-patch+json', limitBytes));
-        if (!parsed.success) {
-          throw new HttpProblem(
-            400,
-            'invalid_patch',
-            'the body is not a JSON Patch (RFC 6902)',
-            issuesByPointer(parsed.error),
-          );
-        }
-        sendProduct(ctx, await products.patch(id, parsed.data, ifMatch(ctx)));
+        const operations = await readValid(ctx, 'application/json-patch+json', limitBytes, jsonPatch, {
+          code: 'invalid_patch',
+          description: 'the body is not a JSON Patch (RFC 6902)',
+        });
+        sendProduct(ctx, await products.patch(id, operations, ifMatch(ctx)));
       },
     },
     {

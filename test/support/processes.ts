@@ -63,3 +63,21 @@ export async function stop(child: Child): Promise<void> {
   child.kill('SIGKILL');
   await exited;
 }
+
+/**
+ * The environment of the service as it runs in AWS, pointed at a JWKS server and a store the test controls: an OIDC
+ * issuer, a DynamoDB endpoint (dynalite takes any credentials), JSON logs on a free port.
+ */
+export function awsLikeEnv(issuer: { issuer: string; jwksUri: string }, storeEndpoint: string): Record<string, string> {
+  return {
+    PORT: '0',
+    LOG_FORMAT: 'json',
+    OIDC_ISSUER: issuer.issuer,
+    JWKS_URI: issuer.jwksUri,
+    DYNAMODB_ENDPOINT: storeEndpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    CURSOR_SECRET: 'test-cursor-secret-shared-by-the-tasks-0123',
+  };
+}
