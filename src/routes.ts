@@ -36,7 +36,18 @@ export function createRoutes(deps: RouteDeps): readonly Route[] {
       method: 'GET',
       path: '/hello',
       access: publicAccess,
-      doc: { operationId: 'hello', summary: 'Health check', tag: 'health', answers: { 200: 'The service is up' } },
+      doc: {
+        operationId: 'hello',
+        summary: 'Health check',
+        tag: 'health',
+        answers: {
+          200: {
+            description: 'The service is up',
+            schema: { type: 'object', properties: { message: { type: 'string' } } },
+            example: { message: 'hello' },
+          },
+        },
+      },
       // The load balancer's health check: open, cheap, and independent of the issuer and the store.
       handler(ctx) {
         ctx.body = { message: 'hello' };
@@ -73,7 +84,22 @@ export function createRoutes(deps: RouteDeps): readonly Route[] {
         operationId: 'metrics',
         summary: 'Counters: accepted and refused requests by reason, token cache, key sets',
         tag: 'health',
-        answers: { 200: 'The counters' },
+        answers: {
+          200: {
+            description: 'The counters',
+            schema: {
+              type: 'object',
+              properties: { auth: { type: 'object' }, tokenCache: { type: 'object' }, keySets: { type: 'array' } },
+            },
+            example: {
+              auth: { accepted: 1520, refused: { missing: 3, expired: 12, insufficient_scope: 1 } },
+              tokenCache: { tokenCacheHits: 1490, tokenCacheMisses: 30 },
+              keySets: [
+                { issuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC123', fetches: 2, failures: 0 },
+              ],
+            },
+          },
+        },
       },
       handler(ctx) {
         ctx.body = {
@@ -87,7 +113,12 @@ export function createRoutes(deps: RouteDeps): readonly Route[] {
       method: 'GET',
       path: '/openapi.json',
       access: publicAccess,
-      doc: { operationId: 'openApi', summary: 'This document', tag: 'health', answers: { 200: 'OpenAPI 3.1' } },
+      doc: {
+        operationId: 'openApi',
+        summary: 'This document',
+        tag: 'health',
+        answers: { 200: { description: 'OpenAPI 3.1', schema: { type: 'object' } } },
+      },
       handler(ctx) {
         ctx.body = deps.openApiDocument();
       },
