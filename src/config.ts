@@ -14,6 +14,14 @@ export interface LocalConfig {
   readonly userPoolId: string;
   readonly clientId: string;
   readonly clientSecret: string;
+  /** The people who may sign in at the embedded issuer's hosted login, with their Cognito groups. */
+  readonly users: readonly LocalUser[];
+}
+
+export interface LocalUser {
+  readonly username: string;
+  readonly password: string;
+  readonly groups: readonly string[];
 }
 
 export interface Config {
@@ -189,6 +197,28 @@ const variables = z.object({
     .default('local_ProductService'),
   LOCAL_CLIENT_ID: z.string().trim().min(1, 'must not be empty').default('local-client'),
   LOCAL_CLIENT_SECRET: z.string().min(8, 'must be at least 8 characters').default('local-client-secret'),
+  // `username:password:group|group`, comma-separated; an administrator who may write and a reader who may not.
+  LOCAL_USERS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry.length > 0),
+    )
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(
+              /^[\w.@+-]{1,128}:[^:,]{8,}(:[\w.@+-]+(\|[\w.@+-]+)*)?$/,
+              'must list users as username:password:group|group, passwords at least 8 characters',
+            ),
+        )
+        .min(1, 'must list at least one user'),
+    )
+    .default(['admin:admin-password:catalog-admins', 'reader:reader-password']),
 });
 
 /** The names of every environment variable the service reads (a test checks the README against it). */
@@ -309,6 +339,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
             userPoolId: e.LOCAL_USER_POOL_ID,
             clientId: e.LOCAL_CLIENT_ID,
             clientSecret: e.LOCAL_CLIENT_SECRET,
+            users: e.LOCAL_USERS.map((entry) => {
+              const [username = '', password = '', groups = ''] = entry.split(':');
+              return { username, password, groups: groups.split('|').filter((group) => group.length > 0) };
+            }),
           }
         : undefined,
   });

@@ -35,6 +35,10 @@ describe('configuration', () => {
       userPoolId: 'local_ProductService',
       clientId: 'local-client',
       clientSecret: 'local-client-secret',
+      users: [
+        { username: 'admin', password: 'admin-password', groups: ['catalog-admins'] },
+        { username: 'reader', password: 'reader-password', groups: [] },
+      ],
     });
   });
 

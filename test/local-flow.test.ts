@@ -28,7 +28,11 @@ describe('local mode: the bearer-token flow end to end', () => {
   describe("npm run token, the README's way to a token for curl", () => {
     const run = (args: readonly string[]) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn('npm', ['run', '--silent', 'token', '--', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        // PORT as the test service's, so that the sign-in's redirect URI is one the issuer registered.
+        const child = spawn('npm', ['run', '--silent', 'token', '--', ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, PORT: '0' },
+        });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -41,6 +45,16 @@ describe('local mode: the bearer-token flow end to end', () => {
       assert.equal(code, 0);
       const response = await fetch(`${running.url}/products`, { headers: bearer(stdout.trim()) });
       assert.equal(response.status, 200);
+    });
+
+    it("signs a person in at the hosted login with --user and prints that person's token", async () => {
+      const { code, stdout, stderr } = await run(['--token-url', tokenUrl, '--user', 'admin']);
+      assert.equal(code, 0, stderr);
+      assert.equal(decodeJwt(stdout.trim())['username'], 'admin');
+      assert.equal((await fetch(`${running.url}/products`, { headers: bearer(stdout.trim()) })).status, 200);
+      const wrong = await run(['--token-url', tokenUrl, '--user', 'admin', '--password', 'not-the-password']);
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /incorrect username or password/);
     });
 
     it('fails loudly on a wrong secret: the reason on stderr, nothing on stdout, exit 1', async () => {

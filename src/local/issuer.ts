@@ -1,8 +1,10 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { errors, type Adapter, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
+import type { LocalUser } from '../config.js';
 import { ListenError } from '../http/listen.js';
 
 export interface LocalClient {
@@ -21,42 +23,64 @@ export interface LocalIssuerOptions {
   readonly accessTokenTtlSeconds?: number;
   /** Browser origins allowed to call the token endpoint (the docs page). */
   readonly corsOrigins?: readonly string[];
+  /** People who sign in at the hosted login (`/oauth2/authorize`), with their Cognito groups. */
+  readonly users?: readonly LocalUser[];
+  /** The public app client for people: authorization code with PKCE, no secret, as a Cognito SPA client. */
+  readonly webClient?: { readonly id: string; readonly redirectUris: readonly string[] };
 }
 
 export interface LocalIssuer {
   readonly issuer: string;
   readonly tokenUrl: string;
+  /** The hosted login's start: Cognito's `/oauth2/authorize`. */
+  readonly authorizeUrl: string;
   readonly jwksUri: string;
   readonly port: number;
   readonly close: () => Promise<void>;
 }
 
-/**
- * The local issuer keeps no state: clients are static and JWT access tokens are self-contained, so there is nothing
- * to store (this also replaces oidc-provider's development adapter and its warning).
- */
-class StatelessAdapter implements Adapter {
-  upsert(): Promise<undefined> {
-    return Promise.resolve(undefined);
-  }
-  find(): Promise<undefined> {
-    return Promise.resolve(undefined);
-  }
-  findByUserCode(): Promise<undefined> {
-    return Promise.resolve(undefined);
-  }
-  findByUid(): Promise<undefined> {
-    return Promise.resolve(undefined);
-  }
-  consume(): Promise<undefined> {
-    return Promise.resolve(undefined);
-  }
-  destroy(): Promise<undefined> {
-    return Promise.resolve(undefined);
-  }
-  revokeByGrantId(): Promise<undefined> {
-    return Promise.resolve(undefined);
-  }
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+      if (body.length > 16 * 1024) req.destroy(new Error('the form is too large'));
+    });
+    req.on('end', () => resolve(body));
+    req.on('error', reject);
+  });
+}
+
+/** Compared in constant time, so that a wrong password takes as long as a right one. */
+function samePassword(expected: string, given: string): boolean {
+  const [a, b] = [createHash('sha256').update(expected).digest(), createHash('sha256').update(given).digest()];
+  return timingSafeEqual(a, b);
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function sendLoginPage(res: ServerResponse, uid: string, problem?: string): void {
+  res.writeHead(problem ? 401 : 200, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy':
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    'cache-control': 'no-store',
+  });
+  res.end(`<!doctype html>
+<html lang="en">
+  <head><meta charset="utf-8"><title>Sign in</title></head>
+  <body style="font-family: sans-serif; max-width: 22rem; margin: 4rem auto">
+    <h1>Sign in</h1>
+    <p>The local ProductService user pool (users come from LOCAL_USERS).</p>
+    ${problem ? `<p role="alert" style="color: #b00">${escapeHtml(problem)}</p>` : ''}
+    <form method="post" action="/login/${escapeHtml(uid)}">
+      <p><label>Username <input name="username" autocomplete="username" required></label></p>
+      <p><label>Password <input name="password" type="password" autocomplete="current-password" required></label></p>
+      <p><button type="submit">Sign in</button></p>
+    </form>
+  </body>
+</html>`);
 }
 
 // JWT access tokens need a resource server in oidc-provider; clients never name it, so every token is for this one.
@@ -83,26 +107,89 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
 
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const signingKey = { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'RS256', use: 'sig' };
-  const allowedScopes = new Map(options.clients.map((client) => [client.id, client.scopes]));
+  const allowedScopes = new Map<string, readonly string[]>(options.clients.map((client) => [client.id, client.scopes]));
+  const webClient = options.webClient;
+  if (webClient) allowedScopes.set(webClient.id, options.scopes);
+  // Cognito's `sub` of a user is a UUID; here one per user per run, and the username beside it.
+  const users = new Map<string, LocalUser>((options.users ?? []).map((user) => [randomUUID(), user]));
+  const userBySub = (sub: string | undefined) => (sub === undefined ? undefined : users.get(sub));
   const corsOrigins = new Set(options.corsOrigins ?? []);
 
   const configuration: Configuration = {
-    clients: options.clients.map((client) => ({
-      client_id: client.id,
-      client_secret: client.secret,
-      grant_types: ['client_credentials'],
-      response_types: [],
-      redirect_uris: [],
-      token_endpoint_auth_method: 'client_secret_basic',
-      scope: client.scopes.join(' '),
-    })),
+    clients: [
+      ...options.clients.map((client) => ({
+        client_id: client.id,
+        client_secret: client.secret,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic' as const,
+        scope: client.scopes.join(' '),
+      })),
+      ...(webClient
+        ? [
+            {
+              client_id: webClient.id,
+              token_endpoint_auth_method: 'none' as const,
+              grant_types: ['authorization_code', 'refresh_token'],
+              response_types: ['code' as const],
+              redirect_uris: [...webClient.redirectUris],
+              post_logout_redirect_uris: [...webClient.redirectUris],
+              // Cognito's ID tokens always say when the person signed in.
+              require_auth_time: true,
+              scope: ['openid', 'email', ...options.scopes].join(' '),
+            },
+          ]
+        : []),
+    ],
     scopes: [...options.scopes],
     jwks: { keys: [signingKey] },
-    adapter: StatelessAdapter,
-    ttl: { ClientCredentials: options.accessTokenTtlSeconds ?? 3600 },
+    // Sessions, codes and refresh tokens live in memory: the issuer starts clean every run.
+    adapter: createMemoryAdapter(),
+    ttl: {
+      ClientCredentials: options.accessTokenTtlSeconds ?? 3600,
+      AccessToken: options.accessTokenTtlSeconds ?? 3600,
+      IdToken: 3600,
+      AuthorizationCode: 300,
+      RefreshToken: 30 * 24 * 3600,
+      Interaction: 3600,
+      Session: 24 * 3600,
+      Grant: 30 * 24 * 3600,
+    },
+    pkce: { required: () => true },
+    // The authorization code grant only: no implicit or hybrid flow, which leak tokens into URLs (RFC 9700 §2.1.2).
+    responseTypes: ['code'],
+    // Cognito always issues a refresh token with the authorization code grant.
+    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Cognito's names: the ID token and userInfo carry the username and groups; the token_use tells them apart.
+    claims: { openid: ['sub', 'cognito:username', 'cognito:groups', 'token_use'], email: ['email', 'email_verified'] },
+    conformIdTokenClaims: false,
+    findAccount: (_ctx, sub) => {
+      const user = userBySub(sub);
+      if (!user) return undefined;
+      return {
+        accountId: sub,
+        claims: (use: string) => ({
+          sub,
+          'cognito:username': user.username,
+          'cognito:groups': [...user.groups],
+          email: `${user.username}@example.com`,
+          email_verified: true,
+          ...(use === 'id_token' ? { token_use: 'id' } : {}),
+        }),
+      };
+    },
+    interactions: { url: (_ctx, interaction) => `/login/${interaction.uid}` },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
-    routes: { token: '/oauth2/token', jwks: jwksPath },
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+    routes: {
+      authorization: '/oauth2/authorize',
+      token: '/oauth2/token',
+      userinfo: '/oauth2/userInfo',
+      end_session: '/logout',
+      jwks: jwksPath,
+    },
+    // 'none' for the public app client of people (PKCE instead of a secret), as a Cognito SPA client.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     clientBasedCORS: (_ctx, requestOrigin) => corsOrigins.has(requestOrigin),
     features: {
       devInteractions: { enabled: false },
@@ -119,8 +206,20 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
         }),
       },
     },
-    extraTokenClaims: (_ctx, token) =>
-      token.kind === 'ClientCredentials' ? { token_use: 'access', version: 2 } : undefined,
+    extraTokenClaims: (_ctx, token) => {
+      if (token.kind === 'ClientCredentials') return { token_use: 'access', version: 2 };
+      const user = userBySub(token.accountId);
+      if (!user) return undefined;
+      // A person's access token, as Cognito issues it.
+      return {
+        token_use: 'access',
+        version: 2,
+        username: user.username,
+        'cognito:groups': [...user.groups],
+        origin_jti: randomUUID(),
+        event_id: randomUUID(),
+      };
+    },
     formats: {
       customizers: {
         jwt: (ctx: KoaContextWithOIDC, _token, jwt) => {
@@ -136,7 +235,9 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
           if (refused !== undefined) throw new errors.InvalidScope('requested scope is not allowed', refused);
           // Cognito grants every allowed scope when none is asked for.
           if (!payload['scope']) payload['scope'] = allowed.join(' ');
-          payload['auth_time'] = payload['iat'];
+          // A person's token names the OpenID scope beside the resource server's, as Cognito's does.
+          if (payload['username'] !== undefined) payload['scope'] = `openid ${String(payload['scope'])}`;
+          payload['auth_time'] ??= payload['iat'];
           // Cognito access tokens have no `aud`, but oidc-provider insists on one right after this customizer. A
           // non-enumerable property satisfies that check and stays out of the signed JSON.
           const audience = payload['aud'];
@@ -152,15 +253,67 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
   const provider = new Provider(issuer, configuration);
   provider.proxy = false;
   const handle = provider.callback();
+  /** The hosted login: a form for the username and password; Cognito asks for no consent, so none is shown. */
+  async function login(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
+    const details = await provider.interactionDetails(req, res);
+    if (details.prompt.name === 'consent') {
+      const { accountId } = details.session ?? {};
+      const grant = details.grantId
+        ? await provider.Grant.find(details.grantId)
+        : new provider.Grant({ clientId: String(details.params['client_id']), ...(accountId ? { accountId } : {}) });
+      if (!grant) throw new Error('the grant of this interaction is gone');
+      const missing = details.prompt.details as {
+        missingOIDCScope?: string[];
+        missingOIDCClaims?: string[];
+        missingResourceScopes?: Record<string, string[]>;
+      };
+      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+        grant.addResourceScope(indicator, scopes.join(' '));
+      }
+      await provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } });
+      return;
+    }
+    if (req.method === 'POST') {
+      const form = new URLSearchParams(await readBody(req));
+      const found = [...users].find(([, user]) => user.username === form.get('username'));
+      if (found && samePassword(found[1].password, form.get('password') ?? '')) {
+        await provider.interactionFinished(
+          req,
+          res,
+          { login: { accountId: found[0] } },
+          { mergeWithLastSubmission: false },
+        );
+        return;
+      }
+      sendLoginPage(res, uid, 'Incorrect username or password.');
+      return;
+    }
+    sendLoginPage(res, uid);
+  }
+
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     // Cognito serves discovery under the pool's path; oidc-provider serves it at the root.
     if (req.url === discoveryPath) req.url = '/.well-known/openid-configuration';
+    const uid = /^\/login\/([\w-]+)$/.exec(req.url ?? '')?.[1];
+    if (uid !== undefined) {
+      login(req, res, uid).catch((error: unknown) => {
+        // An expired or unknown interaction: say so, as the hosted UI does, rather than a stack.
+        res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(
+          `The sign-in could not continue: ${error instanceof Error ? error.message : 'unknown error'}. Start again.`,
+        );
+      });
+      return;
+    }
     void handle(req, res);
   });
 
   return {
     issuer,
     tokenUrl: `${origin}/oauth2/token`,
+    authorizeUrl: `${origin}/oauth2/authorize`,
     jwksUri: `${origin}${jwksPath}`,
     port,
     close: () =>

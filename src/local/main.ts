@@ -1,10 +1,15 @@
 // `npm start`: with no issuer configured, the service on an embedded Cognito-shaped issuer and an embedded DynamoDB
 // (local mode); with USER_POOL_ID or OIDC_ISSUER, the service exactly as src/server.ts runs it in AWS.
 import { createService } from '../app.js';
+import type { LocalConfig } from '../config.js';
 import { serve } from '../serve.js';
 import { createLocalService, type LocalService } from './service.js';
 
-function banner(service: LocalService, clientId: string, clientSecret: string, port: number): string {
+function banner(service: LocalService, local: LocalConfig, port: number): string {
+  const { clientId, clientSecret } = local;
+  const people = local.users.map(
+    (user) => `${user.username}${user.groups.length ? ` (${user.groups.join(', ')})` : ''}`,
+  );
   const base = `http://localhost:${port}`;
   return `${[
     '',
@@ -18,6 +23,9 @@ function banner(service: LocalService, clientId: string, clientSecret: string, p
     `    -d '{"name":"Trek Domane","imageURL":"https://images.example.com/domane.png"}' ${base}/products`,
     `  curl -i -H "Authorization: Bearer $TOKEN" ${base}/products`,
     '',
+    `People sign in at the hosted login (${service.localIssuer.authorizeUrl}): ${people.join(', ')}; passwords in LOCAL_USERS.`,
+    `A person's token for curl:  TOKEN=$(npm run --silent token -- --user ${local.users[0]?.username ?? 'admin'})`,
+    '',
     `Interactive docs: ${base}/docs  (Authorize with client_id ${clientId} and its secret)`,
     `OpenAPI document: ${base}/openapi.json`,
     '',
@@ -27,7 +35,5 @@ function banner(service: LocalService, clientId: string, clientSecret: string, p
 await serve({
   build: (config) => (config.local ? createLocalService(config) : createService(config)),
   banner: (service, config, port) =>
-    config.local && 'localIssuer' in service
-      ? banner(service as LocalService, config.local.clientId, config.local.clientSecret, port)
-      : undefined,
+    config.local && 'localIssuer' in service ? banner(service as LocalService, config.local, port) : undefined,
 });

@@ -5,6 +5,7 @@ import { cognitoIssuer } from '../auth/index.js';
 import type { Config } from '../config.js';
 import { localClientConfig, startLocalDynamo } from './dynamodb.js';
 import { startLocalIssuer, type LocalIssuer } from './issuer.js';
+import { localRedirectUris, localWebClientId } from './web-client.js';
 
 /** The service of a local run, with the embedded parts it runs on. */
 export interface LocalService extends Service {
@@ -42,6 +43,8 @@ export async function createLocalService(config: Config, options: ServiceOptions
       scopes: productScopes,
       // The docs page (served from the service's own origin) asks the issuer for tokens from the browser.
       corsOrigins: config.corsOrigins,
+      users: local.users,
+      webClient: { id: localWebClientId, redirectUris: localRedirectUris(config) },
     });
     closers.push(localIssuer.close);
     const issuerBaseUrl = localIssuer.issuer.slice(0, -local.userPoolId.length - 1);
@@ -68,7 +71,9 @@ export async function createLocalService(config: Config, options: ServiceOptions
       tokenUrl: localIssuer.tokenUrl,
       auth: {
         ...config.auth,
-        issuers: [cognitoIssuer({ userPoolId: local.userPoolId, issuerBaseUrl, clientIds: [local.clientId] })],
+        issuers: [
+          cognitoIssuer({ userPoolId: local.userPoolId, issuerBaseUrl, clientIds: [local.clientId, localWebClientId] }),
+        ],
       },
     };
     const service = await createService(trusting, {

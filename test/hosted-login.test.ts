@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+import { localWebClientId } from '../src/local/web-client.js';
+import { signIn, SignInError, type SignedIn } from '../src/local/sign-in.js';
+import { bearer, localTestConfig, startService, type RunningService } from './support/service.js';
+
+// A person's sign-in at the embedded issuer's hosted login, as Cognito's: authorization code with PKCE, users and
+// groups from LOCAL_USERS, and tokens shaped as Cognito issues them for a person.
+describe('the hosted login', () => {
+  let running: RunningService;
+  let issuer: NonNullable<RunningService['service']['localIssuer']>;
+  let admin: SignedIn;
+  const redirectUri = 'http://localhost:0/docs/oauth2-redirect.html';
+  const as = (username: string, password: string, scope = 'openid email products/read products/write') =>
+    signIn({
+      authorizeUrl: issuer.authorizeUrl,
+      tokenUrl: issuer.tokenUrl,
+      clientId: localWebClientId,
+      redirectUri,
+      username,
+      password,
+      scope,
+    });
+
+  before(async () => {
+    running = await startService(localTestConfig());
+    assert.ok(running.service.localIssuer);
+    issuer = running.service.localIssuer;
+    admin = await as('admin', 'admin-password');
+  });
+  after(() => running.close());
+
+  it("issues a person's access token as Cognito does: username, groups, scope with openid, no aud", () => {
+    assert.deepEqual(decodeProtectedHeader(admin.accessToken), {
+      alg: 'RS256',
+      kid: decodeProtectedHeader(admin.accessToken).kid,
+    });
+    const claims = decodeJwt(admin.accessToken);
+    // The claims of AWS's documented example of a user's access token (Cognito developer guide, "Understanding
+    // the access token"): sub, cognito:groups, iss, version, client_id, origin_jti, event_id, token_use, scope,
+    // auth_time, exp, iat, jti, username.
+    assert.deepEqual(Object.keys(claims).sort(), [
+      'auth_time',
+      'client_id',
+      'cognito:groups',
+      'event_id',
+      'exp',
+      'iat',
+      'iss',
+      'jti',
+      'origin_jti',
+      'scope',
+      'sub',
+      'token_use',
+      'username',
+      'version',
+    ]);
+    assert.equal(claims['token_use'], 'access');
+    assert.equal(claims['client_id'], localWebClientId);
+    assert.equal(claims['username'], 'admin');
+    assert.deepEqual(claims['cognito:groups'], ['catalog-admins']);
+    assert.match(String(claims['scope']), /^openid( \S+)* products\/read products\/write$/);
+    assert.match(String(claims.sub), /^[0-9a-f-]{36}$/, 'a UUID, as Cognito makes');
+  });
+
+  it("issues a person's ID token as Cognito does: aud is the client, cognito:username, groups, email", async () => {
+    const jwks = createRemoteJWKSet(new URL(issuer.jwksUri));
+    const { payload } = await jwtVerify(admin.idToken, jwks, { issuer: issuer.issuer, audience: localWebClientId });
+    assert.equal(payload['token_use'], 'id');
+    assert.equal(payload['cognito:username'], 'admin');
+    assert.deepEqual(payload['cognito:groups'], ['catalog-admins']);
+    assert.equal(payload['email'], 'admin@example.com');
+    assert.equal(typeof payload['auth_time'], 'number');
+    assert.equal(payload.sub, decodeJwt(admin.accessToken).sub);
+    assert.ok(admin.refreshToken, 'a refresh token, as Cognito issues with the code grant');
+  });
+
+  it('lets the service accept a person with their token, and refuses a wrong password at the login form', async () => {
+    assert.equal((await fetch(`${running.url}/products`, { headers: bearer(admin.accessToken) })).status, 200);
+    await assert.rejects(as('admin', 'not-the-password'), SignInError);
+    await assert.rejects(as('nobody', 'admin-password'), /incorrect username or password/);
+  });
+
+  it('gives a reader in no group a token without groups', async () => {
+    const reader = await as('reader', 'reader-password');
+    assert.deepEqual(decodeJwt(reader.accessToken)['cognito:groups'], []);
+  });
+
+  it('refreshes tokens with the refresh token, as Cognito does', async () => {
+    const refreshed = await fetch(issuer.tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: admin.refreshToken ?? '',
+        client_id: localWebClientId,
+      }),
+    });
+    assert.equal(refreshed.status, 200);
+    const body = (await refreshed.json()) as { access_token: string };
+    assert.equal(decodeJwt(body.access_token)['username'], 'admin');
+  });
+
+  it('requires PKCE (S256) and offers no implicit grant, as discovery says', async () => {
+    const discovery = (await (await fetch(`${issuer.issuer}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(discovery['code_challenge_methods_supported'], ['S256']);
+    assert.ok(!(discovery['response_types_supported'] as string[]).some((type) => type.includes('token')));
+    assert.equal(discovery['authorization_endpoint'], issuer.authorizeUrl);
+    assert.match(String(discovery['end_session_endpoint']), /\/logout$/);
+    assert.match(String(discovery['userinfo_endpoint']), /\/oauth2\/userInfo$/);
+    const withoutPkce = new URL(issuer.authorizeUrl);
+    withoutPkce.search = new URLSearchParams({
+      response_type: 'code',
+      client_id: localWebClientId,
+      redirect_uri: redirectUri,
+      scope: 'openid',
+    }).toString();
+    const refused = await fetch(withoutPkce, { redirect: 'manual' });
+    assert.match(refused.headers.get('location') ?? '', /error=invalid_request/);
+  });
+});
