@@ -32,12 +32,15 @@ function answersOf(route: Route & { readonly doc: NonNullable<Route['doc']> }): 
         ? `Bad request: ${malformed}`
         : `${typeof own === 'string' ? own : own.description}; or ${malformed}`;
     answers[401] = 'No token, or a bad one: `WWW-Authenticate` says why (RFC 6750 §3.1)';
-    if (access.scopes || access.groups) {
+    if (access.scopes || access.groups || access.groupsForPeople) {
       const needs = [
         ...(access.scopes ? [`the scope ${scopesOf(access).join(' ')}`] : []),
         ...(access.groups ? [`a group of ${access.groups.join(', ')}`] : []),
       ];
-      answers[403] = `The token lacks ${needs.join(' and ')} (\`insufficient_scope\`)`;
+      const people = access.groupsForPeople
+        ? `; a person (a token with a username) must also be in the group ${access.groupsForPeople.join(' or ')}`
+        : '';
+      answers[403] = `The token lacks ${needs.join(' and ')} (\`insufficient_scope\`)${people}`;
     }
   }
   if (access.kind === 'authenticated' || route.doc.usesStore) {

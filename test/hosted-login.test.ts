@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { localWebClientId } from '../src/local/web-client.js';
 import { signIn, SignInError, type SignedIn } from '../src/local/sign-in.js';
-import { bearer, localTestConfig, startService, type RunningService } from './support/service.js';
+import { bearer, fetchToken, localTestConfig, startService, type RunningService } from './support/service.js';
 
 // A person's sign-in at the embedded issuer's hosted login, as Cognito's: authorization code with PKCE, users and
 // groups from LOCAL_USERS, and tokens shaped as Cognito issues them for a person.
@@ -85,6 +85,28 @@ describe('the hosted login', () => {
   it('gives a reader in no group a token without groups', async () => {
     const reader = await as('reader', 'reader-password');
     assert.deepEqual(decodeJwt(reader.accessToken)['cognito:groups'], []);
+  });
+
+  it('lets a person in catalog-admins write, and tells a reader in no group which group is missing (403)', async () => {
+    const product = JSON.stringify({ name: 'Trek Rail', imageURL: 'https://images.example.com/rail.png' });
+    const post = (token: string) =>
+      fetch(`${running.url}/products`, {
+        method: 'POST',
+        headers: { ...bearer(token), 'content-type': 'application/json' },
+        body: product,
+      });
+    assert.equal((await post(admin.accessToken)).status, 201);
+    const reader = await as('reader', 'reader-password');
+    const refused = await post(reader.accessToken);
+    assert.equal(refused.status, 403);
+    const body = (await refused.json()) as { error: string; error_description: string };
+    assert.equal(body.error, 'insufficient_scope');
+    assert.match(body.error_description, /required group: one of catalog-admins/);
+    assert.match(refused.headers.get('www-authenticate') ?? '', /error="insufficient_scope".*catalog-admins/);
+    assert.equal((await fetch(`${running.url}/products`, { headers: bearer(reader.accessToken) })).status, 200);
+    // A machine client keeps its rule: products/write is enough, it has no groups.
+    const machine = await fetchToken(issuer.tokenUrl, { id: 'local-client', secret: 'local-client-secret' });
+    assert.equal((await post(machine)).status, 201);
   });
 
   it('refreshes tokens with the refresh token, as Cognito does', async () => {

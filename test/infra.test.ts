@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { RegoEngine, TemplateFile, type Engine } from '@aws/cloudformation-validate';
 import { parse, type Tags } from 'yaml';
 import { loadConfig } from '../src/config.js';
+import { adminGroup } from '../src/products/routes.js';
 import { productsTableKeys, snapshotsTableKeys } from '../src/products/tables.js';
 
 type Node = Record<string, unknown>;
@@ -92,6 +93,10 @@ describe('CloudFormation templates', () => {
       assert.deepEqual(client.Properties['AllowedOAuthFlows'], ['client_credentials']);
       assert.deepEqual(client.Properties['AllowedOAuthScopes'], ['products/read', 'products/write']);
       assert.equal(resourcesOf(template, 'AWS::Cognito::UserPoolDomain').length, 1);
+    });
+
+    it('defines the group a person must be in to change products, by the name the route policy uses', () => {
+      assert.equal(one(template, 'AWS::Cognito::UserPoolGroup').Properties['GroupName'], adminGroup);
     });
 
     it('exports UserPool::Id, UserPoolClient::Id and the token URL', () => {

@@ -17,7 +17,8 @@ export type {
 export {
   authenticatedAccess,
   createRoutePolicy,
-  hasRequiredGroup,
+  forPeopleInGroups,
+  missingGroups,
   missingScopes,
   publicAccess,
   requireAnyScope,

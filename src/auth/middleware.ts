@@ -1,6 +1,6 @@
 import type { Middleware, Next, ParameterizedContext } from 'koa';
 import { AuthRefusal, refusalResponse, type RefusalReason } from './errors.js';
-import { hasRequiredGroup, missingScopes, type Access, type RoutePolicy } from './policy.js';
+import { missingGroups, missingScopes, type Access, type RoutePolicy } from './policy.js';
 import type { Principal, Verifier } from './verifier.js';
 
 /** What the middleware leaves on `ctx.state` for the handlers and the request log. */
@@ -81,9 +81,13 @@ function refuse(
   options: BearerAuthOptions,
   refusal: AuthRefusal,
   scope?: readonly string[],
+  groups?: readonly string[],
 ): void {
   const { realm, counters } = options;
-  const { status, error, description } = refusalResponse(refusal.reason);
+  const response = refusalResponse(refusal.reason);
+  const { status, error } = response;
+  // Which group is missing comes from the route policy, never from the token, so it may be said.
+  const description = groups ? `${response.description}: one of ${groups.join(', ')}` : response.description;
   ctx.state.authRefusal = refusal.reason;
   if (counters) counters.refused[refusal.reason] = (counters.refused[refusal.reason] ?? 0) + 1;
   const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
@@ -118,7 +122,8 @@ export function createBearerAuth(options: BearerAuthOptions): Middleware<AuthSta
     ctx.state.principal = principal;
     const missing = missingScopes(access, principal.scopes);
     if (missing.length > 0) return refuse(ctx, options, new AuthRefusal('insufficient_scope'), missing);
-    if (!hasRequiredGroup(access, principal.groups)) return refuse(ctx, options, new AuthRefusal('group_not_allowed'));
+    const groups = missingGroups(access, principal);
+    if (groups.length > 0) return refuse(ctx, options, new AuthRefusal('group_not_allowed'), undefined, groups);
     if (counters) counters.accepted += 1;
     return next();
   }

@@ -8,6 +8,11 @@ export type Access =
       readonly scopes?: { readonly allOf: readonly string[] } | { readonly anyOf: readonly string[] };
       /** Cognito groups (`cognito:groups`), any of which admits the token. */
       readonly groups?: readonly string[];
+      /**
+       * Groups any of which a person (a token with a username) must be in; a machine client (client_credentials,
+       * no username) is not asked. So people need a role where machines need only their scope.
+       */
+      readonly groupsForPeople?: readonly string[];
     };
 
 export type PolicyMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS' | '*';
@@ -59,7 +64,18 @@ export function missingScopes(access: Access, granted: readonly string[]): reado
   return access.scopes.anyOf.some((scope) => granted.includes(scope)) ? [] : access.scopes.anyOf;
 }
 
-export function hasRequiredGroup(access: Access, groups: readonly string[]): boolean {
-  if (access.kind !== 'authenticated' || !access.groups || access.groups.length === 0) return true;
-  return access.groups.some((group) => groups.includes(group));
+/** The groups one of which the token would need for `access`, or an empty list when it is in one (or needs none). */
+export function missingGroups(
+  access: Access,
+  who: { readonly groups: readonly string[]; readonly username: string | undefined },
+): readonly string[] {
+  if (access.kind !== 'authenticated') return [];
+  const needed = [...(access.groups ?? []), ...(who.username === undefined ? [] : (access.groupsForPeople ?? []))];
+  if (needed.length === 0 || needed.some((group) => who.groups.includes(group))) return [];
+  return needed;
+}
+
+/** `access`, and for a person also membership of one of `groups` (machine clients keep `access` as it is). */
+export function forPeopleInGroups(access: Access, ...groups: string[]): Access {
+  return access.kind === 'public' ? access : { ...access, groupsForPeople: groups };
 }

@@ -52,6 +52,8 @@ export interface Principal {
   readonly clientId: string | undefined;
   readonly scopes: readonly string[];
   readonly groups: readonly string[];
+  /** A person's username (Cognito's `username`, or `cognito:username` in an ID token); none for a machine client. */
+  readonly username: string | undefined;
   readonly issuer: string;
   readonly tokenUse: TokenUse | undefined;
   readonly expiresAt: number;
@@ -263,9 +265,12 @@ function toPrincipal(payload: JWTPayload, config: IssuerConfig): Principal {
   const clientIdClaim = payload['client_id'];
   const scope = payload['scope'];
   const groups = payload['cognito:groups'];
+  const username = payload['username'] ?? payload['cognito:username'];
   if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new AuthRefusal('claims_invalid');
   if (scope !== undefined && typeof scope !== 'string') throw new AuthRefusal('claims_invalid');
   if (clientIdClaim !== undefined && typeof clientIdClaim !== 'string') throw new AuthRefusal('claims_invalid');
+  // A username decides whether a person's rules apply, so a malformed one is refused rather than ignored.
+  if (username !== undefined && typeof username !== 'string') throw new AuthRefusal('claims_invalid');
   if (groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string'))) {
     throw new AuthRefusal('claims_invalid');
   }
@@ -290,6 +295,7 @@ function toPrincipal(payload: JWTPayload, config: IssuerConfig): Principal {
     clientId,
     scopes: typeof scope === 'string' ? scope.split(' ').filter((s) => s.length > 0) : [],
     groups: groups ?? [],
+    username: typeof username === 'string' ? username : undefined,
     issuer: config.issuer,
     tokenUse: use,
     expiresAt: payload.exp ?? 0,

@@ -1,7 +1,7 @@
 import type { RouterContext } from '@koa/router';
 import coBody from 'co-body';
 import type { z } from 'zod';
-import { requireScopes, type AuthState } from '../auth/index.js';
+import { forPeopleInGroups, requireScopes, type AuthState } from '../auth/index.js';
 import { HttpProblem } from '../http/errors.js';
 import type { Answer, Route } from '../http/route.js';
 import type { CursorCodec } from './cursor.js';
@@ -12,6 +12,9 @@ import type { Precondition, ProductService } from './service.js';
 
 export const readScope = 'products/read';
 export const writeScope = 'products/write';
+/** The Cognito group a person must be in to change products; machine clients need only products/write. */
+export const adminGroup = 'catalog-admins';
+const writeAccess = forPeopleInGroups(requireScopes(writeScope), adminGroup);
 
 export interface ProductRouteDeps {
   readonly products: ProductService;
@@ -185,7 +188,7 @@ export function productRoutes(deps: ProductRouteDeps): readonly Route[] {
     {
       method: 'POST',
       path: '/products',
-      access: requireScopes(writeScope),
+      access: writeAccess,
       doc: {
         operationId: 'createProduct',
         summary: 'Create a product',
@@ -254,7 +257,7 @@ export function productRoutes(deps: ProductRouteDeps): readonly Route[] {
     {
       method: 'PATCH',
       path: '/products/:id',
-      access: requireScopes(writeScope),
+      access: writeAccess,
       doc: {
         operationId: 'patchProduct',
         summary: 'Change a product with a JSON Patch (RFC 6902)',
@@ -286,7 +289,7 @@ export function productRoutes(deps: ProductRouteDeps): readonly Route[] {
     {
       method: 'DELETE',
       path: '/products/:id',
-      access: requireScopes(writeScope),
+      access: writeAccess,
       doc: {
         operationId: 'deleteProduct',
         summary: 'Delete a product (soft: it answers 410 afterwards)',
