@@ -99,6 +99,10 @@ export function createOpenApiDocument(options: OpenApiOptions): Record<string, u
   // With a token endpoint, the page can get a token itself (client_credentials); without one (an OIDC issuer whose
   // OAUTH_TOKEN_URL is not set), a person pastes a token: never a URL that nothing serves.
   const scheme = options.tokenUrl === undefined ? 'bearer' : 'oauth2';
+  // Cognito serves the hosted login beside the token endpoint, on the user pool's domain; so does the local issuer.
+  const authorizationUrl = options.tokenUrl?.endsWith('/oauth2/token')
+    ? options.tokenUrl.replace(/\/oauth2\/token$/, '/oauth2/authorize')
+    : undefined;
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of options.routes) {
     if (!route.doc) continue;
@@ -146,7 +150,20 @@ export function createOpenApiDocument(options: OpenApiOptions): Record<string, u
           : {
               oauth2: {
                 type: 'oauth2',
-                flows: { clientCredentials: { tokenUrl: options.tokenUrl, scopes: options.scopes } },
+                flows: {
+                  // Machines: the client_credentials grant with the app client's secret.
+                  clientCredentials: { tokenUrl: options.tokenUrl, scopes: options.scopes },
+                  // People: the hosted login on the same domain (Cognito's /oauth2/authorize), with PKCE.
+                  ...(authorizationUrl
+                    ? {
+                        authorizationCode: {
+                          authorizationUrl,
+                          tokenUrl: options.tokenUrl,
+                          scopes: { openid: 'Who you are', email: 'Your email address', ...options.scopes },
+                        },
+                      }
+                    : {}),
+                },
               },
             },
     },

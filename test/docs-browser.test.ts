@@ -49,13 +49,35 @@ describe('the interactive docs page in a real browser', () => {
     await page.goto(`${origin}/docs`);
     await page.locator('.swagger-ui .info').waitFor();
     await page.locator('button.authorize').first().click();
+    const flow = page.locator('.auth-container', { hasText: 'Flow: clientCredentials' });
     await page.locator('#client_id_clientCredentials').fill('local-client');
     await page.locator('#client_secret_clientCredentials').fill('local-client-secret');
     for (const scope of scopes) await page.locator(`label[for="${scope}-clientCredentials-checkbox-oauth2"]`).click();
-    await page.locator('.auth-btn-wrapper button.authorize').click();
+    await flow.locator('.auth-btn-wrapper button.authorize').click();
     // Swagger UI shows "Logout" once the token endpoint answered with a token.
-    await page.locator('.auth-btn-wrapper button[aria-label="Remove authorization"]').waitFor({ timeout: 15_000 });
-    await page.locator('.auth-btn-wrapper button.btn-done').click();
+    await flow.locator('.auth-btn-wrapper button[aria-label="Remove authorization"]').waitFor({ timeout: 15_000 });
+    await page.locator('.auth-btn-wrapper button.btn-done').first().click();
+  }
+
+  /** A person signs in from the page: authorization code with PKCE, the hosted login in the popup Swagger opens. */
+  async function signInAs(page: Page, username: string, password: string): Promise<void> {
+    await page.goto(`${origin}/docs`);
+    await page.locator('.swagger-ui .info').waitFor();
+    await page.locator('button.authorize').first().click();
+    const flow = page.locator('.auth-container', { hasText: 'Flow: authorizationCode' });
+    await page.locator('#client_id_authorizationCode').fill('local-web');
+    for (const scope of ['openid', 'products/read', 'products/write']) {
+      await page.locator(`label[for="${scope}-authorizationCode-checkbox-oauth2"]`).click();
+    }
+    const [login] = await Promise.all([page.waitForEvent('popup'), flow.locator('button.authorize').click()]);
+    await login.locator('input[name=username]').fill(username);
+    await login.locator('input[name=password]').fill(password);
+    await login.locator('button[type=submit]').click();
+    await login.waitForEvent('close', { timeout: 15_000 }).catch(async () => {
+      throw new Error(`the login popup stayed at ${login.url()}: ${(await login.content()).slice(0, 500)}`);
+    });
+    await flow.locator('button[aria-label="Remove authorization"]').waitFor({ timeout: 15_000 });
+    await page.locator('.auth-btn-wrapper button.btn-done').first().click();
   }
 
   async function execute(page: Page, operationId: string, body?: string, tag = 'products'): Promise<number> {
@@ -115,6 +137,28 @@ describe('the interactive docs page in a real browser', () => {
       t.diagnostic(seen.join('; '));
       assert.ok(seen.length >= 10);
       await page.close();
+    },
+  );
+
+  it(
+    'lets a person sign in through the hosted login: the administrator creates (201), the reader gets 403',
+    { skip },
+    async () => {
+      const product = JSON.stringify({ name: 'Trek Slash', imageURL: 'https://images.example.com/slash.png' });
+      const problems: string[] = [];
+      const admin = await browser.newPage();
+      admin.on('console', (message) => {
+        if (message.type() === 'error') problems.push(message.text());
+      });
+      await signInAs(admin, 'admin', 'admin-password');
+      assert.equal(await execute(admin, 'createProduct', product), 201);
+      await admin.close();
+      const reader = await browser.newPage();
+      await signInAs(reader, 'reader', 'reader-password');
+      assert.equal(await execute(reader, 'listProducts'), 200);
+      assert.equal(await execute(reader, 'createProduct', product), 403);
+      await reader.close();
+      assert.deepEqual(problems, [], 'no console errors (CSP violations among them)');
     },
   );
 

@@ -11,6 +11,9 @@ const assets: Readonly<Record<string, string>> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
   'favicon-32x32.png': 'image/png',
+  // Where the hosted login sends a person back with the code; it hands the code to the page (no inline script).
+  'oauth2-redirect.html': 'text/html; charset=utf-8',
+  'oauth2-redirect.js': 'text/javascript; charset=utf-8',
 };
 
 const page = `<!doctype html>
@@ -36,7 +39,10 @@ const init = `window.ui = SwaggerUIBundle({
   deepLinking: true,
   tryItOutEnabled: true,
   persistAuthorization: false,
+  oauth2RedirectUrl: window.location.origin + '/docs/oauth2-redirect.html',
 });
+// A person signs in with the authorization code grant and PKCE (S256), never the implicit grant.
+window.ui.initOAuth({ usePkceWithAuthorizationCodeGrant: true });
 `;
 
 export interface DocsOptions {
@@ -97,6 +103,7 @@ export function docsRoutes(options: DocsOptions): readonly Route[] {
           cache.set(file, content);
         }
         ctx.type = type;
+        if (type.startsWith('text/html')) ctx.set('Content-Security-Policy', policy);
         ctx.set('Cache-Control', 'public, max-age=3600');
         ctx.body = content;
       },

@@ -60,11 +60,12 @@ function samePassword(expected: string, given: string): boolean {
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function sendLoginPage(res: ServerResponse, uid: string, problem?: string): void {
+function sendLoginPage(res: ServerResponse, uid: string, returnTo: readonly string[], problem?: string): void {
+  // form-action covers the redirects after the post too: back to the client's redirect URI, on its origin.
+  const formAction = ["'self'", ...new Set(returnTo.map((uri) => new URL(uri).origin))].join(' ');
   res.writeHead(problem ? 401 : 200, {
     'content-type': 'text/html; charset=utf-8',
-    'content-security-policy':
-      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; form-action ${formAction}; frame-ancestors 'none'`,
     'cache-control': 'no-store',
   });
   res.end(`<!doctype html>
@@ -253,6 +254,8 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
   const provider = new Provider(issuer, configuration);
   provider.proxy = false;
   const handle = provider.callback();
+  const returnTo = webClient?.redirectUris ?? [];
+
   /** The hosted login: a form for the username and password; Cognito asks for no consent, so none is shown. */
   async function login(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
     const details = await provider.interactionDetails(req, res);
@@ -287,10 +290,10 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
         );
         return;
       }
-      sendLoginPage(res, uid, 'Incorrect username or password.');
+      sendLoginPage(res, uid, returnTo, 'Incorrect username or password.');
       return;
     }
-    sendLoginPage(res, uid);
+    sendLoginPage(res, uid, returnTo);
   }
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
