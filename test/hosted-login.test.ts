@@ -109,6 +109,19 @@ describe('the hosted login', () => {
     assert.equal((await post(machine)).status, 201);
   });
 
+  it("answers /oauth2/userInfo for a person's access token, and refuses anything else", async () => {
+    const userInfo = issuer.authorizeUrl.replace('/oauth2/authorize', '/oauth2/userInfo');
+    const info = await fetch(userInfo, { headers: bearer(admin.accessToken) });
+    assert.equal(info.status, 200);
+    const body = (await info.json()) as Record<string, unknown>;
+    assert.equal(body['username'], 'admin');
+    assert.equal(body['sub'], decodeJwt(admin.accessToken).sub);
+    assert.equal((await fetch(userInfo, { headers: bearer(admin.idToken) })).status, 401, 'an ID token is not one');
+    assert.equal((await fetch(userInfo)).status, 401);
+    const machine = await fetchToken(issuer.tokenUrl, { id: 'local-client', secret: 'local-client-secret' });
+    assert.equal((await fetch(userInfo, { headers: bearer(machine) })).status, 401, 'a machine is nobody');
+  });
+
   it('refreshes tokens with the refresh token, as Cognito does', async () => {
     const refreshed = await fetch(issuer.tokenUrl, {
       method: 'POST',

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
 import type { LocalUser } from '../config.js';
@@ -106,7 +106,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
   const jwksPath = `/${options.userPoolId}/.well-known/jwks.json`;
   const discoveryPath = `/${options.userPoolId}/.well-known/openid-configuration`;
 
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
   const signingKey = { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'RS256', use: 'sig' };
   const allowedScopes = new Map<string, readonly string[]>(options.clients.map((client) => [client.id, client.scopes]));
   const webClient = options.webClient;
@@ -256,6 +256,35 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
   const handle = provider.callback();
   const returnTo = webClient?.redirectUris ?? [];
 
+  /**
+   * Cognito's `/oauth2/userInfo` takes a person's access token. oidc-provider's own userinfo takes only tokens meant
+   * for it, not a resource server's JWT, so the issuer answers it here: the token is verified with the issuer's own
+   * key (jose), and the person's attributes are returned as Cognito returns them.
+   */
+  async function userInfo(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const token = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const answer = (status: number, body: object, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+      res.end(JSON.stringify(body));
+    };
+    const refuse = () =>
+      answer(401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    if (!token) return refuse();
+    try {
+      const { payload } = await jwtVerify(token, publicKey, { issuer, algorithms: ['RS256'] });
+      const user = payload['token_use'] === 'access' ? userBySub(payload.sub) : undefined;
+      if (!user || payload['username'] !== user.username) return refuse();
+      answer(200, {
+        sub: payload.sub,
+        username: user.username,
+        email: `${user.username}@example.com`,
+        email_verified: 'true',
+      });
+    } catch {
+      refuse();
+    }
+  }
+
   /** The hosted login: a form for the username and password; Cognito asks for no consent, so none is shown. */
   async function login(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
     const details = await provider.interactionDetails(req, res);
@@ -299,6 +328,10 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     // Cognito serves discovery under the pool's path; oidc-provider serves it at the root.
     if (req.url === discoveryPath) req.url = '/.well-known/openid-configuration';
+    if ((req.url ?? '').split('?')[0] === '/oauth2/userInfo') {
+      void userInfo(req, res);
+      return;
+    }
     const uid = /^\/login\/([\w-]+)$/.exec(req.url ?? '')?.[1];
     if (uid !== undefined) {
       login(req, res, uid).catch((error: unknown) => {
