@@ -64,15 +64,20 @@ export function missingScopes(access: Access, granted: readonly string[]): reado
   return access.scopes.anyOf.some((scope) => granted.includes(scope)) ? [] : access.scopes.anyOf;
 }
 
+const none: readonly string[] = Object.freeze([]);
+
 /** The groups one of which the token would need for `access`, or an empty list when it is in one (or needs none). */
 export function missingGroups(
   access: Access,
   who: { readonly groups: readonly string[]; readonly username: string | undefined },
 ): readonly string[] {
-  if (access.kind !== 'authenticated') return [];
-  const needed = [...(access.groups ?? []), ...(who.username === undefined ? [] : (access.groupsForPeople ?? []))];
-  if (needed.length === 0 || needed.some((group) => who.groups.includes(group))) return [];
-  return needed;
+  if (access.kind !== 'authenticated') return none;
+  const forAll = access.groups ?? none;
+  const forPeople = who.username === undefined ? none : (access.groupsForPeople ?? none);
+  // Every admitted request comes here: nothing is built unless a group is asked for.
+  if (forAll.length === 0 && forPeople.length === 0) return none;
+  const needed = [...forAll, ...forPeople];
+  return needed.some((group) => who.groups.includes(group)) ? none : needed;
 }
 
 /** `access`, and for a person also membership of one of `groups` (machine clients keep `access` as it is). */
