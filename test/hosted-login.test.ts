@@ -72,7 +72,13 @@ describe('the hosted login', () => {
     assert.deepEqual(payload['cognito:groups'], ['catalog-admins']);
     assert.equal(payload['email'], 'admin@example.com');
     assert.equal(typeof payload['auth_time'], 'number');
-    assert.equal(payload.sub, decodeJwt(admin.accessToken).sub);
+    const access = decodeJwt(admin.accessToken);
+    assert.equal(payload.sub, access.sub);
+    // One sign-in: the ID token and its access token share origin_jti and event_id, each has a jti of its own.
+    assert.equal(payload['origin_jti'], access['origin_jti']);
+    assert.equal(payload['event_id'], access['event_id']);
+    assert.match(String(payload.jti), /^[0-9a-f-]{36}$/);
+    assert.notEqual(payload.jti, access.jti);
     assert.ok(admin.refreshToken, 'a refresh token, as Cognito issues with the code grant');
   });
 

@@ -52,6 +52,12 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+/** A UUID-shaped name for `text`, the same every time: one sign-in's tokens share their origin_jti and event_id. */
+function uuidOf(text: string): string {
+  const hex = createHash('sha256').update(text).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
 /** Compared in constant time, so that a wrong password takes as long as a right one. */
 function samePassword(expected: string, given: string): boolean {
   const [a, b] = [createHash('sha256').update(expected).digest(), createHash('sha256').update(given).digest()];
@@ -163,11 +169,16 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     // Cognito always issues a refresh token with the authorization code grant.
     issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     // Cognito's names: the ID token and userInfo carry the username and groups; the token_use tells them apart.
-    claims: { openid: ['sub', 'cognito:username', 'cognito:groups', 'token_use'], email: ['email', 'email_verified'] },
+    claims: {
+      openid: ['sub', 'cognito:username', 'cognito:groups', 'token_use', 'jti', 'origin_jti', 'event_id'],
+      email: ['email', 'email_verified'],
+    },
     conformIdTokenClaims: false,
-    findAccount: (_ctx, sub) => {
+    findAccount: (ctx, sub) => {
       const user = userBySub(sub);
       if (!user) return undefined;
+      // The sign-in these tokens come from: Cognito gives an ID token and its access token the same origin_jti.
+      const grantId = (ctx.oidc.entities as { Grant?: { jti?: string } }).Grant?.jti;
       return {
         accountId: sub,
         claims: (use: string) => ({
@@ -176,7 +187,13 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
           'cognito:groups': [...user.groups],
           email: `${user.username}@example.com`,
           email_verified: true,
-          ...(use === 'id_token' ? { token_use: 'id' } : {}),
+          ...(use === 'id_token'
+            ? {
+                token_use: 'id',
+                jti: randomUUID(),
+                ...(grantId ? { origin_jti: uuidOf(`origin:${grantId}`), event_id: uuidOf(`event:${grantId}`) } : {}),
+              }
+            : {}),
         }),
       };
     },
@@ -217,8 +234,8 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
         version: 2,
         username: user.username,
         'cognito:groups': [...user.groups],
-        origin_jti: randomUUID(),
-        event_id: randomUUID(),
+        origin_jti: token.grantId ? uuidOf(`origin:${token.grantId}`) : randomUUID(),
+        event_id: token.grantId ? uuidOf(`event:${token.grantId}`) : randomUUID(),
       };
     },
     formats: {
