@@ -128,6 +128,30 @@ describe('the hosted login', () => {
     assert.equal((await fetch(userInfo, { headers: bearer(machine) })).status, 401, 'a machine is nobody');
   });
 
+  it("remembers a person's session until /logout, which ends it and returns to the client's sign-out URL", async () => {
+    const jar = new Map<string, string>();
+    const options = {
+      authorizeUrl: issuer.authorizeUrl,
+      tokenUrl: issuer.tokenUrl,
+      clientId: localWebClientId,
+      redirectUri,
+      username: 'reader',
+      scope: 'openid products/read',
+    };
+    await signIn({ ...options, password: 'reader-password' }, jar);
+    // Signed in: the hosted login does not ask again, so even a wrong password never reaches it.
+    await signIn({ ...options, password: 'not-the-password' }, jar);
+    const logoutUrl = new URL(issuer.authorizeUrl.replace('/oauth2/authorize', '/logout'));
+    logoutUrl.search = new URLSearchParams({ client_id: localWebClientId, logout_uri: redirectUri }).toString();
+    const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
+    const out = await fetch(logoutUrl, { redirect: 'manual', headers: { cookie } });
+    assert.equal(out.status, 302);
+    assert.equal(out.headers.get('location'), redirectUri);
+    await assert.rejects(signIn({ ...options, password: 'not-the-password' }, jar), /incorrect username or password/);
+    logoutUrl.searchParams.set('logout_uri', 'https://evil.example/');
+    assert.equal((await fetch(logoutUrl, { redirect: 'manual' })).status, 400, 'only a sign-out URL of the client');
+  });
+
   it('refreshes tokens with the refresh token, as Cognito does', async () => {
     const refreshed = await fetch(issuer.tokenUrl, {
       method: 'POST',

@@ -342,7 +342,33 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     sendLoginPage(res, uid, returnTo);
   }
 
+  /**
+   * Cognito's `/logout?client_id=…&logout_uri=…`: ends the person's session at the hosted login and sends them to
+   * one of the client's sign-out URLs at once (oidc-provider's own end_session asks to confirm first).
+   */
+  async function logout(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const logoutUri = url.searchParams.get('logout_uri') ?? '';
+    if (url.searchParams.get('client_id') !== webClient?.id || !returnTo.includes(logoutUri)) {
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('logout_uri is not a sign-out URL of this client');
+      return;
+    }
+    const session = await provider.Session.get({ req, res } as unknown as KoaContextWithOIDC);
+    // A session that was never stored (no cookie, or an unknown one) has nothing to end.
+    if (!(session as { new?: boolean }).new) await session.destroy();
+    res.writeHead(302, { location: logoutUri, 'cache-control': 'no-store' });
+    res.end();
+  }
+
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', origin);
+    if (url.pathname === '/logout' && url.searchParams.has('logout_uri')) {
+      logout(req, res, url).catch(() => {
+        res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('the sign-out could not be completed');
+      });
+      return;
+    }
     // Cognito serves discovery under the pool's path; oidc-provider serves it at the root.
     if (req.url === discoveryPath) req.url = '/.well-known/openid-configuration';
     if ((req.url ?? '').split('?')[0] === '/oauth2/userInfo') {

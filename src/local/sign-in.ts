@@ -27,8 +27,11 @@ export class SignInError extends Error {
  * with PKCE (S256), the login form posted with the session's cookies, then the code exchanged for tokens. For
  * `npm run token -- --user admin` and the tests.
  */
-export async function signIn(options: SignInOptions): Promise<SignedIn> {
-  const cookies = new Map<string, string>();
+export async function signIn(
+  options: SignInOptions,
+  /** The browser's cookies for the hosted login, kept across sign-ins when given (a session that is remembered). */
+  cookies: Map<string, string> = new Map(),
+): Promise<SignedIn> {
   const send = async (url: string, init: RequestInit = {}): Promise<Response> => {
     const response = await fetch(url, {
       ...init,
