@@ -175,15 +175,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return principal;
   }
 
-  /** Unexpired, and checked against the key set its issuer holds now. */
+  /**
+   * Unexpired, checked against the key set its issuer holds now, and that set still trusted: past stale-if-error the
+   * token is verified anew, and answered as any new token would be (503 while no keys can be had). A refresh that
+   * installs a different set changes the generation, so a key the issuer removed stops admitting its tokens.
+   */
   function stillValid(cached: CachedToken): boolean {
-    return now() < cached.validUntil && cached.entry.keySet.generation() === cached.generation;
+    const { keySet } = cached.entry;
+    return now() < cached.validUntil && keySet.generation() === cached.generation && keySet.usable();
   }
 
   function peek(token: string): Principal | undefined {
     if (!cache || options.isRevoked || token.length > maxTokenBytes) return undefined;
     const cached = cache.get(token);
-    if (!cached?.entry.keySet.usable() || !stillValid(cached)) return undefined;
+    if (!cached || !stillValid(cached)) return undefined;
     stats.tokenCacheHits += 1;
     return cached.principal;
   }
@@ -195,10 +200,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (cache) stats.tokenCacheMisses += 1;
       return undefined;
     }
-    // Only for a key set still trusted: past stale-if-error the token is verified anew, and answered as any new token
-    // would be (503 while no keys can be had). A refresh that installs a different set changes the generation, so the
-    // signature is checked again against it, and a key the issuer removed stops admitting its tokens.
-    if (!cached.entry.keySet.usable() || !stillValid(cached)) {
+    if (!stillValid(cached)) {
       cache?.delete(token);
       stats.tokenCacheMisses += 1;
       return undefined;

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 
 /** How long an idle keep-alive connection may stay open once a drain has begun. */
@@ -20,11 +20,10 @@ export interface HttpTimeouts {
 
 export interface HttpListener {
   readonly port: number;
-  readonly server: Server;
   /**
-   * Graceful stop: no new connections, idle keep-alive connections closed at once, every answer from now on sent
-   * with `Connection: close`. Resolves once every connection is gone, or at the deadline, when the rest are cut;
-   * `cut` says how many.
+   * Graceful stop: no new connections, every answer from now on sent with `Connection: close`, keep-alive
+   * connections closed once idle for a moment. Resolves once every connection is gone, or at the deadline, when the
+   * rest are cut; `cut` says how many.
    */
   drain(deadlineMs: number): Promise<{ readonly cut: number }>;
 }
@@ -82,7 +81,6 @@ export async function listen(
 
   return {
     port: (server.address() as AddressInfo).port,
-    server,
     drain(deadlineMs) {
       draining = true;
       // Answers still to come say the connection ends with them; the client opens a new one (elsewhere) next time.

@@ -3,7 +3,7 @@
 import { createService } from '../app.js';
 import type { LocalConfig } from '../config.js';
 import { serve } from '../serve.js';
-import { createLocalService, type LocalService } from './service.js';
+import { createLocalService, isLocalService, type LocalService } from './service.js';
 
 function banner(service: LocalService, local: LocalConfig, port: number): string {
   const { clientId, clientSecret } = local;
@@ -35,5 +35,5 @@ function banner(service: LocalService, local: LocalConfig, port: number): string
 await serve({
   build: (config) => (config.local ? createLocalService(config) : createService(config)),
   banner: (service, config, port) =>
-    config.local && 'localIssuer' in service ? banner(service as LocalService, config.local, port) : undefined,
+    config.local && isLocalService(service) ? banner(service, config.local, port) : undefined,
 });

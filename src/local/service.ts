@@ -1,6 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { pino, type Logger } from 'pino';
-import { createService, dynamoCallBounds, productScopes, type Service, type ServiceOptions } from '../app.js';
+import {
+  createLogger,
+  createService,
+  dynamoCallBounds,
+  productScopes,
+  type Service,
+  type ServiceOptions,
+} from '../app.js';
 import { cognitoIssuer } from '../auth/index.js';
 import type { Config } from '../config.js';
 import { localClientConfig, startLocalDynamo } from './dynamodb.js';
@@ -15,12 +22,15 @@ export interface LocalService extends Service {
   readonly localDynamoEndpoint: string | undefined;
 }
 
-/** Pretty lines in a terminal (LOG_FORMAT=pretty, or a TTY), JSON otherwise. pino-pretty is a dev dependency. */
-export function createLocalLogger(config: Config): Logger {
-  return pino({
-    level: config.logLevel,
-    ...(config.prettyLogs ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
-  });
+/** A LocalService, as a service built by either entry of `npm start` may be. */
+export function isLocalService(service: Service): service is LocalService {
+  return 'localIssuer' in service;
+}
+
+/** Pretty lines in a terminal (LOG_FORMAT=pretty, or a TTY), else the service's JSON. pino-pretty is a dev dependency. */
+function createLocalLogger(config: Config): Logger {
+  if (!config.prettyLogs) return createLogger(config);
+  return pino({ level: config.logLevel, transport: { target: 'pino-pretty', options: { colorize: true } } });
 }
 
 /**
