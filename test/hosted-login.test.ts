@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { localWebClientId } from '../src/local/web-client.js';
@@ -22,6 +23,11 @@ describe('the hosted login', () => {
       password,
       scope,
     });
+
+  // OIDC Core §3.3.2.11: the left half of the SHA-256 of the access token's ASCII, base64url; Cognito's ID tokens
+  // carry it, so a client can bind the two tokens of one answer.
+  const atHashOf = (accessToken: string) =>
+    createHash('sha256').update(accessToken).digest().subarray(0, 16).toString('base64url');
 
   before(async () => {
     running = await startService(localTestConfig());
@@ -64,9 +70,28 @@ describe('the hosted login', () => {
     assert.match(String(claims.sub), /^[0-9a-f-]{36}$/, 'a UUID, as Cognito makes');
   });
 
-  it("issues a person's ID token as Cognito does: aud is the client, cognito:username, groups, email", async () => {
+  it("issues a person's ID token as Cognito does: aud is the client, cognito:username, groups, email, at_hash", async () => {
     const jwks = createRemoteJWKSet(new URL(issuer.jwksUri));
     const { payload } = await jwtVerify(admin.idToken, jwks, { issuer: issuer.issuer, audience: localWebClientId });
+    // The claims of AWS's documented example of an ID token (Cognito developer guide, "Understanding the identity
+    // (ID) token"), without custom attributes.
+    assert.deepEqual(Object.keys(payload).sort(), [
+      'at_hash',
+      'aud',
+      'auth_time',
+      'cognito:groups',
+      'cognito:username',
+      'email',
+      'email_verified',
+      'event_id',
+      'exp',
+      'iat',
+      'iss',
+      'jti',
+      'origin_jti',
+      'sub',
+      'token_use',
+    ]);
     assert.equal(payload['token_use'], 'id');
     assert.equal(payload['cognito:username'], 'admin');
     assert.deepEqual(payload['cognito:groups'], ['catalog-admins']);
@@ -79,6 +104,7 @@ describe('the hosted login', () => {
     assert.equal(payload['event_id'], access['event_id']);
     assert.match(String(payload.jti), /^[0-9a-f-]{36}$/);
     assert.notEqual(payload.jti, access.jti);
+    assert.equal(payload['at_hash'], atHashOf(admin.accessToken));
     assert.ok(admin.refreshToken, 'a refresh token, as Cognito issues with the code grant');
   });
 
@@ -152,6 +178,31 @@ describe('the hosted login', () => {
     assert.equal((await fetch(logoutUrl, { redirect: 'manual' })).status, 400, 'only a sign-out URL of the client');
   });
 
+  it('ends the session at /logout with redirect_uri and response_type, and asks the person to sign in again', async () => {
+    const jar = new Map<string, string>();
+    const options = {
+      authorizeUrl: issuer.authorizeUrl,
+      tokenUrl: issuer.tokenUrl,
+      clientId: localWebClientId,
+      redirectUri,
+      username: 'reader',
+      scope: 'openid products/read',
+    };
+    await signIn({ ...options, password: 'reader-password' }, jar);
+    const logoutUrl = new URL(issuer.authorizeUrl.replace('/oauth2/authorize', '/logout'));
+    const again = { client_id: localWebClientId, redirect_uri: redirectUri, response_type: 'code', state: 'x1' };
+    logoutUrl.search = new URLSearchParams(again).toString();
+    const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
+    const out = await fetch(logoutUrl, { redirect: 'manual', headers: { cookie } });
+    assert.equal(out.status, 302);
+    const location = new URL(out.headers.get('location') ?? '');
+    assert.equal(`${location.origin}${location.pathname}`, issuer.authorizeUrl);
+    assert.deepEqual(Object.fromEntries(location.searchParams), again);
+    await assert.rejects(signIn({ ...options, password: 'not-the-password' }, jar), /incorrect username or password/);
+    logoutUrl.searchParams.set('redirect_uri', 'https://evil.example/');
+    assert.equal((await fetch(logoutUrl, { redirect: 'manual' })).status, 400, 'only a redirect URI of the client');
+  });
+
   it('refreshes tokens with the refresh token, as Cognito does', async () => {
     const refreshed = await fetch(issuer.tokenUrl, {
       method: 'POST',
@@ -163,8 +214,10 @@ describe('the hosted login', () => {
       }),
     });
     assert.equal(refreshed.status, 200);
-    const body = (await refreshed.json()) as { access_token: string };
+    const body = (await refreshed.json()) as { access_token: string; id_token: string };
     assert.equal(decodeJwt(body.access_token)['username'], 'admin');
+    assert.notEqual(body.access_token, admin.accessToken);
+    assert.equal(decodeJwt(body.id_token)['at_hash'], atHashOf(body.access_token), 'bound to the new access token');
   });
 
   it('requires PKCE (S256) and offers no implicit grant, as discovery says', async () => {

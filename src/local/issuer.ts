@@ -121,6 +121,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
   const users = new Map<string, LocalUser>((options.users ?? []).map((user) => [randomUUID(), user]));
   const userBySub = (sub: string | undefined) => (sub === undefined ? undefined : users.get(sub));
   const corsOrigins = new Set(options.corsOrigins ?? []);
+  const accessTokenValues = new WeakMap<object, string>();
 
   const configuration: Configuration = {
     clients: [
@@ -170,7 +171,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     // Cognito's names: the ID token and userInfo carry the username and groups; the token_use tells them apart.
     claims: {
-      openid: ['sub', 'cognito:username', 'cognito:groups', 'token_use', 'jti', 'origin_jti', 'event_id'],
+      openid: ['sub', 'cognito:username', 'cognito:groups', 'token_use', 'jti', 'origin_jti', 'event_id', 'at_hash'],
       email: ['email', 'email_verified'],
     },
     conformIdTokenClaims: false,
@@ -181,20 +182,27 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
       const grantId = (ctx.oidc.entities as { Grant?: { jti?: string } }).Grant?.jti;
       return {
         accountId: sub,
-        claims: (use: string) => ({
-          sub,
-          'cognito:username': user.username,
-          'cognito:groups': [...user.groups],
-          email: `${user.username}@example.com`,
-          email_verified: true,
-          ...(use === 'id_token'
-            ? {
-                token_use: 'id',
-                jti: randomUUID(),
-                ...(grantId ? { origin_jti: uuidOf(`origin:${grantId}`), event_id: uuidOf(`event:${grantId}`) } : {}),
-              }
-            : {}),
-        }),
+        claims: (use: string) => {
+          // Asked for when the ID token is made, after its access token was saved (findAccount runs before).
+          const { AccessToken } = ctx.oidc.entities as { AccessToken?: object };
+          // oidc-provider hashes the value given into at_hash (OIDC Core §3.3.2.11), as Cognito's ID tokens carry.
+          const accessToken = AccessToken ? accessTokenValues.get(AccessToken) : undefined;
+          return {
+            sub,
+            'cognito:username': user.username,
+            'cognito:groups': [...user.groups],
+            email: `${user.username}@example.com`,
+            email_verified: true,
+            ...(use === 'id_token'
+              ? {
+                  token_use: 'id',
+                  jti: randomUUID(),
+                  ...(accessToken ? { at_hash: accessToken } : {}),
+                  ...(grantId ? { origin_jti: uuidOf(`origin:${grantId}`), event_id: uuidOf(`event:${grantId}`) } : {}),
+                }
+              : {}),
+          };
+        },
       };
     },
     interactions: { url: (_ctx, interaction) => `/login/${interaction.uid}` },
@@ -270,6 +278,15 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
 
   const provider = new Provider(issuer, configuration);
   provider.proxy = false;
+  // oidc-provider gives an ID token at_hash only at the authorization endpoint; at the token endpoint (the code and
+  // refresh grants) the access token is saved just before the ID token is made, so its value is kept here for it.
+  const { prototype } = provider.AccessToken;
+  const save: (this: object, ...args: unknown[]) => Promise<string> = Reflect.get(prototype, 'save');
+  Reflect.set(prototype, 'save', async function saveAndKeep(this: object, ...args: unknown[]) {
+    const value = await save.apply(this, args);
+    accessTokenValues.set(this, value);
+    return value;
+  });
   const handle = provider.callback();
   const returnTo = webClient?.redirectUris ?? [];
 
@@ -343,26 +360,34 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
   }
 
   /**
-   * Cognito's `/logout?client_id=…&logout_uri=…`: ends the person's session at the hosted login and sends them to
-   * one of the client's sign-out URLs at once (oidc-provider's own end_session asks to confirm first).
+   * Cognito's `/logout`: ends the person's session at the hosted login, then either sends them to one of the client's
+   * sign-out URLs at once (`logout_uri`; oidc-provider's own end_session asks to confirm first), or, with
+   * `redirect_uri` and `response_type`, to the login page again to sign in afresh, as Cognito does.
    */
   async function logout(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const logoutUri = url.searchParams.get('logout_uri') ?? '';
-    if (url.searchParams.get('client_id') !== webClient?.id || !returnTo.includes(logoutUri)) {
+    const { searchParams } = url;
+    const logoutUri = searchParams.get('logout_uri');
+    const target = logoutUri ?? searchParams.get('redirect_uri') ?? '';
+    if (searchParams.get('client_id') !== webClient?.id || !returnTo.includes(target)) {
       res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('logout_uri is not a sign-out URL of this client');
+      res.end(`${logoutUri === null ? 'redirect_uri' : 'logout_uri'} is not a URL of this client`);
       return;
     }
     const session = await provider.Session.get({ req, res } as unknown as KoaContextWithOIDC);
     // A session that was never stored (no cookie, or an unknown one) has nothing to end.
     if (!(session as { new?: boolean }).new) await session.destroy();
-    res.writeHead(302, { location: logoutUri, 'cache-control': 'no-store' });
+    const location = logoutUri ?? `${origin}/oauth2/authorize?${searchParams.toString()}`;
+    res.writeHead(302, { location, 'cache-control': 'no-store' });
     res.end();
   }
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', origin);
-    if (url.pathname === '/logout' && url.searchParams.has('logout_uri')) {
+    const cognitoLogout =
+      url.searchParams.has('logout_uri') ||
+      (url.searchParams.has('redirect_uri') && url.searchParams.has('response_type'));
+    // Anything else at /logout is OpenID's RP-initiated logout (id_token_hint, post_logout_redirect_uri).
+    if (url.pathname === '/logout' && cognitoLogout) {
       logout(req, res, url).catch(() => {
         res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
         res.end('the sign-out could not be completed');
