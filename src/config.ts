@@ -124,7 +124,10 @@ const httpsUrl = z
   .refine((value) => URL.canParse(value), { message: 'must be an absolute URL', abort: true })
   .refine((value) => {
     const url = new URL(value);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1'].includes(url.hostname));
+    return (
+      url.protocol === 'https:' ||
+      (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname))
+    );
   }, 'must be an https URL (http only for localhost)');
 
 /** Every variable the service reads, with its rule and default: the README's configuration table lists them all. */
@@ -139,9 +142,15 @@ const variables = z.object({
   SHUTDOWN_TIMEOUT_MS: whole(20_000, 120_000),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: oneOf(['json', 'pretty']).optional(),
+  // The region form of AWS; with COGNITO_ISSUER_URL an emulator's pool id, e.g. local_ProductService (checked below).
   USER_POOL_ID: list.pipe(
-    z.array(z.string().regex(userPoolIdPattern, 'must be a Cognito user pool id such as us-east-1_AbC123')).optional(),
+    z
+      .array(z.string().regex(/^[\w-]+_[0-9A-Za-z]+$/, 'must be a Cognito user pool id such as us-east-1_AbC123'))
+      .optional(),
   ),
+  // A Cognito-compatible issuer elsewhere (the embedded one run alone, LocalStack, cognito-local, moto), with every
+  // Cognito rule of USER_POOL_ID kept: tokens must come from `{COGNITO_ISSUER_URL}/{USER_POOL_ID}`.
+  COGNITO_ISSUER_URL: httpsUrl.optional(),
   COGNITO_TOKEN_USE: list.pipe(z.array(oneOf(['access', 'id'])).optional()),
   AWS_REGION: z
     .string()
@@ -227,7 +236,21 @@ export const configVariableNames = Object.keys(variables.shape);
 const schema = variables.superRefine((env, ctx) => {
   // The docs page and the OpenAPI document name the token endpoint; Cognito's is on the user pool's domain, which
   // the pool id does not tell. Without it the page would offer a URL nothing serves.
-  if (env.USER_POOL_ID !== undefined && env.OAUTH_TOKEN_URL === undefined) {
+  if (env.COGNITO_ISSUER_URL === undefined) {
+    for (const poolId of env.USER_POOL_ID ?? []) {
+      if (!userPoolIdPattern.test(poolId)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['USER_POOL_ID'],
+          message: 'must be a Cognito user pool id such as us-east-1_AbC123 (any other form needs COGNITO_ISSUER_URL)',
+        });
+      }
+    }
+  } else if (new URL(env.COGNITO_ISSUER_URL).search !== '' || new URL(env.COGNITO_ISSUER_URL).hash !== '') {
+    ctx.addIssue({ code: 'custom', path: ['COGNITO_ISSUER_URL'], message: 'must have no query or fragment' });
+  }
+  // An emulator's token endpoint is often not where Cognito's is; without one the docs page offers a bearer field.
+  if (env.USER_POOL_ID !== undefined && env.OAUTH_TOKEN_URL === undefined && env.COGNITO_ISSUER_URL === undefined) {
     ctx.addIssue({
       code: 'custom',
       path: ['OAUTH_TOKEN_URL'],
@@ -249,6 +272,7 @@ const schema = variables.superRefine((env, ctx) => {
     JWT_ALGORITHMS: 'OIDC_ISSUER',
     ALLOWED_CLIENT_IDS: 'USER_POOL_ID',
     COGNITO_TOKEN_USE: 'USER_POOL_ID',
+    COGNITO_ISSUER_URL: 'USER_POOL_ID',
   } as const;
   for (const [name, needed] of Object.entries(requires) as [keyof typeof requires, 'OIDC_ISSUER' | 'USER_POOL_ID'][]) {
     if (env[name] !== undefined && env[needed] === undefined) {
@@ -280,6 +304,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
         ...(e.AWS_REGION ? { region: e.AWS_REGION } : {}),
         ...(e.ALLOWED_CLIENT_IDS ? { clientIds: e.ALLOWED_CLIENT_IDS } : {}),
         ...(e.COGNITO_TOKEN_USE ? { tokenUse: e.COGNITO_TOKEN_USE } : {}),
+        ...(e.COGNITO_ISSUER_URL ? { issuerBaseUrl: e.COGNITO_ISSUER_URL } : {}),
       }),
     );
   }
@@ -325,7 +350,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
       dynamodbTimeoutMs: e.DYNAMODB_TIMEOUT_MS,
       dynamodbMaxAttempts: e.DYNAMODB_MAX_ATTEMPTS,
       storeDeadlineMs: e.STORE_DEADLINE_MS,
-      region: e.AWS_REGION ?? e.USER_POOL_ID?.[0]?.split('_')[0],
+      region: e.AWS_REGION ?? userPoolIdPattern.exec(e.USER_POOL_ID?.[0] ?? '')?.groups?.['region'],
       eventsTopicArn: e.PRODUCT_EVENTS_TOPIC_ARN,
       cursorSecret: e.CURSOR_SECRET,
       outboxDrainIntervalMs: e.OUTBOX_DRAIN_INTERVAL_SECONDS * 1000,

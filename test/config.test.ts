@@ -79,6 +79,38 @@ describe('configuration', () => {
     assert.equal(issuer?.issuer, 'https://cognito-idp.us-east-2.amazonaws.com/eu-west-1_AbC123');
   });
 
+  it("keeps Cognito's rules for a pool at another issuer (COGNITO_ISSUER_URL), http on loopback only", () => {
+    const config = loadConfig({
+      USER_POOL_ID: 'local_ProductService',
+      COGNITO_ISSUER_URL: 'http://localhost:9229/',
+      ALLOWED_CLIENT_IDS: 'one',
+    });
+    assert.equal(config.auth.mode, 'aws');
+    const [issuer] = config.auth.issuers;
+    assert.equal(issuer?.issuer, 'http://localhost:9229/local_ProductService');
+    assert.equal(issuer.jwksUri, 'http://localhost:9229/local_ProductService/.well-known/jwks.json');
+    assert.deepEqual(issuer.alternateIssuers, [], "no amazonaws.com form: only the emulator's issuer is trusted");
+    assert.deepEqual(issuer.cognito, { tokenUse: ['access'], clientIds: ['one'] });
+    assert.equal(config.tokenUrl, undefined, 'an emulator need not name a token URL');
+    assert.equal(config.products.region, undefined, 'local_ is no AWS region');
+    assert.match(
+      problemsOf({ USER_POOL_ID: 'local_X', COGNITO_ISSUER_URL: 'http://emulator.example:4566' }),
+      /COGNITO_ISSUER_URL must be an https URL \(http only for localhost\)/,
+    );
+    assert.match(
+      problemsOf({ COGNITO_ISSUER_URL: 'https://id.example' }),
+      /COGNITO_ISSUER_URL is only used together with USER_POOL_ID/,
+    );
+    assert.match(
+      problemsOf({ USER_POOL_ID: 'local_X', OAUTH_TOKEN_URL: tokenUrl }),
+      /USER_POOL_ID must be a Cognito user pool id such as us-east-1_AbC123 \(any other form needs COGNITO_ISSUER_URL\)/,
+    );
+    assert.equal(
+      loadConfig({ USER_POOL_ID: 'local_X', COGNITO_ISSUER_URL: 'http://[::1]:9229' }).auth.issuers[0]?.issuer,
+      'http://[::1]:9229/local_X',
+    );
+  });
+
   it('trusts a generic OIDC issuer, with an optional JWKS_URI (else discovery)', () => {
     const [withUri] = loadConfig({ OIDC_ISSUER: 'https://id.example.com', JWKS_URI: 'https://id.example.com/keys' })
       .auth.issuers;

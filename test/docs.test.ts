@@ -26,7 +26,13 @@ describe('the docs page and its contract', () => {
     );
     assert.match(csp, /frame-ancestors 'none'/);
     assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
-    for (const asset of ['/docs/swagger-ui-bundle.js', '/docs/swagger-ui.css', '/docs/init.js']) {
+    // oauth2-redirect.html is where the hosted login returns people, locally and in infra/cognito.template.yml.
+    for (const asset of [
+      '/docs/swagger-ui-bundle.js',
+      '/docs/swagger-ui.css',
+      '/docs/init.js',
+      '/docs/oauth2-redirect.html',
+    ]) {
       const file = await fetch(`${running.url}${asset}`);
       assert.equal(file.status, 200, asset);
     }

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { RegoEngine, TemplateFile, type Engine } from '@aws/cloudformation-validate';
 import { parse, type Tags } from 'yaml';
 import { loadConfig } from '../src/config.js';
+import { localRedirectUris } from '../src/local/web-client.js';
 import { adminGroup } from '../src/products/routes.js';
 import { productsTableKeys, snapshotsTableKeys } from '../src/products/tables.js';
 
@@ -87,21 +88,47 @@ describe('CloudFormation templates', () => {
       );
     });
 
-    it('has a client with a secret, the client_credentials flow and both scopes, and a domain', () => {
-      const client = one(template, 'AWS::Cognito::UserPoolClient');
+    const clients = resourcesOf(template, 'AWS::Cognito::UserPoolClient');
+    const flowsOf = (client: { Properties: Node }) => client.Properties['AllowedOAuthFlows'] as string[];
+
+    it('has a machine client with a secret, the client_credentials flow and both scopes, and a domain', () => {
+      const machine = clients.filter((client) => flowsOf(client).includes('client_credentials'));
+      const [client, ...others] = machine;
+      assert.ok(client && others.length === 0, 'one machine client');
       assert.equal(client.Properties['GenerateSecret'], true);
-      assert.deepEqual(client.Properties['AllowedOAuthFlows'], ['client_credentials']);
+      assert.deepEqual(flowsOf(client), ['client_credentials']);
       assert.deepEqual(client.Properties['AllowedOAuthScopes'], ['products/read', 'products/write']);
       assert.equal(resourcesOf(template, 'AWS::Cognito::UserPoolDomain').length, 1);
+    });
+
+    it("has a public client for people: code flow only, no secret, back to the docs page's redirect", () => {
+      const people = clients.filter((client) => flowsOf(client).includes('code'));
+      const [client, ...others] = people;
+      assert.ok(client && others.length === 0, 'one client for people');
+      assert.equal(client.Properties['GenerateSecret'], false);
+      assert.deepEqual(flowsOf(client), ['code'], 'no implicit grant (RFC 9700 §2.1.2)');
+      assert.deepEqual(client.Properties['AllowedOAuthScopes'], ['openid', 'email', 'products/read', 'products/write']);
+      // The page the docs page's Swagger UI returns to: the same path the local web client is registered with.
+      const [localRedirect = ''] = localRedirectUris(loadConfig({}));
+      const path = new URL(localRedirect).pathname;
+      assert.deepEqual(client.Properties['CallbackURLs'], [{ 'Fn::Sub': `\${ServiceUrl}${path}` }]);
+      assert.deepEqual(client.Properties['LogoutURLs'], [{ 'Fn::Sub': `\${ServiceUrl}${path}` }]);
     });
 
     it('defines the group a person must be in to change products, by the name the route policy uses', () => {
       assert.equal(one(template, 'AWS::Cognito::UserPoolGroup').Properties['GroupName'], adminGroup);
     });
 
-    it('exports UserPool::Id, UserPoolClient::Id and the token URL', () => {
-      const exports = Object.values(template.Outputs).map((o) => (o as { Export: { Name: string } }).Export.Name);
-      assert.deepEqual(exports.sort(), ['UserPool::Id', 'UserPool::TokenUrl', 'UserPoolClient::Id']);
+    it('exports UserPool::Id, both client ids and the token URL', () => {
+      const exports = Object.values(template.Outputs).flatMap(
+        (o) => (o as { Export?: { Name: string } }).Export?.Name ?? [],
+      );
+      assert.deepEqual(exports.sort(), [
+        'UserPool::Id',
+        'UserPool::TokenUrl',
+        'UserPoolClient::Id',
+        'UserPoolWebClient::Id',
+      ]);
     });
   });
 
@@ -118,6 +145,13 @@ describe('CloudFormation templates', () => {
       assert.deepEqual(taskDefinition.Properties['RequiresCompatibilities'], ['FARGATE']);
       assert.deepEqual((container['PortMappings'] as Node[])[0]?.['ContainerPort'], 3000);
       assert.deepEqual(environment['USER_POOL_ID'], { 'Fn::ImportValue': 'UserPool::Id' });
+      // Both app clients of the user pool, machines' and people's, and no other.
+      assert.deepEqual(environment['ALLOWED_CLIENT_IDS'], {
+        'Fn::Join': [
+          ',',
+          [{ 'Fn::ImportValue': 'UserPoolClient::Id' }, { 'Fn::ImportValue': 'UserPoolWebClient::Id' }],
+        ],
+      });
       assert.deepEqual(environment['PRODUCTS_TABLE_NAME'], { Ref: 'ProductsTable' });
       assert.deepEqual(environment['PRODUCTS_SNAPSHOT_TABLE_NAME'], { Ref: 'ProductSnapshotsTable' });
       assert.deepEqual(environment['PRODUCT_EVENTS_TOPIC_ARN'], { Ref: 'ProductEventsTopic' });
