@@ -1,10 +1,13 @@
-// Child process of `npm run bench`: the same Koa route served three ways, each on its own port, so that the load
+// Child process of `npm run bench`: the same Koa route served several ways (ours and its peers), each on its own port, so that the load
 // generator (the parent) and the servers do not share a core.
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import koaJwt from 'koa-jwt';
 import jwksRsa from 'jwks-rsa';
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
+import { JwtVerifier } from 'aws-jwt-verify';
+import { createVerifier as createFastJwtVerifier } from 'fast-jwt';
+import { createPublicKey } from 'node:crypto';
 import {
   cognitoIssuer,
   createBearerAuth,
@@ -82,11 +85,76 @@ joseAlone.use(async (ctx, next) => {
 });
 joseAlone.use(route);
 
+// 5. jose as its README shows it: jwtVerify with createRemoteJWKSet (keys fetched once, then held by jose).
+const remoteKeys = createRemoteJWKSet(new URL(issuerConfig.jwksUri ?? ''));
+const joseRemote = new Koa();
+joseRemote.use(async (ctx, next) => {
+  try {
+    await jwtVerify(ctx.get('authorization').slice('Bearer '.length), remoteKeys, {
+      issuer: issuerConfig.issuer,
+      algorithms: ['RS256'],
+    });
+  } catch {
+    ctx.status = 401;
+    return;
+  }
+  await next();
+});
+joseRemote.use(route);
+
+// 6. AWS's aws-jwt-verify, its JWKS loaded up front, verifying synchronously (node:crypto's one-shot verify).
+const awsVerifier = JwtVerifier.create({
+  issuer: issuerConfig.issuer,
+  jwksUri: issuerConfig.jwksUri ?? '',
+  audience: null,
+});
+// It fetches over https only, so the bench's JWKS is handed to it as its cache holds it (cacheJwks).
+awsVerifier.cacheJwks(
+  (await (await fetch(issuerConfig.jwksUri ?? '')).json()) as Parameters<typeof awsVerifier.cacheJwks>[0],
+);
+const awsJwtVerify = new Koa();
+awsJwtVerify.use(async (ctx, next) => {
+  try {
+    awsVerifier.verifySync(ctx.get('authorization').slice('Bearer '.length));
+  } catch {
+    ctx.status = 401;
+    return;
+  }
+  await next();
+});
+awsJwtVerify.use(route);
+
+// 7. fast-jwt with the key fetched once, as PEM, and its own cache off (every token is new here anyway).
+const [firstKey] = ((await (await fetch(issuerConfig.jwksUri ?? '')).json()) as { keys: object[] }).keys;
+const pem = createPublicKey({ key: firstKey as import('node:crypto').JsonWebKey, format: 'jwk' })
+  .export({ format: 'pem', type: 'spki' })
+  .toString();
+const fastVerify = createFastJwtVerifier({
+  key: pem,
+  algorithms: ['RS256'],
+  allowedIss: issuerConfig.issuer,
+  cache: false,
+});
+const fastJwt = new Koa();
+fastJwt.use(async (ctx, next) => {
+  try {
+    fastVerify(ctx.get('authorization').slice('Bearer '.length));
+  } catch {
+    ctx.status = 401;
+    return;
+  }
+  await next();
+});
+fastJwt.use(route);
+
 const ports = {
   plain: await listen(plain),
   ours: await listen(ours),
   oursUncached: await listen(oursUncached),
   article: await listen(article),
   joseAlone: await listen(joseAlone),
+  joseRemote: await listen(joseRemote),
+  awsJwtVerify: await listen(awsJwtVerify),
+  fastJwt: await listen(fastJwt),
 };
 process.stdout.write(`${JSON.stringify(ports)}\n`);

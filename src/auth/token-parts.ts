@@ -45,8 +45,15 @@ export function hasDuplicateMember(text: string): boolean {
     } else if (c === ',') {
       expectKey = isObject[isObject.length - 1] === true;
     } else if (c === '"') {
-      let end = i + 1;
-      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      // The closing quote: the next one not escaped (preceded by an even run of backslashes).
+      // The text is valid JSON, so there is one; the opening quote ends any run of backslashes counted back.
+      let end = text.indexOf('"', i + 1);
+      for (;;) {
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === 92) backslashes += 1;
+        if (backslashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
+      }
       if (expectKey) {
         const raw = text.slice(i + 1, end);
         // Escapes are decoded ("\u0073cope" is "scope"), so that they cannot hide a duplicate.

@@ -1,9 +1,11 @@
+import type { KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { JWTPayload, JWTVerifyOptions } from 'jose';
 import { AuthRefusal, type RefusalReason } from './errors.js';
 import { createKeySet, type KeySet, type KeySetEvent, type KeySetOptions } from './key-set.js';
 import { fetchJson } from './fetch-json.js';
+import { checkClaims, hasFastScheme, keyObjectFor, signatureHolds } from './signature.js';
 import { decodeJsonPart, hasDuplicateMember } from './token-parts.js';
 
 /** Asymmetric JWS algorithms only: a verifier that holds public keys must never accept HMAC or `none` (RFC 8725 §2.1, §3.1). */
@@ -77,11 +79,20 @@ export interface VerifierOptions {
    */
   readonly tokenCache?: { readonly maxEntries: number } | false;
   readonly now?: () => number;
+  /**
+   * Who checks the signature: node:crypto's one-shot `crypto.verify` on the key jose selected (the default, about
+   * half the CPU), or jose's WebCrypto path. Both give the same verdict (test/signature.test.ts); every other check
+   * is the same either way.
+   */
+  readonly signatureCheck?: 'node' | 'jose';
 }
 
 export interface VerifierStats {
   tokenCacheHits: number;
   tokenCacheMisses: number;
+  /** Signatures checked by node:crypto, and by jose (configured so, or a token node:crypto leaves to jose). */
+  nodeSignatureChecks: number;
+  joseSignatureChecks: number;
 }
 
 export interface IssuerState {
@@ -118,6 +129,13 @@ interface Trusted {
   readonly config: IssuerConfig;
   readonly keySet: KeySet;
   readonly options: JWTVerifyOptions;
+  /**
+   * The node:crypto keys jose selected, by `alg` and `kid` (the only header members its selection reads), for the
+   * key set generation they came from: a new token with a known kid skips the async selection.
+   */
+  readonly keyObjects: { generation: number; readonly byAlgAndKid: Map<string, KeyObject> };
+  /** The issuer's allowed algorithms that node:crypto checks here. */
+  readonly fastAlgorithms: ReadonlySet<string>;
 }
 
 const base64urlToken = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -127,6 +145,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const clockTolerance = options.clockToleranceSec ?? 5;
   const maxTokenBytes = options.maxTokenBytes ?? 8 * 1024;
   const now = options.now ?? Date.now;
+  const signatureCheck = options.signatureCheck ?? 'node';
 
   const byIssuer = new Map<string, Trusted>();
   const trusted = options.issuers.map((config) => {
@@ -146,6 +165,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const entry: Trusted = {
       config,
       keySet,
+      keyObjects: { generation: -1, byAlgAndKid: new Map() },
+      fastAlgorithms: new Set(algorithms.filter((alg) => hasFastScheme(alg))),
       options: {
         issuer: accepted,
         algorithms: [...algorithms],
@@ -165,7 +186,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   const cacheSize = options.tokenCache === false ? 0 : (options.tokenCache?.maxEntries ?? 10_000);
   const cache = cacheSize > 0 ? new LRUCache<string, CachedToken>({ max: cacheSize }) : undefined;
-  const stats: VerifierStats = { tokenCacheHits: 0, tokenCacheMisses: 0 };
+  const stats: VerifierStats = {
+    tokenCacheHits: 0,
+    tokenCacheMisses: 0,
+    nodeSignatureChecks: 0,
+    joseSignatureChecks: 0,
+  };
 
   async function verify(token: string): Promise<Principal> {
     // Checked before any decoding, so that a huge token costs us nothing but its length.
@@ -212,7 +238,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
   async function verifyAndRemember(token: string): Promise<Principal> {
     // Three base64url parts, checked once here: the decoders below rely on it.
     if (!base64urlToken.test(token)) throw new AuthRefusal('malformed_token');
-    const [headerPart = '', payloadPart = ''] = token.split('.');
+    const [headerPart = '', payloadPart = '', signaturePart = ''] = token.split('.');
+    // No base64 text is one character past a multiple of four: jose refuses such a part, and a lenient decoder
+    // (Buffer's) would drop the extra character, accepting a token jose refuses.
+    if (headerPart.length % 4 === 1 || payloadPart.length % 4 === 1 || signaturePart.length % 4 === 1) {
+      throw new AuthRefusal('malformed_token');
+    }
     const header = decodeJsonPart(headerPart);
     const unverified = decodeJsonPart(payloadPart);
     if (hasDuplicateMember(header.text) || hasDuplicateMember(unverified.text))
@@ -229,7 +260,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, entry.keySet.getKey, { ...entry.options, currentDate: new Date(now()) }));
+      // node:crypto checks the signature when it can do exactly what jose would (an allowed alg it has a scheme for,
+      // the key jose selects, fit for that alg as it is); otherwise jose verifies the token and says why it refuses.
+      const alg = header.value['alg'];
+      const byNode = signatureCheck === 'node' && typeof alg === 'string' && entry.fastAlgorithms.has(alg);
+      const keyObject = byNode
+        ? (knownKeyObject(entry, alg, kid) ?? (await selectKeyObject(token, header.value, alg, entry)))
+        : undefined;
+      stats[keyObject ? 'nodeSignatureChecks' : 'joseSignatureChecks'] += 1;
+      payload = keyObject
+        ? verifiedByNode(token, header.value, unverified.value, entry, keyObject)
+        : (await jwtVerify(token, entry.keySet.getKey, { ...entry.options, currentDate: new Date(now()) })).payload;
     } catch (error) {
       throw toRefusal(error);
     }
@@ -248,6 +289,58 @@ export function createVerifier(options: VerifierOptions): Verifier {
       cache.set(token, { principal, entry, generation, validUntil: Math.min(payload.exp, maxAgeEnd) * 1000 });
     }
     return principal;
+  }
+
+  /**
+   * jose's steps after the key (jose's own selection, done by the caller): the signature, by node:crypto, then the
+   * claims, as jose's jwtVerify checks them.
+   */
+  function verifiedByNode(
+    token: string,
+    header: Record<string, unknown>,
+    claims: Record<string, unknown>,
+    entry: Trusted,
+    keyObject: KeyObject,
+  ): JWTPayload {
+    const payloadEnd = token.lastIndexOf('.');
+    if (!signatureHolds(String(header['alg']), keyObject, token.slice(0, payloadEnd), token.slice(payloadEnd + 1))) {
+      throw new joseErrors.JWSSignatureVerificationFailed();
+    }
+    checkClaims(header, claims, entry.options, now());
+    return claims;
+  }
+
+  /** A key selected before for this alg and kid, while its key set is unchanged and usable (which also revalidates). */
+  function knownKeyObject(entry: Trusted, alg: string, kid: unknown): KeyObject | undefined {
+    const { keyObjects, keySet } = entry;
+    if (keyObjects.generation !== keySet.generation() || !keySet.usable()) return undefined;
+    return keyObjects.byAlgAndKid.get(`${alg} ${String(kid)}`);
+  }
+
+  /** jose's selection (createLocalJWKSet: kid, kty for alg, use, key_ops), then the node:crypto form of its key. */
+  async function selectKeyObject(
+    token: string,
+    header: Record<string, unknown>,
+    alg: string,
+    entry: Trusted,
+  ): Promise<KeyObject | undefined> {
+    const headerEnd = token.indexOf('.');
+    const payloadEnd = token.lastIndexOf('.');
+    const key = await entry.keySet.getKey(header, {
+      protected: token.slice(0, headerEnd),
+      payload: token.slice(headerEnd + 1, payloadEnd),
+      signature: token.slice(payloadEnd + 1),
+    });
+    const keyObject = keyObjectFor(alg, key);
+    if (!keyObject) return undefined;
+    const { keyObjects } = entry;
+    const generation = entry.keySet.generation();
+    if (keyObjects.generation !== generation) {
+      keyObjects.byAlgAndKid.clear();
+      keyObjects.generation = generation;
+    }
+    keyObjects.byAlgAndKid.set(`${alg} ${String(header['kid'])}`, keyObject);
+    return keyObject;
   }
 
   return {
