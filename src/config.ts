@@ -246,7 +246,7 @@ const schema = variables.superRefine((env, ctx) => {
         });
       }
     }
-  } else if (new URL(env.COGNITO_ISSUER_URL).search !== '' || new URL(env.COGNITO_ISSUER_URL).hash !== '') {
+  } else if (/[?#]/.test(env.COGNITO_ISSUER_URL)) {
     ctx.addIssue({ code: 'custom', path: ['COGNITO_ISSUER_URL'], message: 'must have no query or fragment' });
   }
   // An emulator's token endpoint is often not where Cognito's is; without one the docs page offers a bearer field.

@@ -29,6 +29,21 @@ describe('the hosted login', () => {
   const atHashOf = (accessToken: string) =>
     createHash('sha256').update(accessToken).digest().subarray(0, 16).toString('base64url');
 
+  /** The reader signed in with a browser's cookie jar: the hosted login remembers the session until /logout. */
+  const readerSignedIn = async () => {
+    const jar = new Map<string, string>();
+    const options = {
+      authorizeUrl: issuer.authorizeUrl,
+      tokenUrl: issuer.tokenUrl,
+      clientId: localWebClientId,
+      redirectUri,
+      username: 'reader',
+      scope: 'openid products/read',
+    };
+    await signIn({ ...options, password: 'reader-password' }, jar);
+    return { jar, options, cookie: [...jar].map(([name, value]) => `${name}=${value}`).join('; ') };
+  };
+
   before(async () => {
     running = await startService(localTestConfig());
     assert.ok(running.service.localIssuer);
@@ -155,21 +170,11 @@ describe('the hosted login', () => {
   });
 
   it("remembers a person's session until /logout, which ends it and returns to the client's sign-out URL", async () => {
-    const jar = new Map<string, string>();
-    const options = {
-      authorizeUrl: issuer.authorizeUrl,
-      tokenUrl: issuer.tokenUrl,
-      clientId: localWebClientId,
-      redirectUri,
-      username: 'reader',
-      scope: 'openid products/read',
-    };
-    await signIn({ ...options, password: 'reader-password' }, jar);
+    const { jar, options, cookie } = await readerSignedIn();
     // Signed in: the hosted login does not ask again, so even a wrong password never reaches it.
     await signIn({ ...options, password: 'not-the-password' }, jar);
     const logoutUrl = new URL(issuer.authorizeUrl.replace('/oauth2/authorize', '/logout'));
     logoutUrl.search = new URLSearchParams({ client_id: localWebClientId, logout_uri: redirectUri }).toString();
-    const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
     const out = await fetch(logoutUrl, { redirect: 'manual', headers: { cookie } });
     assert.equal(out.status, 302);
     assert.equal(out.headers.get('location'), redirectUri);
@@ -179,20 +184,10 @@ describe('the hosted login', () => {
   });
 
   it('ends the session at /logout with redirect_uri and response_type, and asks the person to sign in again', async () => {
-    const jar = new Map<string, string>();
-    const options = {
-      authorizeUrl: issuer.authorizeUrl,
-      tokenUrl: issuer.tokenUrl,
-      clientId: localWebClientId,
-      redirectUri,
-      username: 'reader',
-      scope: 'openid products/read',
-    };
-    await signIn({ ...options, password: 'reader-password' }, jar);
+    const { jar, options, cookie } = await readerSignedIn();
     const logoutUrl = new URL(issuer.authorizeUrl.replace('/oauth2/authorize', '/logout'));
     const again = { client_id: localWebClientId, redirect_uri: redirectUri, response_type: 'code', state: 'x1' };
     logoutUrl.search = new URLSearchParams(again).toString();
-    const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
     const out = await fetch(logoutUrl, { redirect: 'manual', headers: { cookie } });
     assert.equal(out.status, 302);
     const location = new URL(out.headers.get('location') ?? '');

@@ -1,5 +1,5 @@
 import { constants, KeyObject, verify, type VerifyKeyObjectInput } from 'node:crypto';
-import { errors as joseErrors, type CryptoKey, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { errors as joseErrors, type CryptoKey, type JWTPayload } from 'jose';
 
 /**
  * The signature step of a JWS, with node:crypto's one-shot `crypto.verify` instead of WebCrypto: about half the CPU
@@ -59,8 +59,6 @@ export function hasFastScheme(alg: string): boolean {
   return Object.hasOwn(schemes, alg);
 }
 
-const keyObjects = new WeakMap<CryptoKey, KeyObject>();
-
 /**
  * The node:crypto form of `key` for `alg`, or `undefined` when jose would not verify `alg` with it as it is: another
  * algorithm, hash or curve, a key not for verifying, or an RSA modulus under 2048 bits (jose's checkModulusLength).
@@ -83,17 +81,12 @@ export function keyObjectFor(alg: string, key: CryptoKey): KeyObject | undefined
   ) {
     return undefined;
   }
-  let keyObject = keyObjects.get(key);
-  if (!keyObject) {
-    keyObject = KeyObject.from(key);
-    keyObjects.set(key, keyObject);
-  }
-  return keyObject;
+  return KeyObject.from(key);
 }
 
 /**
- * Checks the signature of a compact JWS whose three parts are already known to be base64url: `signingInput` is the
- * first two parts with their dot, `signature` the third.
+ * Checks the signature of a compact JWS whose three parts are already known to be base64url and to have an `alg`
+ * with a scheme here: `signingInput` is the first two parts with their dot, `signature` the third.
  */
 export function signatureHolds(alg: string, key: KeyObject, signingInput: string, signature: string): boolean {
   const scheme = schemes[alg];
@@ -121,44 +114,49 @@ function numericDate(claims: JWTPayload, claim: 'iat' | 'nbf' | 'exp', required 
   return value;
 }
 
+/** The claim rules the verifier sets for an issuer: jose's options, with the forms this verifier always uses. */
+export interface ClaimRules {
+  readonly issuer: readonly string[];
+  readonly audience?: readonly string[];
+  readonly typ?: string;
+  readonly requiredClaims: readonly string[];
+  /** Seconds. */
+  readonly clockTolerance: number;
+  /** Seconds. */
+  readonly maxTokenAge?: number;
+}
+
 /**
- * jose's JWT Claims Set checks (lib/jwt_claims_set.js validateClaimsSet) for the options this verifier passes
- * (issuer list, audience list, typ, required claims, clock tolerance in seconds, maximum age in seconds), throwing
- * jose's own errors so that a refusal has the same reason either way.
+ * jose's JWT Claims Set checks (lib/jwt_claims_set.js validateClaimsSet) for those rules, throwing jose's own errors
+ * so that a refusal has the same reason either way.
  */
 export function checkClaims(
   header: Readonly<Record<string, unknown>>,
   claims: JWTPayload,
-  options: JWTVerifyOptions,
+  rules: ClaimRules,
   nowMs: number,
 ): void {
   const failed = (message: string, claim: string, reason = 'check_failed') =>
     new joseErrors.JWTClaimValidationFailed(message, claims, claim, reason);
-  const { typ, requiredClaims = [], issuer, audience, maxTokenAge } = options;
+  const { typ, requiredClaims, issuer, audience, maxTokenAge, clockTolerance: tolerance } = rules;
   if (typ !== undefined && (typeof header['typ'] !== 'string' || normalizeTyp(header['typ']) !== normalizeTyp(typ))) {
     throw failed('unexpected "typ" JWT header value', 'typ');
   }
+  // jose's order: the issuer's presence first, then the audience's, the age's, and the required claims'.
   const presence = [...requiredClaims];
   if (maxTokenAge !== undefined) presence.push('iat');
   if (audience !== undefined) presence.push('aud');
-  if (issuer !== undefined) presence.push('iss');
+  presence.push('iss');
   for (const claim of new Set(presence.reverse())) {
     if (!Object.hasOwn(claims, claim)) throw failed(`missing required "${claim}" claim`, claim, 'missing');
   }
-  if (issuer !== undefined && !(Array.isArray(issuer) ? issuer : [issuer]).includes(claims.iss as string)) {
-    throw failed('unexpected "iss" claim value', 'iss');
-  }
+  if (!issuer.includes(claims.iss as string)) throw failed('unexpected "iss" claim value', 'iss');
   if (audience !== undefined) {
-    const wanted = typeof audience === 'string' ? [audience] : audience;
     const { aud } = claims;
     const present =
-      typeof aud === 'string' ? wanted.includes(aud) : Array.isArray(aud) && wanted.some((a) => aud.includes(a));
+      typeof aud === 'string' ? audience.includes(aud) : Array.isArray(aud) && audience.some((a) => aud.includes(a));
     if (!present) throw failed('unexpected "aud" claim value', 'aud');
   }
-  if (typeof options.clockTolerance !== 'number' || options.clockTolerance < 0) {
-    throw new TypeError('clockTolerance must be a number of seconds here');
-  }
-  const tolerance = options.clockTolerance;
   const now = Math.floor(nowMs / 1000);
   const iat = numericDate(claims, 'iat', maxTokenAge !== undefined);
   const nbf = numericDate(claims, 'nbf');
@@ -168,7 +166,6 @@ export function checkClaims(
     throw new joseErrors.JWTExpired('"exp" claim timestamp check failed', claims, 'exp', 'check_failed');
   }
   if (maxTokenAge !== undefined) {
-    if (typeof maxTokenAge !== 'number') throw new TypeError('maxTokenAge must be a number of seconds here');
     const age = now - (iat ?? 0);
     if (age - tolerance > maxTokenAge) {
       throw new joseErrors.JWTExpired(

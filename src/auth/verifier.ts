@@ -1,11 +1,11 @@
 import type { KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
-import type { JWTPayload, JWTVerifyOptions } from 'jose';
+import type { FlattenedJWSInput, JWTPayload, JWTVerifyOptions } from 'jose';
 import { AuthRefusal, type RefusalReason } from './errors.js';
 import { createKeySet, type KeySet, type KeySetEvent, type KeySetOptions } from './key-set.js';
 import { fetchJson } from './fetch-json.js';
-import { checkClaims, hasFastScheme, keyObjectFor, signatureHolds } from './signature.js';
+import { checkClaims, hasFastScheme, keyObjectFor, signatureHolds, type ClaimRules } from './signature.js';
 import { decodeJsonPart, hasDuplicateMember } from './token-parts.js';
 
 /** Asymmetric JWS algorithms only: a verifier that holds public keys must never accept HMAC or `none` (RFC 8725 §2.1, §3.1). */
@@ -128,7 +128,8 @@ interface CachedToken {
 interface Trusted {
   readonly config: IssuerConfig;
   readonly keySet: KeySet;
-  readonly options: JWTVerifyOptions;
+  /** jose's options for this issuer; the claim rules among them are also what node:crypto's path checks. */
+  readonly options: JWTVerifyOptions & ClaimRules;
   /**
    * The node:crypto keys jose selected, by `alg` and `kid` (the only header members its selection reads), for the
    * key set generation they came from: a new token with a known kid skips the async selection.
@@ -263,14 +264,24 @@ export function createVerifier(options: VerifierOptions): Verifier {
       // node:crypto checks the signature when it can do exactly what jose would (an allowed alg it has a scheme for,
       // the key jose selects, fit for that alg as it is); otherwise jose verifies the token and says why it refuses.
       const alg = header.value['alg'];
-      const byNode = signatureCheck === 'node' && typeof alg === 'string' && entry.fastAlgorithms.has(alg);
-      const keyObject = byNode
-        ? (knownKeyObject(entry, alg, kid) ?? (await selectKeyObject(token, header.value, alg, entry)))
-        : undefined;
+      const fastAlg =
+        signatureCheck === 'node' && typeof alg === 'string' && entry.fastAlgorithms.has(alg) ? alg : undefined;
+      const parts = { protected: headerPart, payload: payloadPart, signature: signaturePart };
+      const keyObject =
+        fastAlg === undefined
+          ? undefined
+          : (knownKeyObject(entry, fastAlg, kid) ?? (await selectKeyObject(parts, header.value, fastAlg, kid, entry)));
       stats[keyObject ? 'nodeSignatureChecks' : 'joseSignatureChecks'] += 1;
-      payload = keyObject
-        ? verifiedByNode(token, header.value, unverified.value, entry, keyObject)
-        : (await jwtVerify(token, entry.keySet.getKey, { ...entry.options, currentDate: new Date(now()) })).payload;
+      if (keyObject && fastAlg !== undefined) {
+        const signingInput = token.slice(0, headerPart.length + 1 + payloadPart.length);
+        if (!signatureHolds(fastAlg, keyObject, signingInput, signaturePart)) {
+          throw new joseErrors.JWSSignatureVerificationFailed();
+        }
+        checkClaims(header.value, unverified.value, entry.options, now());
+        payload = unverified.value;
+      } else {
+        ({ payload } = await jwtVerify(token, entry.keySet.getKey, { ...entry.options, currentDate: new Date(now()) }));
+      }
     } catch (error) {
       throw toRefusal(error);
     }
@@ -291,46 +302,22 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return principal;
   }
 
-  /**
-   * jose's steps after the key (jose's own selection, done by the caller): the signature, by node:crypto, then the
-   * claims, as jose's jwtVerify checks them.
-   */
-  function verifiedByNode(
-    token: string,
-    header: Record<string, unknown>,
-    claims: Record<string, unknown>,
-    entry: Trusted,
-    keyObject: KeyObject,
-  ): JWTPayload {
-    const payloadEnd = token.lastIndexOf('.');
-    if (!signatureHolds(String(header['alg']), keyObject, token.slice(0, payloadEnd), token.slice(payloadEnd + 1))) {
-      throw new joseErrors.JWSSignatureVerificationFailed();
-    }
-    checkClaims(header, claims, entry.options, now());
-    return claims;
-  }
-
   /** A key selected before for this alg and kid, while its key set is unchanged and usable (which also revalidates). */
-  function knownKeyObject(entry: Trusted, alg: string, kid: unknown): KeyObject | undefined {
+  function knownKeyObject(entry: Trusted, alg: string, kid: string): KeyObject | undefined {
     const { keyObjects, keySet } = entry;
     if (keyObjects.generation !== keySet.generation() || !keySet.usable()) return undefined;
-    return keyObjects.byAlgAndKid.get(`${alg} ${String(kid)}`);
+    return keyObjects.byAlgAndKid.get(`${alg} ${kid}`);
   }
 
   /** jose's selection (createLocalJWKSet: kid, kty for alg, use, key_ops), then the node:crypto form of its key. */
   async function selectKeyObject(
-    token: string,
+    parts: FlattenedJWSInput,
     header: Record<string, unknown>,
     alg: string,
+    kid: string,
     entry: Trusted,
   ): Promise<KeyObject | undefined> {
-    const headerEnd = token.indexOf('.');
-    const payloadEnd = token.lastIndexOf('.');
-    const key = await entry.keySet.getKey(header, {
-      protected: token.slice(0, headerEnd),
-      payload: token.slice(headerEnd + 1, payloadEnd),
-      signature: token.slice(payloadEnd + 1),
-    });
+    const key = await entry.keySet.getKey(header, parts);
     const keyObject = keyObjectFor(alg, key);
     if (!keyObject) return undefined;
     const { keyObjects } = entry;
@@ -339,7 +326,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       keyObjects.byAlgAndKid.clear();
       keyObjects.generation = generation;
     }
-    keyObjects.byAlgAndKid.set(`${alg} ${String(header['kid'])}`, keyObject);
+    keyObjects.byAlgAndKid.set(`${alg} ${kid}`, keyObject);
     return keyObject;
   }
 

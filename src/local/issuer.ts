@@ -383,10 +383,10 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', origin);
+    const { searchParams } = url;
+    // Cognito's two forms; anything else at /logout is OpenID's RP-initiated logout (id_token_hint, …).
     const cognitoLogout =
-      url.searchParams.has('logout_uri') ||
-      (url.searchParams.has('redirect_uri') && url.searchParams.has('response_type'));
-    // Anything else at /logout is OpenID's RP-initiated logout (id_token_hint, post_logout_redirect_uri).
+      searchParams.has('logout_uri') || (searchParams.has('redirect_uri') && searchParams.has('response_type'));
     if (url.pathname === '/logout' && cognitoLogout) {
       logout(req, res, url).catch(() => {
         res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
