@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { createVerifier, type Verifier } from '../src/auth/index.js';
+import { AuthRefusal, createVerifier, type Verifier } from '../src/auth/index.js';
 import { createTestClock, type TestClock } from './support/clock.js';
 import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
 import { cognitoAt } from './support/service.js';
@@ -31,6 +31,12 @@ describe('the verified-token cache', () => {
     await verifier.warmUp();
   });
   afterEach(() => jwks.close());
+
+  /** What verifyNow answers, without an async step: the subject, the refusal's reason, or undefined (verify must). */
+  const answerNow = (token: string, from: Verifier = verifier) => {
+    const answer = from.verifyNow(token);
+    return answer instanceof AuthRefusal ? answer.reason : answer?.subject;
+  };
 
   const sign = (overrides: Record<string, unknown> = {}) =>
     jwks.sign(key, cognitoClaims(jwks.issuer, { iat: Math.floor(clock.now() / 1000), ...overrides }));
@@ -79,43 +85,65 @@ describe('the verified-token cache', () => {
     jwks.behave('fail');
     clock.advance(11 * 60_000); // past the maximum age, within stale-if-error (1 h): the held set still counts
     const done = refreshed();
-    assert.equal(verifier.peek(token)?.subject, 'test-client');
+    assert.equal(answerNow(token), 'test-client');
     await done;
     clock.advance(60 * 60_000); // past stale-if-error: the service trusts no key set now
-    assert.equal(verifier.peek(token), undefined);
+    assert.equal(answerNow(token), undefined, 'only verify() can answer, with its 503');
     await assert.rejects(verifier.verify(token), { reason: 'keys_unavailable' });
     await assert.rejects(verifier.verify(await sign()), { reason: 'keys_unavailable' });
     assert.equal(verifier.ready(), false, 'readiness says the same');
   });
 
-  it('admits a reused token without an async step only while that needs no I/O (peek)', async () => {
+  it('answers a reused token without an async step only while that needs no I/O (verifyNow)', async () => {
     const token = await sign({ exp: Math.floor(clock.now() / 1000) + 7200 });
-    assert.equal(verifier.peek(token), undefined, 'never seen: only verify() can answer');
+    assert.equal(answerNow(token), undefined, "its kid's key not selected yet: only verify() can answer");
     await verifier.verify(token);
-    assert.equal(verifier.peek(token)?.subject, 'test-client');
-    assert.equal(verifier.peek(`${token}x`), undefined, 'keyed on the exact string');
+    assert.equal(answerNow(token), 'test-client');
+    assert.equal(answerNow(`${token}x`), 'bad_signature', 'keyed on the exact string: another token is checked anew');
     clock.advance(11 * 60_000); // past the key set's maximum age: answered at once, a refresh runs meanwhile
     let done = refreshed();
-    assert.equal(verifier.peek(token)?.subject, 'test-client');
+    assert.equal(answerNow(token), 'test-client');
     await done;
-    assert.equal(verifier.peek(token)?.subject, 'test-client', 'the same keys came back: the entry stands');
+    assert.equal(answerNow(token), 'test-client', 'the same keys came back: the entry stands');
     jwks.publish([await makeKey()]);
     clock.advance(11 * 60_000);
     done = refreshed();
-    assert.equal(verifier.peek(token)?.subject, 'test-client', 'until the refresh is in');
+    assert.equal(answerNow(token), 'test-client', 'until the refresh is in');
     await done;
-    assert.equal(verifier.peek(token), undefined, 'its key was removed');
+    // Refused at once (the cooldown) or left to verify(), depending on whether the refresh has quite finished.
+    assert.notEqual(answerNow(token), 'test-client', 'its key was removed');
     await assert.rejects(verifier.verify(token), { reason: 'unknown_kid' });
   });
 
-  it("never answers from peek past the token's exp", async () => {
+  it('checks a new token at once when its key was selected before in this key set, as verify() would', async () => {
+    await verifier.verify(await sign());
+    const fresh = await sign({ sub: 'another-client', client_id: 'another-client' });
+    assert.equal(answerNow(fresh), 'another-client');
+    assert.equal(verifier.stats.nodeSignatureChecks, 2, 'its signature was checked, not taken from the cache');
+    const [header, payload] = fresh.split('.');
+    const forged = `${header}.${payload}.${(await sign()).split('.')[2] ?? ''}`;
+    assert.equal(answerNow(forged), 'bad_signature');
+    assert.equal(answerNow(await sign({ token_use: 'id' })), 'wrong_token_use');
+    assert.equal(answerNow(await sign({ exp: Math.floor(clock.now() / 1000) - 60 })), 'expired');
+    assert.equal(answerNow('x'.repeat(9000)), 'token_too_large');
+    assert.equal(
+      verifier.stats.tokenCacheMisses,
+      5,
+      'every token within the size cap and not answered from the cache is one miss, counted once (the first by verify)',
+    );
+  });
+
+  it("never answers from the cache past the token's exp", async () => {
     const token = await sign({ exp: Math.floor(clock.now() / 1000) + 60 });
     await verifier.verify(token);
     clock.advance(61_000);
-    assert.equal(verifier.peek(token), undefined);
+    assert.equal(answerNow(token), 'test-client', 'verified anew: within the 5 s clock tolerance');
+    assert.equal(verifier.stats.tokenCacheHits, 0);
+    clock.advance(5_000);
+    assert.equal(answerNow(token), 'expired');
   });
 
-  it('never answers from peek when a revocation hook is configured: the hook must see every request', async () => {
+  it('never answers at once when a revocation hook is configured: the hook must see every request', async () => {
     const revocable = createVerifier({
       issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
       isRevoked: () => Promise.resolve(false),
@@ -123,7 +151,7 @@ describe('the verified-token cache', () => {
     });
     const token = await sign();
     await revocable.verify(token);
-    assert.equal(revocable.peek(token), undefined);
+    assert.equal(answerNow(token, revocable), undefined);
   });
 
   it('never caches a refused token as accepted', async () => {

@@ -29,7 +29,7 @@ export interface RefusalAnswer {
 }
 
 export interface BearerAuthOptions {
-  readonly verifier: Pick<Verifier, 'verify' | 'peek'>;
+  readonly verifier: Pick<Verifier, 'verify' | 'verifyNow'>;
   readonly policy: RoutePolicy;
   /** The protection space named in every challenge (RFC 6750 §3). */
   readonly realm: string;
@@ -112,8 +112,9 @@ function refuse(
  * Koa middleware: finds the route's access rule, reads the bearer token, verifies it, checks scopes and groups, and
  * answers RFC 6750 refusals itself. On success the principal is on `ctx.state.principal`.
  *
- * Written without `async`: a token the verifier already holds is admitted synchronously and `next()` is returned as
- * is, so that a client reusing its token costs no extra promise or async frame per request.
+ * Written without `async`: a token the verifier can answer at once (remembered, or signed by a key it already
+ * selected) is admitted or refused synchronously and `next()` is returned as is, so that such a request costs no
+ * extra promise or async frame.
  */
 export function createBearerAuth(options: BearerAuthOptions): Middleware<AuthState> {
   const { verifier, policy, counters } = options;
@@ -135,8 +136,9 @@ export function createBearerAuth(options: BearerAuthOptions): Middleware<AuthSta
     const extracted = extractToken(ctx);
     if ('refusal' in extracted) return refuse(ctx, options, new AuthRefusal(extracted.refusal));
 
-    const known = verifier.peek(extracted.token);
-    if (known) return admit(ctx, next, access, known);
+    const now = verifier.verifyNow(extracted.token);
+    if (now instanceof AuthRefusal) return refuse(ctx, options, now);
+    if (now) return admit(ctx, next, access, now);
     return verifier.verify(extracted.token).then(
       (principal) => admit(ctx, next, access, principal),
       (error: unknown) => {

@@ -59,11 +59,18 @@ export function hasFastScheme(alg: string): boolean {
   return Object.hasOwn(schemes, alg);
 }
 
+/** A key jose selected, in the form node:crypto's one-shot verify takes for its `alg`: built once per key. */
+export interface SignatureKey {
+  /** node:crypto's digest name; `null` for Ed25519, which hashes itself. */
+  readonly digest: string | null;
+  readonly input: VerifyKeyObjectInput;
+}
+
 /**
  * The node:crypto form of `key` for `alg`, or `undefined` when jose would not verify `alg` with it as it is: another
  * algorithm, hash or curve, a key not for verifying, or an RSA modulus under 2048 bits (jose's checkModulusLength).
  */
-export function keyObjectFor(alg: string, key: CryptoKey): KeyObject | undefined {
+export function signatureKeyFor(alg: string, key: CryptoKey): SignatureKey | undefined {
   const scheme = Object.hasOwn(schemes, alg) ? schemes[alg] : undefined;
   if (!scheme || key.type !== 'public' || !key.usages.includes('verify')) return undefined;
   const algorithm = key.algorithm as {
@@ -81,19 +88,16 @@ export function keyObjectFor(alg: string, key: CryptoKey): KeyObject | undefined
   ) {
     return undefined;
   }
-  return KeyObject.from(key);
+  return { digest: scheme.digest, input: { key: KeyObject.from(key), ...scheme.options } };
 }
 
 /**
- * Checks the signature of a compact JWS whose three parts are already known to be base64url and to have an `alg`
- * with a scheme here: `signingInput` is the first two parts with their dot, `signature` the third.
+ * Checks the signature of a compact JWS whose parts are already known to be base64url, with a key built for its
+ * `alg`: `signingInput` is the first two parts with their dot, `signature` the third.
  */
-export function signatureHolds(alg: string, key: KeyObject, signingInput: string, signature: string): boolean {
-  const scheme = schemes[alg];
-  if (!scheme) return false;
-  const input: VerifyKeyObjectInput = { key, ...scheme.options };
+export function signatureHolds(key: SignatureKey, signingInput: string, signature: string): boolean {
   try {
-    return verify(scheme.digest, Buffer.from(signingInput, 'latin1'), input, Buffer.from(signature, 'base64url'));
+    return verify(key.digest, Buffer.from(signingInput, 'latin1'), key.input, Buffer.from(signature, 'base64url'));
   } catch {
     // A signature of the wrong length for its key, say: WebCrypto answers false (or throws) there too.
     return false;
@@ -126,55 +130,66 @@ export interface ClaimRules {
   readonly maxTokenAge?: number;
 }
 
+export type ClaimCheck = (header: Readonly<Record<string, unknown>>, claims: JWTPayload, nowMs: number) => void;
+
+function claimFailed(message: string, claims: JWTPayload, claim: string, reason = 'check_failed') {
+  return new joseErrors.JWTClaimValidationFailed(message, claims, claim, reason);
+}
+
 /**
  * jose's JWT Claims Set checks (lib/jwt_claims_set.js validateClaimsSet) for those rules, throwing jose's own errors
- * so that a refusal has the same reason either way.
+ * so that a refusal has the same reason either way. What depends on the rules alone is worked out here, once.
  */
-export function checkClaims(
-  header: Readonly<Record<string, unknown>>,
-  claims: JWTPayload,
-  rules: ClaimRules,
-  nowMs: number,
-): void {
-  const failed = (message: string, claim: string, reason = 'check_failed') =>
-    new joseErrors.JWTClaimValidationFailed(message, claims, claim, reason);
+export function compileClaimRules(rules: ClaimRules): ClaimCheck {
   const { typ, requiredClaims, issuer, audience, maxTokenAge, clockTolerance: tolerance } = rules;
-  if (typ !== undefined && (typeof header['typ'] !== 'string' || normalizeTyp(header['typ']) !== normalizeTyp(typ))) {
-    throw failed('unexpected "typ" JWT header value', 'typ');
-  }
+  const expectedTyp = typ === undefined ? undefined : normalizeTyp(typ);
   // jose's order: the issuer's presence first, then the audience's, the age's, and the required claims'.
   const presence = [...requiredClaims];
   if (maxTokenAge !== undefined) presence.push('iat');
   if (audience !== undefined) presence.push('aud');
   presence.push('iss');
-  for (const claim of new Set(presence.reverse())) {
-    if (!Object.hasOwn(claims, claim)) throw failed(`missing required "${claim}" claim`, claim, 'missing');
-  }
-  if (!issuer.includes(claims.iss as string)) throw failed('unexpected "iss" claim value', 'iss');
-  if (audience !== undefined) {
-    const { aud } = claims;
-    const present =
-      typeof aud === 'string' ? audience.includes(aud) : Array.isArray(aud) && audience.some((a) => aud.includes(a));
-    if (!present) throw failed('unexpected "aud" claim value', 'aud');
-  }
-  const now = Math.floor(nowMs / 1000);
-  const iat = numericDate(claims, 'iat', maxTokenAge !== undefined);
-  const nbf = numericDate(claims, 'nbf');
-  if (nbf !== undefined && nbf > now + tolerance) throw failed('"nbf" claim timestamp check failed', 'nbf');
-  const exp = numericDate(claims, 'exp');
-  if (exp !== undefined && exp <= now - tolerance) {
-    throw new joseErrors.JWTExpired('"exp" claim timestamp check failed', claims, 'exp', 'check_failed');
-  }
-  if (maxTokenAge !== undefined) {
-    const age = now - (iat ?? 0);
-    if (age - tolerance > maxTokenAge) {
-      throw new joseErrors.JWTExpired(
-        '"iat" claim timestamp check failed (too far in the past)',
-        claims,
-        'iat',
-        'check_failed',
-      );
+  const mustBePresent = [...new Set(presence.reverse())];
+
+  return (header, claims, nowMs) => {
+    if (
+      expectedTyp !== undefined &&
+      (typeof header['typ'] !== 'string' || normalizeTyp(header['typ']) !== expectedTyp)
+    ) {
+      throw claimFailed('unexpected "typ" JWT header value', claims, 'typ');
     }
-    if (age < -tolerance) throw failed('"iat" claim timestamp check failed (it should be in the past)', 'iat');
-  }
+    for (const claim of mustBePresent) {
+      if (!Object.hasOwn(claims, claim))
+        throw claimFailed(`missing required "${claim}" claim`, claims, claim, 'missing');
+    }
+    if (!issuer.includes(claims.iss as string)) throw claimFailed('unexpected "iss" claim value', claims, 'iss');
+    if (audience !== undefined) {
+      const { aud } = claims;
+      const present =
+        typeof aud === 'string' ? audience.includes(aud) : Array.isArray(aud) && audience.some((a) => aud.includes(a));
+      if (!present) throw claimFailed('unexpected "aud" claim value', claims, 'aud');
+    }
+    const now = Math.floor(nowMs / 1000);
+    const iat = numericDate(claims, 'iat', maxTokenAge !== undefined);
+    const nbf = numericDate(claims, 'nbf');
+    if (nbf !== undefined && nbf > now + tolerance)
+      throw claimFailed('"nbf" claim timestamp check failed', claims, 'nbf');
+    const exp = numericDate(claims, 'exp');
+    if (exp !== undefined && exp <= now - tolerance) {
+      throw new joseErrors.JWTExpired('"exp" claim timestamp check failed', claims, 'exp', 'check_failed');
+    }
+    if (maxTokenAge !== undefined) {
+      const age = now - (iat ?? 0);
+      if (age - tolerance > maxTokenAge) {
+        throw new joseErrors.JWTExpired(
+          '"iat" claim timestamp check failed (too far in the past)',
+          claims,
+          'iat',
+          'check_failed',
+        );
+      }
+      if (age < -tolerance) {
+        throw claimFailed('"iat" claim timestamp check failed (it should be in the past)', claims, 'iat');
+      }
+    }
+  };
 }

@@ -1,12 +1,19 @@
-import type { KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
-import type { FlattenedJWSInput, JWTPayload, JWTVerifyOptions } from 'jose';
+import type { CryptoKey, JWTPayload, JWTVerifyOptions } from 'jose';
 import { AuthRefusal, type RefusalReason } from './errors.js';
 import { createKeySet, type KeySet, type KeySetEvent, type KeySetOptions } from './key-set.js';
 import { fetchJson } from './fetch-json.js';
-import { checkClaims, hasFastScheme, keyObjectFor, signatureHolds, type ClaimRules } from './signature.js';
-import { decodeJsonPart, hasDuplicateMember } from './token-parts.js';
+import {
+  compileClaimRules,
+  hasFastScheme,
+  signatureHolds,
+  signatureKeyFor,
+  type ClaimCheck,
+  type ClaimRules,
+  type SignatureKey,
+} from './signature.js';
+import { decodeJsonPart } from './token-parts.js';
 
 /** Asymmetric JWS algorithms only: a verifier that holds public keys must never accept HMAC or `none` (RFC 8725 §2.1, §3.1). */
 export const supportedAlgorithms = [
@@ -103,11 +110,12 @@ export interface IssuerState {
 export interface Verifier {
   verify(token: string): Promise<Principal>;
   /**
-   * The principal of a token verified before, when that answer needs no I/O and no further check: the token is
-   * unexpired, its key set is fresh and unchanged, and no revocation hook is configured. Otherwise `undefined`, and
-   * `verify` gives the answer. Lets a client that reuses its token pass without an async step.
+   * The answer `verify` would give, when it needs no I/O and no async step: a token verified before (unexpired, its
+   * key set usable and unchanged), or a new one whose key jose already selected, checked at once. A refusal is
+   * returned, not thrown. `undefined` when only `verify` can answer: a kid not selected yet in this key set, a token
+   * for jose's path, or a revocation hook, which must see every request. Lets a request pass without a promise.
    */
-  peek(token: string): Principal | undefined;
+  verifyNow(token: string): Principal | AuthRefusal | undefined;
   /** Fill every key set, so that the first request does not pay for the fetch. Rejects if one cannot be had. */
   warmUp(): Promise<void>;
   /** True when every issuer has a usable key set. */
@@ -130,13 +138,28 @@ interface Trusted {
   readonly keySet: KeySet;
   /** jose's options for this issuer; the claim rules among them are also what node:crypto's path checks. */
   readonly options: JWTVerifyOptions & ClaimRules;
+  readonly checkClaims: ClaimCheck;
   /**
-   * The node:crypto keys jose selected, by `alg` and `kid` (the only header members its selection reads), for the
+   * The node:crypto keys jose selected, by `alg` then `kid` (the only header members its selection reads), for the
    * key set generation they came from: a new token with a known kid skips the async selection.
    */
-  readonly keyObjects: { generation: number; readonly byAlgAndKid: Map<string, KeyObject> };
+  readonly signatureKeys: { generation: number; readonly byAlg: Map<string, Map<string, SignatureKey>> };
   /** The issuer's allowed algorithms that node:crypto checks here. */
   readonly fastAlgorithms: ReadonlySet<string>;
+}
+
+/** A token taken apart, with every check that needs no key passed. */
+interface Parsed {
+  readonly token: string;
+  readonly headerPart: string;
+  readonly payloadPart: string;
+  readonly signaturePart: string;
+  readonly header: Record<string, unknown>;
+  readonly claims: JWTPayload;
+  readonly entry: Trusted;
+  readonly kid: string;
+  /** The token's `alg` when node:crypto checks its signature here; `undefined`: jose verifies the token. */
+  readonly fastAlg: string | undefined;
 }
 
 const base64urlToken = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -163,20 +186,22 @@ export function createVerifier(options: VerifierOptions): Verifier {
       jwksUri: config.jwksUri ?? ((signal) => discoverJwksUri(config.issuer, signal)),
       onEvent: (event) => options.onKeySetEvent?.(config.issuer, event),
     });
+    const claimRules = {
+      issuer: accepted,
+      algorithms: [...algorithms],
+      requiredClaims: ['exp'],
+      clockTolerance,
+      ...(config.audience ? { audience: [...config.audience] } : {}),
+      ...(config.typ ? { typ: config.typ } : {}),
+      ...(options.maxTokenAgeSec === undefined ? {} : { maxTokenAge: options.maxTokenAgeSec }),
+    };
     const entry: Trusted = {
       config,
       keySet,
-      keyObjects: { generation: -1, byAlgAndKid: new Map() },
+      signatureKeys: { generation: -1, byAlg: new Map() },
       fastAlgorithms: new Set(algorithms.filter((alg) => hasFastScheme(alg))),
-      options: {
-        issuer: accepted,
-        algorithms: [...algorithms],
-        requiredClaims: ['exp'],
-        clockTolerance,
-        ...(config.audience ? { audience: [...config.audience] } : {}),
-        ...(config.typ ? { typ: config.typ } : {}),
-        ...(options.maxTokenAgeSec === undefined ? {} : { maxTokenAge: options.maxTokenAgeSec }),
-      },
+      options: claimRules,
+      checkClaims: compileClaimRules(claimRules),
     };
     for (const iss of accepted) {
       if (byIssuer.has(iss)) throw new TypeError(`issuer ${iss} is configured twice`);
@@ -197,9 +222,39 @@ export function createVerifier(options: VerifierOptions): Verifier {
   async function verify(token: string): Promise<Principal> {
     // Checked before any decoding, so that a huge token costs us nothing but its length.
     if (token.length > maxTokenBytes) throw new AuthRefusal('token_too_large');
-    const principal = fromCache(token) ?? (await verifyAndRemember(token));
+    let principal = remembered(token);
+    if (!principal) {
+      if (cache) stats.tokenCacheMisses += 1;
+      principal = await verifyAndRemember(token);
+    }
     if (options.isRevoked && (await options.isRevoked(principal))) throw new AuthRefusal('revoked');
     return principal;
+  }
+
+  function verifyNow(token: string): Principal | AuthRefusal | undefined {
+    if (options.isRevoked) return undefined;
+    if (token.length > maxTokenBytes) return new AuthRefusal('token_too_large');
+    const principal = remembered(token);
+    if (principal) return principal;
+    let parsed: Parsed;
+    let key: SignatureKey | undefined;
+    try {
+      parsed = parse(token);
+      key = knownSignatureKey(parsed);
+    } catch (error) {
+      if (cache) stats.tokenCacheMisses += 1;
+      if (error instanceof AuthRefusal) return error;
+      throw error;
+    }
+    // Left to verify(), which counts the miss then.
+    if (!key) return undefined;
+    if (cache) stats.tokenCacheMisses += 1;
+    try {
+      return verifyWithKey(parsed, key);
+    } catch (error) {
+      if (error instanceof AuthRefusal) return error;
+      throw error;
+    }
   }
 
   /**
@@ -212,31 +267,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return now() < cached.validUntil && keySet.generation() === cached.generation && keySet.usable();
   }
 
-  function peek(token: string): Principal | undefined {
-    if (!cache || options.isRevoked || token.length > maxTokenBytes) return undefined;
-    const cached = cache.get(token);
-    if (!cached || !stillValid(cached)) return undefined;
-    stats.tokenCacheHits += 1;
-    return cached.principal;
-  }
-
   /** The exact token string is the key, so no two tokens can ever share an entry (cf. GHSA-rp9m-7r4c-75qg). */
-  function fromCache(token: string): Principal | undefined {
+  function remembered(token: string): Principal | undefined {
     const cached = cache?.get(token);
-    if (!cached) {
-      if (cache) stats.tokenCacheMisses += 1;
-      return undefined;
-    }
+    if (!cached) return undefined;
     if (!stillValid(cached)) {
       cache?.delete(token);
-      stats.tokenCacheMisses += 1;
       return undefined;
     }
     stats.tokenCacheHits += 1;
     return cached.principal;
   }
 
-  async function verifyAndRemember(token: string): Promise<Principal> {
+  /** Every check that needs no key, in the order that costs an attacker's token the least. */
+  function parse(token: string): Parsed {
     // Three base64url parts, checked once here: the decoders below rely on it.
     if (!base64urlToken.test(token)) throw new AuthRefusal('malformed_token');
     const [headerPart = '', payloadPart = '', signaturePart = ''] = token.split('.');
@@ -246,47 +290,60 @@ export function createVerifier(options: VerifierOptions): Verifier {
       throw new AuthRefusal('malformed_token');
     }
     const header = decodeJsonPart(headerPart);
-    const unverified = decodeJsonPart(payloadPart);
-    if (hasDuplicateMember(header.text) || hasDuplicateMember(unverified.text))
-      throw new AuthRefusal('malformed_token');
+    const claims = decodeJsonPart(payloadPart);
     // We implement no JWS extensions, so any `crit` entry is one we do not understand (RFC 7515 §4.1.11).
-    if (header.value['crit'] !== undefined) throw new AuthRefusal('malformed_token');
+    if (header['crit'] !== undefined) throw new AuthRefusal('malformed_token');
     // The issuer picks which configured key set to use; a token can never point us at a URL of its own, so the
     // `jku`, `x5u`, `x5c` and `jwk` headers are never consulted (RFC 8725 §3.10, CVE-2018-0114).
-    const iss = unverified.value['iss'];
+    const iss = claims['iss'];
     const entry = typeof iss === 'string' ? byIssuer.get(iss) : undefined;
     if (!entry) throw new AuthRefusal('wrong_issuer');
-    const kid = header.value['kid'];
+    const kid = header['kid'];
     if (typeof kid !== 'string' || entry.keySet.refusesWithoutFetch(kid)) throw new AuthRefusal('unknown_kid');
+    // node:crypto checks the signature when it can do exactly what jose would (an allowed alg it has a scheme for,
+    // the key jose selects, fit for that alg as it is); otherwise jose verifies the token and says why it refuses.
+    const alg = header['alg'];
+    const fastAlg =
+      signatureCheck === 'node' && typeof alg === 'string' && entry.fastAlgorithms.has(alg) ? alg : undefined;
+    return { token, headerPart, payloadPart, signaturePart, header, claims, entry, kid, fastAlg };
+  }
 
+  async function verifyAndRemember(token: string): Promise<Principal> {
+    const parsed = parse(token);
+    const key = parsed.fastAlg === undefined ? undefined : (knownSignatureKey(parsed) ?? (await selectKey(parsed)));
+    if (key) return verifyWithKey(parsed, key);
+    stats.joseSignatureChecks += 1;
     let payload: JWTPayload;
     try {
-      // node:crypto checks the signature when it can do exactly what jose would (an allowed alg it has a scheme for,
-      // the key jose selects, fit for that alg as it is); otherwise jose verifies the token and says why it refuses.
-      const alg = header.value['alg'];
-      const fastAlg =
-        signatureCheck === 'node' && typeof alg === 'string' && entry.fastAlgorithms.has(alg) ? alg : undefined;
-      const parts = { protected: headerPart, payload: payloadPart, signature: signaturePart };
-      const keyObject =
-        fastAlg === undefined
-          ? undefined
-          : (knownKeyObject(entry, fastAlg, kid) ?? (await selectKeyObject(parts, header.value, fastAlg, kid, entry)));
-      stats[keyObject ? 'nodeSignatureChecks' : 'joseSignatureChecks'] += 1;
-      if (keyObject && fastAlg !== undefined) {
-        const signingInput = token.slice(0, headerPart.length + 1 + payloadPart.length);
-        if (!signatureHolds(fastAlg, keyObject, signingInput, signaturePart)) {
-          throw new joseErrors.JWSSignatureVerificationFailed();
-        }
-        checkClaims(header.value, unverified.value, entry.options, now());
-        payload = unverified.value;
-      } else {
-        ({ payload } = await jwtVerify(token, entry.keySet.getKey, { ...entry.options, currentDate: new Date(now()) }));
-      }
+      ({ payload } = await jwtVerify(token, parsed.entry.keySet.getKey, {
+        ...parsed.entry.options,
+        currentDate: new Date(now()),
+      }));
     } catch (error) {
       throw toRefusal(error);
     }
-    const generation = entry.keySet.generation();
+    return accept(parsed, payload);
+  }
 
+  /** node:crypto's signature check and jose's claim checks, at once. */
+  function verifyWithKey(parsed: Parsed, key: SignatureKey): Principal {
+    stats.nodeSignatureChecks += 1;
+    const { token, headerPart, payloadPart, signaturePart, entry } = parsed;
+    if (!signatureHolds(key, token.slice(0, headerPart.length + 1 + payloadPart.length), signaturePart)) {
+      throw new AuthRefusal('bad_signature');
+    }
+    try {
+      entry.checkClaims(parsed.header, parsed.claims, now());
+    } catch (error) {
+      throw toRefusal(error);
+    }
+    return accept(parsed, parsed.claims);
+  }
+
+  /** The checks of our own after jose's, the principal, and the cache entry. */
+  function accept(parsed: Parsed, payload: JWTPayload): Principal {
+    const { entry } = parsed;
+    const generation = entry.keySet.generation();
     const nowSec = Math.floor(now() / 1000);
     if (typeof payload.iat === 'number' && payload.iat > nowSec + clockTolerance) {
       throw new AuthRefusal('issued_in_future');
@@ -297,42 +354,54 @@ export function createVerifier(options: VerifierOptions): Verifier {
         options.maxTokenAgeSec !== undefined && typeof payload.iat === 'number'
           ? payload.iat + options.maxTokenAgeSec
           : Number.POSITIVE_INFINITY;
-      cache.set(token, { principal, entry, generation, validUntil: Math.min(payload.exp, maxAgeEnd) * 1000 });
+      cache.set(parsed.token, {
+        principal,
+        entry,
+        generation,
+        validUntil: Math.min(payload.exp, maxAgeEnd) * 1000,
+      });
     }
     return principal;
   }
 
   /** A key selected before for this alg and kid, while its key set is unchanged and usable (which also revalidates). */
-  function knownKeyObject(entry: Trusted, alg: string, kid: string): KeyObject | undefined {
-    const { keyObjects, keySet } = entry;
-    if (keyObjects.generation !== keySet.generation() || !keySet.usable()) return undefined;
-    return keyObjects.byAlgAndKid.get(`${alg} ${kid}`);
+  function knownSignatureKey({ entry, fastAlg, kid }: Parsed): SignatureKey | undefined {
+    const { signatureKeys, keySet } = entry;
+    if (fastAlg === undefined || signatureKeys.generation !== keySet.generation() || !keySet.usable()) return undefined;
+    return signatureKeys.byAlg.get(fastAlg)?.get(kid);
   }
 
   /** jose's selection (createLocalJWKSet: kid, kty for alg, use, key_ops), then the node:crypto form of its key. */
-  async function selectKeyObject(
-    parts: FlattenedJWSInput,
-    header: Record<string, unknown>,
-    alg: string,
-    kid: string,
-    entry: Trusted,
-  ): Promise<KeyObject | undefined> {
-    const key = await entry.keySet.getKey(header, parts);
-    const keyObject = keyObjectFor(alg, key);
-    if (!keyObject) return undefined;
-    const { keyObjects } = entry;
-    const generation = entry.keySet.generation();
-    if (keyObjects.generation !== generation) {
-      keyObjects.byAlgAndKid.clear();
-      keyObjects.generation = generation;
+  async function selectKey(parsed: Parsed): Promise<SignatureKey | undefined> {
+    const { entry, fastAlg, kid, header } = parsed;
+    if (fastAlg === undefined) return undefined;
+    let selected: CryptoKey;
+    try {
+      selected = await entry.keySet.getKey(header, {
+        protected: parsed.headerPart,
+        payload: parsed.payloadPart,
+        signature: parsed.signaturePart,
+      });
+    } catch (error) {
+      throw toRefusal(error);
     }
-    keyObjects.byAlgAndKid.set(`${alg} ${kid}`, keyObject);
-    return keyObject;
+    const key = signatureKeyFor(fastAlg, selected);
+    if (!key) return undefined;
+    const { signatureKeys } = entry;
+    const generation = entry.keySet.generation();
+    if (signatureKeys.generation !== generation) {
+      signatureKeys.byAlg.clear();
+      signatureKeys.generation = generation;
+    }
+    let byKid = signatureKeys.byAlg.get(fastAlg);
+    if (!byKid) signatureKeys.byAlg.set(fastAlg, (byKid = new Map<string, SignatureKey>()));
+    byKid.set(kid, key);
+    return key;
   }
 
   return {
     verify,
-    peek,
+    verifyNow,
     async warmUp() {
       await Promise.all(trusted.map((entry) => entry.keySet.refresh()));
     },
