@@ -9,6 +9,7 @@ import { JwtVerifier } from 'aws-jwt-verify';
 import { createVerifier as createFastJwtVerifier } from 'fast-jwt';
 import { createPublicKey } from 'node:crypto';
 import {
+  AuthRefusal,
   cognitoIssuer,
   createBearerAuth,
   createRoutePolicy,
@@ -147,7 +148,23 @@ fastJwt.use(async (ctx, next) => {
 });
 fastJwt.use(route);
 
+// 8. Our verifier alone, called as the peers are (no route policy, no scope check, no RFC 6750 answers).
+const verifierAlone = new Koa();
+verifierAlone.use(async (ctx, next) => {
+  const token = ctx.get('authorization').slice('Bearer '.length);
+  try {
+    const answer = uncachedVerifier.verifyNow(token) ?? (await uncachedVerifier.verify(token));
+    if (answer instanceof AuthRefusal) throw answer;
+  } catch {
+    ctx.status = 401;
+    return;
+  }
+  await next();
+});
+verifierAlone.use(route);
+
 const ports = {
+  verifierAlone: await listen(verifierAlone),
   plain: await listen(plain),
   ours: await listen(ours),
   oursUncached: await listen(oursUncached),

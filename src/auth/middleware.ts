@@ -55,7 +55,11 @@ type Extracted = { readonly token: string } | { readonly refusal: 'missing' | 'm
 
 function countAuthorizationHeaders(rawHeaders: readonly string[]): number {
   let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === 'authorization') count += 1;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    // The length first: no lower-cased copy of every other header name.
+    if (name?.length === 13 && name.toLowerCase() === 'authorization') count += 1;
+  }
   return count;
 }
 

@@ -41,6 +41,8 @@ export function requireAnyScope(...anyOf: string[]): Access {
   return { kind: 'authenticated', scopes: { anyOf } };
 }
 
+const none: readonly string[] = Object.freeze([]);
+
 export function createRoutePolicy(rules: readonly PolicyRule[]): RoutePolicy {
   // Only whether a rule matches matters here, not its parameters: a bare regular expression test per rule.
   const compiled = rules.map((rule) => ({ rule, pattern: pathToRegexp(rule.path).regexp }));
@@ -59,12 +61,14 @@ export function createRoutePolicy(rules: readonly PolicyRule[]): RoutePolicy {
 
 /** The scopes a token lacks for `access`, or an empty list when it has enough. */
 export function missingScopes(access: Access, granted: readonly string[]): readonly string[] {
-  if (access.kind !== 'authenticated' || !access.scopes) return [];
-  if ('allOf' in access.scopes) return access.scopes.allOf.filter((scope) => !granted.includes(scope));
-  return access.scopes.anyOf.some((scope) => granted.includes(scope)) ? [] : access.scopes.anyOf;
+  if (access.kind !== 'authenticated' || !access.scopes) return none;
+  if ('allOf' in access.scopes) {
+    const { allOf } = access.scopes;
+    // Every admitted request comes here: a list is built only when a scope is missing.
+    return allOf.every((scope) => granted.includes(scope)) ? none : allOf.filter((scope) => !granted.includes(scope));
+  }
+  return access.scopes.anyOf.some((scope) => granted.includes(scope)) ? none : access.scopes.anyOf;
 }
-
-const none: readonly string[] = Object.freeze([]);
 
 /** The groups one of which the token would need for `access`, or an empty list when it is in one (or needs none). */
 export function missingGroups(

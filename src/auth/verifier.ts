@@ -425,7 +425,6 @@ function toPrincipal(payload: JWTPayload, config: IssuerConfig): Principal {
   if (groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string'))) {
     throw new AuthRefusal('claims_invalid');
   }
-  const audiences = typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []);
 
   let use: TokenUse | undefined;
   let clientId = clientIdClaim;
@@ -435,7 +434,7 @@ function toPrincipal(payload: JWTPayload, config: IssuerConfig): Principal {
     if (!config.cognito.tokenUse.includes(tokenUse)) throw new AuthRefusal('wrong_token_use');
     use = tokenUse;
     // Access tokens name their app client in `client_id`; ID tokens in `aud`.
-    clientId = use === 'access' ? clientIdClaim : audiences[0];
+    clientId = use === 'access' ? clientIdClaim : typeof payload.aud === 'string' ? payload.aud : payload.aud?.[0];
     const allowed = config.cognito.clientIds;
     if (allowed !== undefined && (clientId === undefined || !allowed.includes(clientId))) {
       throw new AuthRefusal('client_not_allowed');
