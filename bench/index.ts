@@ -343,6 +343,7 @@ async function benchProducts(): Promise<void> {
   const children = {
     service: spawnBench('bench/products-targets.ts', ['service', ...targetArgs], env),
     koa: spawnBench('bench/products-targets.ts', ['koa', ...targetArgs], env),
+    koaUnbounded: spawnBench('bench/products-targets.ts', ['koa-unbounded', ...targetArgs], env),
     bare: spawnBench('bench/products-targets.ts', ['bare', ...targetArgs], env),
   };
   const caller = spawnBench('bench/direct-caller.ts', [endpoint]);
@@ -354,6 +355,10 @@ async function benchProducts(): Promise<void> {
         pid: children.service.pid ?? 0,
       },
       koa: { ...(JSON.parse(await firstLine(children.koa)) as { url: string }), pid: children.koa.pid ?? 0 },
+      koaUnbounded: {
+        ...(JSON.parse(await firstLine(children.koaUnbounded)) as { url: string }),
+        pid: children.koaUnbounded.pid ?? 0,
+      },
       bare: { ...(JSON.parse(await firstLine(children.bare)) as { url: string }), pid: children.bare.pid ?? 0 },
     };
     const now = Math.floor(Date.now() / 1000);
@@ -419,27 +424,31 @@ async function benchProducts(): Promise<void> {
     process.stdout.write(`${line('A/A: GET /products/:id', first)}\n${line('A/A: the same again', second)}\n`);
     process.stdout.write(`  A/A ratio: ${ratios(second, first)} (the noise of this run)\n\n`);
 
-    const [serviceGet, koaGet, bareGet, directGet] = await alternate([
+    const [serviceGet, koaGet, unboundedGet, bareGet, directGet] = await alternate([
       () => get(targets.service),
       () => get(targets.koa),
+      () => get(targets.koaUnbounded),
       () => get(targets.bare),
       () => direct('get'),
     ]);
     process.stdout.write(
       `${line('GET /products/:id through the service', serviceGet)}\n` +
         `${line('floor: Koa + router + products service', koaGet)}\n` +
+        `${line('  the same, store calls not bounded', unboundedGet)}\n` +
         `${line('ceiling: node:http + the GetItem', bareGet)}\n${line('GetItem, direct', directGet)}\n`,
     );
     process.stdout.write(
       `  service: ${ratios(serviceGet, directGet)} of a direct GetItem (goal >= 0.85x)\n` +
         `  Koa floor: ${ratios(koaGet, directGet)}; node:http ceiling: ${ratios(bareGet, directGet)}\n` +
         `  the service's own part: ${(serviceGet.cpuUs - directGet.cpuUs).toFixed(0)} µs per request, ` +
-        `${(serviceGet.cpuUs - koaGet.cpuUs).toFixed(0)} µs of it above the Koa floor\n\n`,
+        `${(serviceGet.cpuUs - koaGet.cpuUs).toFixed(0)} µs of it above the Koa floor; the bound on store calls ` +
+        `${(koaGet.cpuUs - unboundedGet.cpuUs).toFixed(0)} µs\n\n`,
     );
 
-    const [servicePost, koaPost, barePost, directCreate, directPut] = await alternate([
+    const [servicePost, koaPost, unboundedPost, barePost, directCreate, directPut] = await alternate([
       () => create(targets.service),
       () => create(targets.koa),
+      () => create(targets.koaUnbounded),
       () => create(targets.bare),
       () => direct('create'),
       () => direct('put'),
@@ -447,6 +456,7 @@ async function benchProducts(): Promise<void> {
     process.stdout.write(
       `${line('POST /products through the service', servicePost)}\n` +
         `${line('floor: Koa + router + products service', koaPost)}\n` +
+        `${line('  the same, store calls not bounded', unboundedPost)}\n` +
         `${line('ceiling: node:http + the two calls', barePost)}\n` +
         `${line('put with outbox entry + removal, direct', directCreate)}\n${line('PutItem, direct', directPut)}\n`,
     );
@@ -455,7 +465,8 @@ async function benchProducts(): Promise<void> {
         `${ratios(servicePost, directPut)} of a bare PutItem\n` +
         `  Koa floor: ${ratios(koaPost, directCreate)}; node:http ceiling: ${ratios(barePost, directCreate)}\n` +
         `  the service's own part: ${(servicePost.cpuUs - directCreate.cpuUs).toFixed(0)} µs per request, ` +
-        `${(servicePost.cpuUs - koaPost.cpuUs).toFixed(0)} µs of it above the Koa floor\n`,
+        `${(servicePost.cpuUs - koaPost.cpuUs).toFixed(0)} µs of it above the Koa floor; the bound on store calls ` +
+        `${(koaPost.cpuUs - unboundedPost.cpuUs).toFixed(0)} µs\n`,
     );
   } finally {
     for (const child of [...Object.values(children), caller, store]) child.kill();

@@ -2,6 +2,8 @@
 //   service  the service as it runs in AWS (an external issuer and DynamoDB endpoint, nothing embedded)
 //   koa      the floor under any Koa service with this one's store guarantees: Koa, @koa/router and the products
 //            service (deadline, outbox, drain), without auth, logging, CORS or validation of the request
+//   koa-unbounded  the same floor with the request's deadline kept from the SDK: what the bound on every store call
+//            (the AbortSignal the SDK races each attempt against) costs
 //   bare     the ceiling for any HTTP service in Node: node:http making the same store calls, nothing else
 import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +14,7 @@ import { pino } from 'pino';
 import { createService, dynamoCallBounds } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogPublisher, createOutboxDrainer } from '../src/products/events.js';
-import { createProductRepository } from '../src/products/repository.js';
+import { createProductRepository, type ProductRepository } from '../src/products/repository.js';
 import type { ProductFields } from '../src/products/schema.js';
 import { createProductService } from '../src/products/service.js';
 import { createWithOutbox, getProduct, storedFields } from './direct-store.js';
@@ -37,8 +39,25 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
-function koaFloor(): RequestListener {
-  const repository = createProductRepository({ client, productsTable: 'Products', snapshotsTable: 'ProductSnapshots' });
+/** The repository with every store call's AbortSignal taken out; the deadline itself still runs (its timer, the wait for events). */
+function unbounded(repository: ProductRepository): ProductRepository {
+  return new Proxy(repository, {
+    get(target, name, receiver) {
+      const member: unknown = Reflect.get(target, name, receiver);
+      if (typeof member !== 'function') return member;
+      return (...args: unknown[]): unknown =>
+        Reflect.apply(
+          member,
+          target,
+          args.map((arg) => (arg instanceof AbortSignal ? undefined : arg)),
+        );
+    },
+  });
+}
+
+function koaFloor(bounded: boolean): RequestListener {
+  const store = createProductRepository({ client, productsTable: 'Products', snapshotsTable: 'ProductSnapshots' });
+  const repository = bounded ? store : unbounded(store);
   const logger = pino({ level: 'silent' });
   const drainer = createOutboxDrainer({ repository, publisher: createLogPublisher(logger), logger });
   const products = createProductService({ repository, drainer, deadlineMs: config.products.storeDeadlineMs });
@@ -85,7 +104,12 @@ function bare(): RequestListener {
   };
 }
 
-const listener = mode === 'service' ? await serviceListener() : mode === 'koa' ? koaFloor() : bare();
+const listener =
+  mode === 'service'
+    ? await serviceListener()
+    : mode === 'koa' || mode === 'koa-unbounded'
+      ? koaFloor(mode === 'koa')
+      : bare();
 const server = createServer(listener);
 server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })}\n`);

@@ -33,7 +33,7 @@ export function hasDuplicateMember(text: string, value: unknown): boolean {
   return memberNamesInText(text) !== membersIn(value);
 }
 
-/** Member names in valid JSON text: each is followed by the only colons outside strings. */
+/** Member names in valid JSON text: outside strings, a colon follows each name and appears nowhere else. */
 function memberNamesInText(text: string): number {
   let names = 0;
   for (let i = 0; i < text.length; i += 1) {
