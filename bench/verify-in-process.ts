@@ -42,7 +42,7 @@ function accepted(answer: unknown): void {
 }
 
 const targets = {
-  // The signature alone, on input and signature already decoded by nobody: the floor under any verifier.
+  // The signature alone, node:crypto on the token's own bytes with no other check: the floor under any verifier.
   cryptoVerify: (token: string) => {
     const dot = token.lastIndexOf('.');
     if (

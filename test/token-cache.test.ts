@@ -133,6 +133,18 @@ describe('the verified-token cache', () => {
     );
   });
 
+  it('leaves every new token to verify() when jose checks signatures, and still answers a remembered one', async () => {
+    const byJose = createVerifier({
+      issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
+      now: clock.now,
+      signatureCheck: 'jose',
+    });
+    const token = await sign();
+    await byJose.verify(token);
+    assert.equal(answerNow(await sign({ sub: 'another-client' }), byJose), undefined);
+    assert.equal(answerNow(token, byJose), 'test-client');
+  });
+
   it("never answers from the cache past the token's exp", async () => {
     const token = await sign({ exp: Math.floor(clock.now() / 1000) + 60 });
     await verifier.verify(token);
