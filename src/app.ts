@@ -15,7 +15,7 @@ import {
 } from './auth/index.js';
 import { createCors } from './http/cors.js';
 import type { Config } from './config.js';
-import { createErrorHandler, HttpProblem, writeProblem } from './http/errors.js';
+import { createErrorHandler, writeProblem } from './http/errors.js';
 import { failureFields } from './http/log-fields.js';
 import { createRequestLog } from './http/request-log.js';
 import { createUnreadBodyDrain } from './http/unread-body.js';
@@ -146,14 +146,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       policy: createRoutePolicy(policyRulesOf(routes)),
       realm: config.auth.realm,
       counters: authCounters,
-      answer: (ctx, refusal) =>
-        writeProblem(
-          ctx,
-          new HttpProblem(refusal.status, refusal.code, refusal.description, undefined, {
-            headers: refusal.headers,
-            ...(refusal.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: refusal.retryAfterSeconds }),
-          }),
-        ),
+      answer: writeProblem,
     }),
   );
   app.use(router.routes());

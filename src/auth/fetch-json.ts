@@ -1,10 +1,3 @@
-export interface FetchLimits {
-  /** The whole request, headers and body, must finish within this (not a per-socket idle timeout). */
-  readonly timeoutMs: number;
-  /** A larger body is refused without being read to the end. */
-  readonly maxBytes: number;
-}
-
 const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** Key material travels over TLS; plain http is only for an issuer on this machine (local runs and tests). */
@@ -16,14 +9,11 @@ export function assertTrustedUrl(raw: string): URL {
 }
 
 /**
- * GET a JSON document with a total deadline and a size cap. Redirects are refused, not followed. `signal`, when
- * given, is the deadline of a larger task this fetch is part of.
+ * GET a JSON document within the caller's deadline (`signal`: the key set's one deadline for discovery and the
+ * fetch together), refusing a body over `maxBytes` without reading it to the end. Redirects are refused, not
+ * followed.
  */
-export async function fetchJson(
-  raw: string,
-  limits: FetchLimits,
-  signal: AbortSignal = AbortSignal.timeout(limits.timeoutMs),
-): Promise<unknown> {
+export async function fetchJson(raw: string, maxBytes: number, signal: AbortSignal): Promise<unknown> {
   const url = assertTrustedUrl(raw);
   const response = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } });
   if (response.status !== 200) {
@@ -31,18 +21,18 @@ export async function fetchJson(
     throw new Error(`GET ${url.href} answered ${response.status}`);
   }
   const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (declared > limits.maxBytes) {
+  if (declared > maxBytes) {
     await response.body?.cancel();
-    throw new Error(`GET ${url.href} declared ${declared} bytes, over the ${limits.maxBytes} byte cap`);
+    throw new Error(`GET ${url.href} declared ${declared} bytes, over the ${maxBytes} byte cap`);
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = (response.body as ReadableStream<Uint8Array> | null)?.getReader();
   for (let read = await reader?.read(); read && !read.done; read = await reader?.read()) {
     size += read.value.byteLength;
-    if (size > limits.maxBytes) {
+    if (size > maxBytes) {
       await reader?.cancel();
-      throw new Error(`GET ${url.href} sent over the ${limits.maxBytes} byte cap`);
+      throw new Error(`GET ${url.href} sent over the ${maxBytes} byte cap`);
     }
     chunks.push(read.value);
   }

@@ -1,7 +1,14 @@
 import { createLocalJWKSet, errors as joseErrors } from 'jose';
 import type { JSONWebKeySet, JWSHeaderParameters, FlattenedJWSInput, CryptoKey } from 'jose';
 import { AuthRefusal } from './errors.js';
-import { fetchJson, type FetchLimits } from './fetch-json.js';
+import { fetchJson } from './fetch-json.js';
+
+export interface FetchLimits {
+  /** Discovery and the fetch together, headers and body, must finish within this (not a per-socket idle timeout). */
+  readonly timeoutMs: number;
+  /** A larger body is refused without being read to the end. */
+  readonly maxBytes: number;
+}
 
 export interface KeySetOptions extends Partial<FetchLimits> {
   /**
@@ -122,7 +129,7 @@ export function createKeySet(options: KeySetOptions): KeySet {
     // One deadline for discovery and the fetch together: nobody waits longer than the timeout for a key.
     const signal = AbortSignal.timeout(limits.timeoutMs);
     resolvedUri ??= typeof options.jwksUri === 'string' ? options.jwksUri : await options.jwksUri(signal);
-    const body = await fetchJson(resolvedUri, limits, signal);
+    const body = await fetchJson(resolvedUri, limits.maxBytes, signal);
     const jwks = parseJwks(body);
     const text = JSON.stringify(jwks);
     const kids = new Set(jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'));

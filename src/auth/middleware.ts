@@ -140,9 +140,9 @@ export function createBearerAuth(options: BearerAuthOptions): Middleware<AuthSta
     const extracted = extractToken(ctx);
     if ('refusal' in extracted) return refuse(ctx, options, new AuthRefusal(extracted.refusal));
 
-    const now = verifier.verifyNow(extracted.token);
-    if (now instanceof AuthRefusal) return refuse(ctx, options, now);
-    if (now) return admit(ctx, next, access, now);
+    const answer = verifier.verifyNow(extracted.token);
+    if (answer instanceof AuthRefusal) return refuse(ctx, options, answer);
+    if (answer) return admit(ctx, next, access, answer);
     return verifier.verify(extracted.token).then(
       (principal) => admit(ctx, next, access, principal),
       (error: unknown) => {

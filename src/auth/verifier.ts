@@ -238,25 +238,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (principal) return principal;
     // jose verifies every new token then, asynchronously: nothing more can be answered here.
     if (signatureCheck === 'jose') return undefined;
-    let parsed: Parsed;
-    let key: SignatureKey | undefined;
+    let answer: Principal | AuthRefusal;
     try {
-      parsed = parse(token);
-      key = knownSignatureKey(parsed);
+      const parsed = parse(token);
+      const key = knownSignatureKey(parsed);
+      // Left to verify(), which counts the miss then.
+      if (!key) return undefined;
+      answer = verifyWithKey(parsed, key);
     } catch (error) {
-      if (cache) stats.tokenCacheMisses += 1;
-      if (error instanceof AuthRefusal) return error;
-      throw error;
+      if (!(error instanceof AuthRefusal)) throw error;
+      answer = error;
     }
-    // Left to verify(), which counts the miss then.
-    if (!key) return undefined;
     if (cache) stats.tokenCacheMisses += 1;
-    try {
-      return verifyWithKey(parsed, key);
-    } catch (error) {
-      if (error instanceof AuthRefusal) return error;
-      throw error;
-    }
+    return answer;
   }
 
   /**
@@ -484,7 +478,8 @@ function toRefusal(error: unknown): AuthRefusal {
 /** OIDC discovery (OpenID Connect Discovery 1.0 §4): the document must name the very issuer we configured (§4.3). */
 async function discoverJwksUri(issuer: string, signal: AbortSignal): Promise<string> {
   const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-  const document = await fetchJson(url, { timeoutMs: 5_000, maxBytes: 256 * 1024 }, signal);
+  // Within the key set's deadline (`signal`), which also bounds the JWKS fetch after it.
+  const document = await fetchJson(url, 256 * 1024, signal);
   if (typeof document !== 'object' || document === null) throw new Error(`${url} is not a JSON object`);
   const { issuer: stated, jwks_uri: jwksUri } = document as { issuer?: unknown; jwks_uri?: unknown };
   if (stated !== issuer) throw new Error(`${url} names issuer ${String(stated)}, not ${issuer}`);

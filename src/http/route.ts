@@ -52,11 +52,7 @@ export function policyRulesOf(routes: readonly Route[]): readonly PolicyRule[] {
 
 export function createRouter(routes: readonly Route[]): Router<AuthState> {
   const router = new Router<AuthState>();
-  for (const { method, path, handler } of routes) {
-    if (method === 'GET') router.get(path, handler);
-    else if (method === 'POST') router.post(path, handler);
-    else if (method === 'PATCH') router.patch(path, handler);
-    else router.delete(path, handler);
-  }
+  // A GET route answers HEAD too: the router adds it (RFC 9110 §9.3.2).
+  for (const { method, path, handler } of routes) router.register(path, [method], handler);
   return router;
 }
