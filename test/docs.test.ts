@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createOpenApiDocument, scopesOf } from '../src/openapi.js';
-import { localTestConfig, startService, type RunningService } from './support/service.js';
+import { scopesOf } from '../src/openapi.js';
+import { makeKey, startJwksServer } from './support/jwks-server.js';
+import { cognitoAt, configTrusting, localTestConfig, startService, type RunningService } from './support/service.js';
 
 describe('the docs page and its contract', () => {
   let running: RunningService;
@@ -74,13 +75,20 @@ describe('the docs page and its contract', () => {
     assert.equal((await ask('https://evil.example')).headers.get('access-control-allow-origin'), null);
   });
 
-  it('offers a bearer token field, never a token URL that nothing serves (OIDC issuer without OAUTH_TOKEN_URL)', () => {
-    const { routes } = running.service;
-    const document = createOpenApiDocument({ routes, tokenUrl: undefined, scopes: {} });
-    const text = JSON.stringify(document);
-    assert.ok(!text.includes('tokenUrl'), 'no OAuth2 flow to a guessed URL');
-    const { securitySchemes } = document['components'] as { securitySchemes: Record<string, unknown> };
-    assert.deepEqual(Object.keys(securitySchemes), ['bearer']);
-    assert.deepEqual(document['security'], [{ bearer: [] }]);
+  it('offers a bearer token field, never a token URL that nothing serves (OIDC issuer without OAUTH_TOKEN_URL)', async () => {
+    const jwks = await startJwksServer();
+    jwks.publish([await makeKey()]);
+    // The service as configured for an issuer of its own: no token URL is set, so none may be guessed.
+    const oidc = await startService(configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]));
+    try {
+      const document = (await (await fetch(`${oidc.url}/openapi.json`)).json()) as Record<string, unknown>;
+      assert.ok(!JSON.stringify(document).includes('tokenUrl'), 'no OAuth2 flow to a guessed URL');
+      const { securitySchemes } = document['components'] as { securitySchemes: Record<string, unknown> };
+      assert.deepEqual(Object.keys(securitySchemes), ['bearer']);
+      assert.deepEqual(document['security'], [{ bearer: [] }]);
+    } finally {
+      await oidc.close();
+      await jwks.close();
+    }
   });
 });

@@ -148,6 +148,8 @@ describe('the HTTP server, under clients that misbehave', () => {
     const started = performance.now();
     await connection.write(post({ 'Content-Length': '100' }));
     await connection.write('{"name":');
+    const answer = await connection.response(5_000);
+    assert.equal(answer.status, 408);
     await connection.closed();
     const ms = performance.now() - started;
     assert.ok(ms >= 1_400 && ms < 3_500, `closed after ${Math.round(ms)} ms for a 1.5 s request timeout`);

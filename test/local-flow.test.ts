@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import {
   bearer,
   fetchToken,
+  freePort,
   localTestConfig,
   requestToken,
   startService,
@@ -65,11 +65,7 @@ describe('local mode: the bearer-token flow end to end', () => {
     });
 
     it('fails loudly when nothing answers at the token URL', async () => {
-      const closed = createServer();
-      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-      const { port } = closed.address() as AddressInfo;
-      await new Promise((resolve) => closed.close(resolve));
-      const url = `http://127.0.0.1:${port}/oauth2/token`;
+      const url = `http://127.0.0.1:${await freePort()}/oauth2/token`;
       const { code, stdout, stderr } = await run(['--token-url', url, '--client', 'a:b']);
       assert.equal(code, 1);
       assert.equal(stdout, '');
