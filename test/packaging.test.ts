@@ -12,6 +12,8 @@ const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
   scripts: Record<string, string>;
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
+  engines: Record<string, string>;
+  allowScripts: Record<string, boolean>;
 };
 /** What only a local run needs: the embedded issuer, the embedded store, pretty logs. */
 const localOnly = ['dynalite', 'oidc-provider', 'pino-pretty'];
@@ -68,6 +70,27 @@ describe('the Dockerfile and the build agree', () => {
       }
     }
     assert.deepEqual([...missing], []);
+  });
+});
+
+describe('Node 24 LTS and a clean install', () => {
+  it('is Node 24 everywhere: engines, both image stages, and the Node that .ci/run puts on PATH', () => {
+    assert.equal(pkg.engines['node'], '>=24');
+    const from = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((match) => match[1]);
+    assert.deepEqual(from, ['node:24-trixie-slim', 'node:24-trixie-slim']);
+    assert.match(readFileSync('.ci/run', 'utf8'), /^NODE_VERSION=24\.\d+\.\d+$/m);
+  });
+
+  // Install scripts are code from the registry run at install time; Scarf's is a telemetry call (swagger-ui-dist).
+  it('leaves no install script unreviewed, denies Scarf, and runs none in the image', () => {
+    const pending = JSON.parse(execFileSync('npm', ['install-scripts', 'ls', '--json'], { encoding: 'utf8' })) as {
+      allowScripts: unknown[];
+    };
+    assert.deepEqual(pending.allowScripts, [], 'npm install-scripts ls: approve or deny each');
+    assert.equal(pkg.allowScripts['@scarf/scarf'], false);
+    const installs = [...dockerfile.matchAll(/npm ci[^\n&]*/g)].map((match) => match[0]);
+    assert.equal(installs.length, 2);
+    for (const install of installs) assert.match(install, /--ignore-scripts/);
   });
 });
 
