@@ -9,6 +9,7 @@ import {
   productPage,
 } from '../src/products/schema.js';
 import { makeKey, startJwksServer, type JwksServer } from './support/jwks-server.js';
+import { responseValidator, type ResponseCheck } from './support/openapi-validator.js';
 import {
   bearer,
   cognitoAt,
@@ -24,6 +25,9 @@ type Documented = Record<string, Record<string, { operationId: string; responses
 
 /** operationId -> every status the operation answered in this test. */
 const answered = new Map<string, Set<number>>();
+/** Every JSON body that breaks /openapi.json, as a client's JSON Schema validator reads it. */
+const broken: string[] = [];
+let check: ResponseCheck = () => undefined;
 
 /** Sends one request to the operation and notes its status. */
 async function call(
@@ -37,7 +41,12 @@ async function call(
     headers: { ...(init.token ? bearer(init.token) : {}), ...init.headers },
     ...(init.body === undefined ? {} : { body: init.body }),
   });
-  await response.arrayBuffer();
+  if (response.headers.get('content-type')?.startsWith('application/json')) {
+    const problem = check(init.method ?? 'GET', path, response.status, await response.json());
+    if (problem) broken.push(problem);
+  } else {
+    await response.arrayBuffer();
+  }
   (answered.get(operationId) ?? answered.set(operationId, new Set()).get(operationId))?.add(response.status);
   return response.status;
 }
@@ -63,7 +72,9 @@ describe('the contract', () => {
     jwks = await startJwksServer('local_Contract');
     jwks.behave('fail');
     failingIssuer = await startService(configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]));
-    documented = ((await (await fetch(`${running.url}/openapi.json`)).json()) as { paths: Documented }).paths;
+    const document = (await (await fetch(`${running.url}/openapi.json`)).json()) as { paths: Documented };
+    documented = document.paths;
+    check = responseValidator(document);
   });
   after(async () => {
     await running.close();
@@ -183,6 +194,7 @@ describe('the contract', () => {
     }
     t.diagnostic([...answered].map(([op, statuses]) => `${op} ${[...statuses].sort().join(',')}`).join('; '));
     assert.deepEqual(undocumented, []);
+    assert.deepEqual(broken, [], 'every JSON body validates against its operation and status');
     assert.equal(answered.size, byOperation.size, 'every documented operation was driven');
     assert.ok([...answered.values()].reduce((n, statuses) => n + statuses.size, 0) >= 40, 'the error cases ran');
   });

@@ -111,11 +111,43 @@ describe('the products API', () => {
       assert.equal(response.status, 400);
       assert.deepEqual(await errorsOf(response), {
         '/name': ['is required'],
-        '/imageURL': ['must be an absolute http(s) URL'],
+        '/imageURL': ['must be an absolute http(s) URI (RFC 3986)'],
         '/price/amount': ['must be a number'],
         '/price/currency': ['must be an ISO 4217 code such as USD'],
         '/tags/0': ['must not be blank'],
       });
+    });
+
+    // The document says `format: uri`, which a client's validator reads as RFC 3986 §3 (absolute URI, ASCII only,
+    // percent-escapes of two hex digits, none of space, `"<>{}|^` or controls). The URL parser takes all of these.
+    it('refuses with 400 an imageURL that is not an absolute http(s) URI, and stores a valid one exactly as sent', async () => {
+      for (const imageURL of [
+        'https://images.example.com/a b.png',
+        'https://images.example.com/caf\u00e9.png',
+        'https://images.example.com/%zz',
+        'https://images.example.com/{a}|^',
+        'https://images.example.com/"<>"',
+        'https://images.example.com/a\u0000.png',
+        'http:///a.png',
+        'ftp://images.example.com/a.png',
+        'images.example.com/a.png',
+      ]) {
+        const response = await call('/products', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'Trek Domane', imageURL }),
+        });
+        assert.equal(response.status, 400, imageURL);
+        assert.deepEqual(await errorsOf(response), { '/imageURL': ['must be an absolute http(s) URI (RFC 3986)'] });
+      }
+      const asSent = 'HTTPS://Images.Example.COM:443/caf%C3%A9.png?size=large#top';
+      const created = await call('/products', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Trek Domane', imageURL: asSent }),
+      });
+      assert.equal(created.status, 201);
+      assert.equal(((await created.json()) as { imageURL: string }).imageURL, asSent, 'not normalised');
     });
 
     it('answers wrongly typed and missing fields with 400, never 500', async () => {

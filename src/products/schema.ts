@@ -1,3 +1,4 @@
+import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { z } from 'zod';
 
 /**
@@ -14,10 +15,26 @@ const currencies = Intl.supportedValuesOf('currency') as [string, ...string[]];
 /** A product's id: 128 random bits, base64url. URL-safe and unguessable. */
 export const productIdPattern = /^[A-Za-z0-9_-]{22}$/;
 
-const httpUrl = z
-  .url({ protocol: /^https?$/, ...expected('an absolute http(s) URL') })
+/**
+ * RFC 3986's URI grammar as a JSON Schema validator applies `format: uri`, which is what the OpenAPI document promises
+ * of `imageURL`: the very check Ajv's formats make, so the service accepts no value a client's validator refuses. The
+ * WHATWG URL parser alone is not enough: it takes spaces, non-ASCII, `%zz` and `{}|^"<>`, which it would change.
+ */
+const uriFormat = fullFormats.uri;
+if (typeof uriFormat !== 'function') throw new Error('ajv-formats: the uri format is no longer a function');
+const rfc3986Uri = uriFormat;
+
+/** Absolute http(s) with a host, valid to RFC 3986 and to the URL parser browsers use; never normalised. */
+function isHttpUri(value: string): boolean {
+  return /^https?:\/\/[^/?#]/i.test(value) && rfc3986Uri(value) && URL.canParse(value);
+}
+
+const httpUri = z
+  .string(expected('an absolute http(s) URI (RFC 3986)'))
   .max(2048, 'must be at most 2048 characters')
-  .describe('An absolute http(s) URL of the product image');
+  .refine(isHttpUri, 'must be an absolute http(s) URI (RFC 3986)')
+  .meta({ format: 'uri' })
+  .describe('An absolute http(s) URI (RFC 3986) of the product image, stored as sent');
 
 /** The fields a client writes. Unknown fields are refused, so a typo never passes silently. */
 export const productFields = z
@@ -29,7 +46,7 @@ export const productFields = z
         .min(1, 'must not be blank')
         .max(200, 'must be at most 200 characters')
         .describe('The product series name, e.g. "Trek Domane"'),
-      imageURL: httpUrl,
+      imageURL: httpUri,
       description: z
         .string(expected('a string'))
         .max(2000, 'must be at most 2000 characters')
