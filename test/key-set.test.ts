@@ -164,10 +164,30 @@ describe('the key set', () => {
     clock.advance(31_000); // past the cooldown: an unknown kid may be fetched
     jwks.behave('hang');
     const started = performance.now();
-    assert.equal(await outcome(verifier, await sign(await makeKey())), 'unknown_kid');
+    assert.equal(await outcome(verifier, await sign(await makeKey())), 'keys_unavailable');
     const elapsed = performance.now() - started;
     assert.ok(elapsed >= 250 && elapsed < 1_500, `waited ${Math.round(elapsed)} ms for a 300 ms timeout`);
     assert.equal(await outcome(verifier, await sign(key)), 'accepted', 'a held key never waited');
+  });
+
+  // A token signed with a key the issuer has just rotated in is good; while the issuer cannot be asked, the client is
+  // told to try again (503 keys_unavailable, RFC 9110 §15.6.4), not that its token is bad (401, RFC 6750 §3.1).
+  it('answers an unknown kid with keys_unavailable while the last refresh failed, and unknown_kid after a good one', async () => {
+    const verifier = verifierFor({ timeoutMs: 200 });
+    await verifier.warmUp();
+    const rotatedIn = await sign(await makeKey());
+    assert.equal(await outcome(verifier, rotatedIn), 'unknown_kid', 'a fresh set, the cooldown running: 401');
+    clock.advance(31_000);
+    jwks.behave('fail');
+    assert.equal(await outcome(verifier, rotatedIn), 'keys_unavailable', 'the refresh it asked for failed');
+    assert.equal(await outcome(verifier, rotatedIn), 'keys_unavailable', 'backing off after the failure: no fetch');
+    assert.equal(jwks.requests(), 2);
+    assert.equal(await outcome(verifier, await sign(key)), 'accepted', 'a held key is still good');
+    jwks.behave('ok');
+    clock.advance(31_000);
+    assert.equal(await outcome(verifier, rotatedIn), 'unknown_kid', 'the issuer answered: the kid is not its');
+    assert.equal(await outcome(verifier, rotatedIn), 'unknown_kid', 'and the cooldown holds');
+    assert.equal(jwks.requests(), 3);
   });
 
   it('counts the backoff after a failed fetch from the end of the attempt, not its start', async () => {

@@ -217,15 +217,18 @@ export function createKeySet(options: KeySetOptions): KeySet {
     }
     // An unknown kid may mean the issuer rotated: one refetch, then a cooldown shared by every kid, so that a flood
     // of random kids costs the issuer at most one request per window.
+    // While the issuer is failing, the kid may be one it has just rotated in: the client is told to try again (503),
+    // not that its token is bad. Only a set fetched a moment ago can say a kid is unknown.
     if (inflight === undefined && now() < nextAttemptAt()) {
+      if (consecutiveFailures > 0) throw unavailable();
       stats.cooldownRefusals += 1;
       throw new AuthRefusal('unknown_kid');
     }
     let refreshed: Held;
     try {
       refreshed = await fetchShared();
-    } catch {
-      throw new AuthRefusal('unknown_kid');
+    } catch (error) {
+      throw unavailable(error);
     }
     try {
       return await refreshed.resolve(header, token);
@@ -243,7 +246,14 @@ export function createKeySet(options: KeySetOptions): KeySet {
     usable: () => usableHeld() !== undefined,
     generation: () => generation,
     refusesWithoutFetch(kid) {
-      if (!held || !isFresh(held) || held.kids.has(kid) || inflight !== undefined || now() >= nextAttemptAt()) {
+      if (
+        !held ||
+        !isFresh(held) ||
+        held.kids.has(kid) ||
+        inflight !== undefined ||
+        consecutiveFailures > 0 ||
+        now() >= nextAttemptAt()
+      ) {
         return false;
       }
       stats.cooldownRefusals += 1;
