@@ -257,6 +257,17 @@ describe('the products API', () => {
           assert.equal((await post(key)).status, 400, key);
         }
       });
+
+      // Sent empty, it is a key the client meant to send: taken as absent, each retry would make a new product.
+      it('refuses an empty or whitespace key with 400, and stores nothing', async () => {
+        const before = events.length;
+        for (const key of ['', '   ', '""']) {
+          const response = await post(key);
+          assert.equal(response.status, 400, JSON.stringify(key));
+          assert.equal(((await response.json()) as { error: string }).error, 'invalid_request');
+        }
+        assert.equal(events.length, before);
+      });
     });
 
     it('refuses a read-only token with 403 insufficient_scope, and stores nothing', async () => {

@@ -49,8 +49,9 @@ function ifMatch(ctx: Ctx): Precondition | undefined {
  * accepted too, as most clients send one.
  */
 function idempotencyKey(ctx: Ctx): string | undefined {
+  if (!('idempotency-key' in ctx.headers)) return undefined;
+  // Sent but empty (Node trims whitespace-only to empty): a retry would make a new product each time, so refused.
   const header = ctx.get('idempotency-key');
-  if (header === '') return undefined;
   const key = /^"(.*)"$/.exec(header)?.[1] ?? header;
   if (!/^[\x21\x23-\x5b\x5d-\x7e]{1,255}$/.test(key)) {
     throw new HttpProblem(400, 'invalid_request', 'Idempotency-Key must be 1 to 255 visible characters, as "…"');
