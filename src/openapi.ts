@@ -43,6 +43,9 @@ function answersOf(route: Route & { readonly doc: NonNullable<Route['doc']> }): 
       answers[403] = `The token lacks ${needs.join(' and ')} (\`insufficient_scope\`)${people}`;
     }
   }
+  // Node's HTTP server answers these before any route runs (src/http/listen.ts), whatever the operation.
+  answers[417] = 'An `Expect` other than `100-continue` (RFC 9110 §10.1.1); the connection is closed';
+  answers[431] = 'The request headers are larger than the server takes, 16 KiB in all (RFC 6585 §5)';
   if (access.kind === 'authenticated' || route.doc.usesStore) {
     answers[503] = {
       description: `The issuer's keys${route.doc.usesStore ? ' or the product store' : ''} cannot be had now; try again after \`Retry-After\``,
@@ -135,7 +138,12 @@ export function createOpenApiDocument(options: OpenApiOptions): Record<string, u
     info: {
       title: 'ProductService',
       version: '0.1.0',
-      description: 'A products API behind OAuth2 bearer tokens from AWS Cognito or any OpenID Connect issuer.',
+      description:
+        'A products API behind OAuth2 bearer tokens from AWS Cognito or any OpenID Connect issuer. Every error is ' +
+        '`{"error", "error_description"}`. A method a path does not serve is 405 with `Allow`; a path that does ' +
+        'not exist is 404 (401 without a token). Before any operation is known, the HTTP server answers a request ' +
+        'that is not valid HTTP/1.1 with 400, one whose headers or body arrive too slowly with 408, and chunk ' +
+        'extensions that are too large with 413, and closes the connection.',
     },
     tags: [
       { name: 'products', description: 'The products API: every route needs a token with a products scope' },

@@ -13,6 +13,7 @@ import {
   type Child,
   type StoreProcess,
 } from './support/processes.js';
+import { responseValidator } from './support/openapi-validator.js';
 import { openRaw, type RawConnection } from './support/raw-http.js';
 
 /** The service as in AWS, in its own process: a JWKS server the test controls, a dynalite in a process of its own. */
@@ -132,12 +133,63 @@ describe('the HTTP server, under clients that misbehave', () => {
     }
   });
 
+  /** The one answer to `request` on a connection of its own, which the server then closes. */
+  async function answerAlone(request: string | Buffer) {
+    const connection = await openRaw(server.url);
+    try {
+      await connection.write(request);
+      const answer = await connection.response(5_000);
+      await connection.closed();
+      return { ...answer, json: JSON.parse(answer.body) as { error: string; error_description: string } };
+    } finally {
+      connection.destroy();
+    }
+  }
+
+  // No 5xx for anything a client sends: @koa/router answers a method it does not know with 501 unless told otherwise.
+  it('answers a method no route serves with 405 and Allow on a path that exists, 404 elsewhere, never 501', async () => {
+    const auth = { Authorization: `Bearer ${token}` };
+    for (const method of ['PROPFIND', 'PUT', 'MKCOL']) {
+      const response = await fetch(`${server.url}/products`, { method, headers: auth });
+      assert.equal(response.status, 405, method);
+      assert.deepEqual(response.headers.get('allow')?.split(', ').sort(), ['GET', 'HEAD', 'POST']);
+      assert.equal(((await response.json()) as { error: string }).error, 'method_not_allowed');
+    }
+    const nowhere = await fetch(`${server.url}/nowhere`, { method: 'PROPFIND', headers: auth });
+    assert.equal(nowhere.status, 404);
+    assert.equal(((await nowhere.json()) as { error: string }).error, 'not_found');
+    assert.equal((await fetch(`${server.url}/products`, { method: 'PROPFIND' })).status, 401, 'closed by default');
+  });
+
+  // Node's parser answers these before any route runs; here they come in the house shape, and 417 and 431 are listed
+  // on every operation of the document (RFC 9110 §10.1.1, RFC 6585 §5).
+  it('answers what Node refuses itself in the house shape: 431, 417, 400, and closes the connection', async () => {
+    const check = responseValidator((await (await fetch(`${server.url}/openapi.json`)).json()) as object);
+    const tooLarge = await answerAlone(head('GET', '/products', { 'X-Padding': 'x'.repeat(20 * 1024) }));
+    assert.equal(tooLarge.status, 431);
+    assert.equal(tooLarge.json.error, 'request_header_fields_too_large');
+    assert.equal(check('GET', '/products', 431, tooLarge.json), undefined);
+    const expectation = await answerAlone(head('GET', '/products', { Expect: 'the-moon' }));
+    assert.equal(expectation.status, 417);
+    assert.equal(expectation.json.error, 'expectation_failed');
+    assert.equal(check('GET', '/products', 417, expectation.json), undefined);
+    for (const garbage of [
+      'BREW /pot HTTP/1.1\r\nHost: test\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n',
+    ]) {
+      const bad = await answerAlone(garbage);
+      assert.equal(bad.status, 400, garbage);
+      assert.equal(bad.json.error, 'bad_request');
+    }
+  });
+
   it('cuts off a client that sends its headers too slowly (408 after HTTP_HEADERS_TIMEOUT_MS)', async () => {
     const connection = await openRaw(server.url);
     const started = performance.now();
     await connection.write('GET /hello HTTP/1.1\r\nHost: test\r\n');
     const answer = await connection.response(5_000);
     assert.equal(answer.status, 408);
+    assert.equal((JSON.parse(answer.body) as { error: string }).error, 'request_timeout');
     await connection.closed();
     const ms = performance.now() - started;
     assert.ok(ms >= 400 && ms < 2_500, `closed after ${Math.round(ms)} ms for a 500 ms headers timeout`);

@@ -50,16 +50,21 @@ export class HttpProblem extends Error {
   }
 }
 
+/** The house shape of every error answer: `{error, error_description}`, and errors by JSON Pointer if any. */
+export function problemBody(problem: ProblemAnswer): Record<string, unknown> {
+  return {
+    error: problem.code,
+    error_description: problem.description,
+    ...(problem.errors ? { errors: problem.errors } : {}),
+  };
+}
+
 /** The one place an error becomes an answer: status, headers, `Retry-After` and `{error, error_description}`. */
 export function writeProblem(ctx: Context, problem: ProblemAnswer): void {
   ctx.status = problem.status;
   if (problem.headers) for (const [name, value] of Object.entries(problem.headers)) ctx.set(name, value);
   if (problem.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(problem.retryAfterSeconds));
-  ctx.body = {
-    error: problem.code,
-    error_description: problem.description,
-    ...(problem.errors ? { errors: problem.errors } : {}),
-  };
+  ctx.body = problemBody(problem);
 }
 
 /** The stable `error` code of each client error status, where the answer names none of its own. */
@@ -67,11 +72,14 @@ export const errorCodes: Readonly<Record<number, string>> = {
   400: 'bad_request',
   404: 'not_found',
   405: 'method_not_allowed',
+  408: 'request_timeout',
   409: 'conflict',
   410: 'gone',
   412: 'precondition_failed',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
+  417: 'expectation_failed',
+  431: 'request_header_fields_too_large',
 };
 
 /**

@@ -1,5 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { errorCodes, problemBody } from './errors.js';
 
 /** How long an idle keep-alive connection may stay open once a drain has begun. */
 const idleGraceMs = 500;
@@ -40,6 +42,32 @@ export class ListenError extends Error {
   }
 }
 
+/**
+ * What Node's parser refuses before any request reaches the app, by its error code; anything else it cannot parse is
+ * a 400. Node would answer these itself, with an empty body; here they get the house shape.
+ */
+const protocolProblems: Readonly<Record<string, { status: number; description: string }>> = {
+  // Node's limit is on the whole head, 16 KiB by default (--max-http-header-size); RFC 6585 §5.
+  HPE_HEADER_OVERFLOW: { status: 431, description: 'the request headers are larger than this server takes' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, description: 'the chunk extensions are larger than this server takes' },
+  // The headers, or the whole request, took longer than HTTP_HEADERS_TIMEOUT_MS or HTTP_REQUEST_TIMEOUT_MS.
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, description: 'the request did not arrive in time' },
+};
+
+/** A whole HTTP/1.1 error answer in the house shape, written straight to a socket, which it then closes. */
+function rawProblem(status: number, description: string): string {
+  const body = JSON.stringify(problemBody({ status, code: errorCodes[status] ?? 'bad_request', description }));
+  return [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'X-Content-Type-Options: nosniff',
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
+}
+
 /** Koa's `app.callback()`, whose promise settles on its own (Koa answers its errors itself). */
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
@@ -62,11 +90,42 @@ export async function listen(
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
+  /** The answer under way on each connection, so that a late parser error never writes into the middle of it. */
+  const answering = new WeakMap<Duplex, ServerResponse>();
   server.on('request', (req, res) => {
     if (draining) res.setHeader('Connection', 'close');
     inFlight.add(res);
+    answering.set(req.socket, res);
     res.once('close', () => inFlight.delete(res));
     handler(req, res);
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable || answering.get(socket)?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const problem = protocolProblems[error.code ?? ''] ?? {
+      status: 400,
+      description: 'the request is not valid HTTP/1.1',
+    };
+    socket.end(rawProblem(problem.status, problem.description), () => socket.destroy());
+  });
+  // An `Expect` other than 100-continue (RFC 9110 §10.1.1): Node answers 417 before the app sees the request.
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify(
+      problemBody({
+        status: 417,
+        code: 'expectation_failed',
+        description: 'the only expectation served is 100-continue',
+      }),
+    );
+    res.writeHead(417, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      'X-Content-Type-Options': 'nosniff',
+      Connection: 'close',
+    });
+    res.end(body);
   });
 
   await new Promise<void>((resolve, reject) => {

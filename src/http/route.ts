@@ -1,3 +1,4 @@
+import { METHODS } from 'node:http';
 import { Router, type RouterMiddleware } from '@koa/router';
 import type { Access, AuthState, PolicyRule } from '../auth/index.js';
 
@@ -51,7 +52,10 @@ export function policyRulesOf(routes: readonly Route[]): readonly PolicyRule[] {
 }
 
 export function createRouter(routes: readonly Route[]): Router<AuthState> {
-  const router = new Router<AuthState>();
+  // Every method Node's parser lets through counts as known, so that allowedMethods() answers one the service does not
+  // serve with 405 and Allow (RFC 9110 §15.5.6) on a path that exists, and 404 on one that does not: never its 501,
+  // a 5xx that a client's request alone would cause.
+  const router = new Router<AuthState>({ methods: METHODS });
   // A GET route answers HEAD too: the router adds it (RFC 9110 §9.3.2).
   for (const { method, path, handler } of routes) router.register(path, [method], handler);
   return router;
