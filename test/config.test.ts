@@ -159,10 +159,10 @@ describe('configuration', () => {
   });
 });
 
-describe('the README', () => {
-  it('lists in its configuration table every variable the service reads, and nothing else', () => {
-    const readme = readFileSync('README.md', 'utf8');
-    const table = readme.slice(readme.indexOf('| variable '), readme.indexOf('\n\n', readme.indexOf('| variable ')));
+describe('docs/configuration.md', () => {
+  it('lists in its table every variable the service reads, and nothing else', () => {
+    const page = readFileSync('docs/configuration.md', 'utf8');
+    const table = page.slice(page.indexOf('| variable '), page.indexOf('\n\n', page.indexOf('| variable ')));
     const documented = [...table.matchAll(/^\| `([A-Z][A-Z0-9_]*)`/gm)].map((match) => match[1]);
     assert.deepEqual([...documented].sort(), [...configVariableNames].sort());
   });

@@ -12,7 +12,8 @@ import {
   type RunningService,
 } from './support/service.js';
 
-// The walk-through of the README, against the service as `npm start` builds it: embedded issuer, real HTTP.
+// The README's walk-through, a machine's token and a person's, against the service as `npm start` builds it:
+// embedded issuer, real HTTP.
 describe('local mode: the bearer-token flow end to end', () => {
   let running: RunningService;
   let tokenUrl: string;
