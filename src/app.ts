@@ -67,7 +67,8 @@ export function createLogger(config: Config): Logger {
 /** The composition root: config in, every dependency built from it, the Koa app out. Tests call it with their own config. */
 export async function createService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const logger = options.logger ?? createLogger(config);
-  // The embedded parts of a local run (src/local/) come in as options; nothing here branches on the mode.
+  // The embedded parts of a local run (src/local/) come in as options; the mode is read here only to spare a local
+  // run the CURSOR_SECRET warning.
   const closers: (() => Promise<void>)[] = [];
 
   const verifier = createVerifier({

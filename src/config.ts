@@ -130,7 +130,7 @@ const httpsUrl = z
     );
   }, 'must be an https URL (http only for localhost)');
 
-/** Every variable the service reads, with its rule and default: the README's configuration table lists them all. */
+/** Every variable the service reads, with its rule and default: docs/configuration.md's table lists them all. */
 const variables = z.object({
   PORT: port(3000),
   HTTP_HEADERS_TIMEOUT_MS: whole(10_000, 600_000).refine((n) => n >= 100, 'must be at least 100'),
@@ -230,7 +230,7 @@ const variables = z.object({
     .default(['admin:admin-password:catalog-admins', 'reader:reader-password']),
 });
 
-/** The names of every environment variable the service reads (a test checks the README against it). */
+/** The names of every environment variable the service reads (a test checks docs/configuration.md against it). */
 export const configVariableNames = Object.keys(variables.shape);
 
 const schema = variables.superRefine((env, ctx) => {
