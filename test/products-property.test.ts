@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { product as productSchema, type Product } from '../src/products/schema.js';
+import { notHttpUris } from './support/image-uris.js';
 import { responseValidator, type ResponseCheck } from './support/openapi-validator.js';
 import { bearer, fetchToken, localTestConfig, startService, type RunningService } from './support/service.js';
 
@@ -25,18 +26,11 @@ const fieldValues = {
     fc.webUrl({ withQueryParameters: true, withFragments: true }),
     fc.constantFrom(
       'https://images.example.com/a.png',
-      'ftp://x/y',
       'javascript:alert(1)',
       'http://',
-      'http:///a.png',
-      'https://images.example.com/a b.png',
-      'https://images.example.com/caf\u00e9.png',
-      'https://images.example.com/%zz',
-      'https://images.example.com/{a}|^',
-      'https://images.example.com/"<>"',
-      'https://images.example.com/a\u0000.png',
       'HTTPS://IMAGES.EXAMPLE.COM/A.PNG',
       'https://[::1]:8443/a.png',
+      ...notHttpUris,
     ),
     fc.string().map((tail) => `https://images.example.com/${tail}`),
     fc.string(),
