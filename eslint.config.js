@@ -41,7 +41,9 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/src/**'], message: 'smoke/ checks a deployment from outside: nothing from src/.' }] },
+        {
+          patterns: [{ group: ['**/src/**'], message: 'smoke/ checks a deployment from outside: nothing from src/.' }],
+        },
       ],
     },
   },
