@@ -37,7 +37,19 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/serve.ts', 'src/token.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['smoke/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['**/src/**'], message: 'smoke/ checks a deployment from outside: nothing from src/.' }],
+        },
+      ],
+    },
+  },
+  {
+    // smoke/run.ts is configured by the environment alone, as the pipeline runs it against a deployment.
+    files: ['src/serve.ts', 'src/token.ts', 'smoke/run.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

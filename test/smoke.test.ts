@@ -1,0 +1,310 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { productScopes } from '../src/app.js';
+import { startLocalIssuer, type LocalIssuer } from '../src/local/issuer.js';
+import {
+  awsLikeEnv,
+  spawnTs,
+  startStoreProcess,
+  stop,
+  watchLines,
+  type Child,
+  type StoreProcess,
+} from './support/processes.js';
+
+// The checks of `npm run smoke`, by name: what a run against a good deployment prints as `ok`.
+const tokens = [
+  'a token for products/read products/write (client_credentials)',
+  'a token for products/read alone (client_credentials)',
+];
+const hello = 'GET /hello is 200';
+const ready = 'GET /ready is 200 and ready (the issuer keys are held)';
+const openApi = 'GET /openapi.json is 200 and an OpenAPI document with /products';
+const noToken = 'GET /products without a token is 401 with a Bearer challenge';
+const garbageToken = 'GET /products with a garbage token is 401 invalid_token';
+const unknownWithout = 'GET /smoke/no-such-path (no such path) without a token is 401';
+const unknownWith = 'GET /smoke/no-such-path (no such path) with a token is 404';
+const readOnlyPost = 'POST /products with a products/read token is 403 insufficient_scope';
+const readChecks = [hello, ready, openApi, noToken, garbageToken, unknownWithout, unknownWith, readOnlyPost];
+const writeChecks = [
+  'POST /products is 201 with Location and ETag',
+  'GET /products/{id} is 200 with the product',
+  'PATCH /products/{id} (JSON Patch, If-Match) is 200 with version 2',
+  'GET /products/{id}/snapshots is 200 with versions 2 and 1',
+  'DELETE /products/{id} is 204',
+  'GET /products/{id} after DELETE is 410',
+];
+const everyCheck = [...tokens, ...readChecks, ...writeChecks];
+
+interface SmokeRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ok: string[];
+  readonly failed: Map<string, string>;
+}
+
+/** `npm run smoke`, as the pipeline runs it: configured by `env` alone (no SMOKE_* leaks in from this process). */
+function smoke(env: Record<string, string>): Promise<SmokeRun> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SMOKE_')));
+  const child = spawn('npm', ['run', '--silent', 'smoke'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...inherited, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => {
+    child.once('close', (code) => {
+      const lines = stdout.split('\n').filter(Boolean);
+      const ok = lines.filter((line) => line.startsWith('ok   ')).map((line) => line.slice(5));
+      // No check's name has ": " in it, so the first one ends the name.
+      const failed = new Map(
+        lines.flatMap((line) => {
+          const match = /^FAIL (.+?): (.*)$/.exec(line);
+          return match ? [[match[1] ?? '', match[2] ?? ''] as const] : [];
+        }),
+      );
+      resolve({ code, stdout, stderr, ok, failed });
+    });
+  });
+}
+
+/** The service as `npm start` runs it (local mode), in a process of its own: its URL and its issuer's token URL. */
+async function startLocalMode(): Promise<{ child: Child; url: string; tokenUrl: string }> {
+  const child = spawnTs('src/local/main.ts', [], { PORT: '0', LOCAL_ISSUER_PORT: '0', LOG_FORMAT: 'json' });
+  const lines = watchLines(child);
+  // Both watched before either is awaited: the banner may arrive in the same chunk as the log line.
+  const [listening, banner] = await Promise.all([
+    lines.first((line) => line.includes('product-service listening')),
+    lines.first((line) => line.includes('--token-url')),
+  ]);
+  const { port } = JSON.parse(listening) as { port: number };
+  const tokenUrl = /--token-url (\S+)/.exec(banner)?.[1];
+  assert.ok(tokenUrl, banner);
+  return { child, url: `http://127.0.0.1:${port}`, tokenUrl };
+}
+
+/** A server that answers every request alike, as a misrouted load balancer or a stub left deployed would. */
+async function startFake(answer: (res: ServerResponse) => void): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((_req, res) => answer(res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const localClient = 'local-client:local-client-secret';
+
+describe('npm run smoke against local mode (npm start)', () => {
+  let local: Awaited<ReturnType<typeof startLocalMode>>;
+  before(async () => {
+    local = await startLocalMode();
+  });
+  after(() => stop(local.child));
+
+  it('passes every check, the write round trip included, exits 0, and prints neither the secret nor a token', async () => {
+    const run = await smoke({
+      SMOKE_BASE_URL: local.url,
+      SMOKE_TOKEN_URL: local.tokenUrl,
+      SMOKE_CLIENT: localClient,
+      SMOKE_WRITE: '1',
+    });
+    assert.deepEqual([...run.failed], []);
+    assert.deepEqual(run.ok, everyCheck);
+    assert.match(run.stdout, /^smoke: 16 ok, 0 failed against http:\/\/127\.0\.0\.1:\d+$/m);
+    assert.equal(run.code, 0);
+    const printed = run.stdout + run.stderr;
+    assert.equal(printed.includes('local-client-secret'), false);
+    assert.doesNotMatch(printed, /eyJ[\w-]*\.eyJ/, 'a JWT');
+  });
+
+  it('is read-only without SMOKE_WRITE=1, the production default, and says the write checks were skipped', async () => {
+    const run = await smoke({ SMOKE_BASE_URL: local.url, SMOKE_TOKEN_URL: local.tokenUrl, SMOKE_CLIENT: localClient });
+    assert.deepEqual(run.ok, [...tokens, ...readChecks]);
+    assert.match(run.stdout, /^skip the write round trip: SMOKE_WRITE is not 1/m);
+    assert.match(run.stdout, /^smoke: 10 ok, 0 failed against \S+ \(write round trip skipped\)$/m);
+    assert.equal(run.code, 0);
+  });
+
+  // The negative controls: the token URL is the real local issuer, so tokens are had and every failure is the
+  // service's. A suite that passed against these would be a rubber stamp.
+  it('fails against a server that answers 200 {} to everything: the refusal checks catch it', async () => {
+    const fake = await startFake((res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    try {
+      const run = await smoke({
+        SMOKE_BASE_URL: fake.url,
+        SMOKE_TOKEN_URL: local.tokenUrl,
+        SMOKE_CLIENT: localClient,
+        SMOKE_WRITE: '1',
+      });
+      assert.deepEqual(run.ok, [...tokens, hello]);
+      assert.deepEqual(
+        [...run.failed.keys()],
+        [ready, openApi, noToken, garbageToken, unknownWithout, unknownWith, readOnlyPost, ...writeChecks],
+      );
+      assert.equal(run.failed.get(noToken), 'answered 200, not 401');
+      assert.equal(run.failed.get(writeChecks[0] ?? ''), 'answered 200 without X-Request-Id');
+      assert.match(run.stdout, /^smoke: 3 ok, 13 failed/m);
+      assert.equal(run.code, 1);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('fails against a server that answers 401 with a Bearer challenge to everything: /hello and the checks with a valid token catch it', async () => {
+    const fake = await startFake((res) =>
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end('{}'),
+    );
+    try {
+      const run = await smoke({
+        SMOKE_BASE_URL: fake.url,
+        SMOKE_TOKEN_URL: local.tokenUrl,
+        SMOKE_CLIENT: localClient,
+        SMOKE_WRITE: '1',
+      });
+      assert.deepEqual(run.ok, [...tokens, noToken, unknownWithout]);
+      assert.deepEqual(
+        [...run.failed.keys()],
+        [hello, ready, openApi, garbageToken, unknownWith, readOnlyPost, ...writeChecks],
+      );
+      assert.equal(run.failed.get(hello), 'answered 401, not 200');
+      assert.equal(run.failed.get(unknownWith), 'answered 401, not 404');
+      assert.equal(run.code, 1);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('fails every check of a server that accepts connections and never answers, each within SMOKE_TIMEOUT_MS', async () => {
+    const fake = await startFake(() => undefined);
+    try {
+      const run = await smoke({
+        SMOKE_BASE_URL: fake.url,
+        SMOKE_TOKEN_URL: local.tokenUrl,
+        SMOKE_CLIENT: localClient,
+        SMOKE_TIMEOUT_MS: '2000',
+      });
+      assert.deepEqual(run.ok, tokens);
+      assert.deepEqual([...run.failed.keys()], readChecks);
+      for (const [name, why] of run.failed) assert.match(why, /^no answer from http:\S+ within 2000 ms$/, name);
+      assert.equal(run.code, 1);
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+describe('npm run smoke against node dist/server.js in Cognito mode (COGNITO_ISSUER_URL)', () => {
+  const userPoolId = 'local_Smoke';
+  let dir: string;
+  let issuer: LocalIssuer;
+  let store: StoreProcess;
+  let child: Child;
+  let url: string;
+
+  before(async () => {
+    // What `npm run build` emits, into a directory of its own beside this checkout's packages. Emitted without a
+    // second type check: `npm test` type-checks the same sources first.
+    dir = mkdtempSync(join(tmpdir(), 'product-service-smoke-'));
+    execFileSync(process.execPath, [
+      'node_modules/typescript/bin/tsc',
+      '-p',
+      'tsconfig.build.json',
+      '--noCheck',
+      '--outDir',
+      join(dir, 'dist'),
+    ]);
+    cpSync('package.json', join(dir, 'package.json'));
+    symlinkSync(resolve('node_modules'), join(dir, 'node_modules'));
+
+    // The embedded issuer on its own, as a team runs a Cognito emulator: a pool with one machine client.
+    [issuer, store] = await Promise.all([
+      startLocalIssuer({
+        port: 0,
+        userPoolId,
+        scopes: productScopes,
+        clients: [{ id: 'smoke-machine', secret: 'smoke-machine-secret', scopes: productScopes }],
+      }),
+      startStoreProcess(),
+    ]);
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
+    const aws = awsLikeEnv(issuer, store.endpoint);
+    delete aws['OIDC_ISSUER'];
+    delete aws['JWKS_URI'];
+    child = spawn(process.execPath, [join(dir, 'dist', 'server.js')], {
+      cwd: dir,
+      env: {
+        ...env,
+        ...aws,
+        USER_POOL_ID: userPoolId,
+        COGNITO_ISSUER_URL: issuer.issuer.slice(0, -userPoolId.length - 1),
+        ALLOWED_CLIENT_IDS: 'smoke-machine',
+      },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const listening = await watchLines(child).first((line) => line.includes('product-service listening'));
+    const { port, mode } = JSON.parse(listening) as { port: number; mode: string };
+    assert.equal(mode, 'aws');
+    url = `http://127.0.0.1:${port}`;
+  });
+  after(async () => {
+    await stop(child);
+    await Promise.all([issuer.close(), store.close()]);
+    // The link first, by itself, so that nothing could ever reach through it into this checkout's node_modules.
+    unlinkSync(join(dir, 'node_modules'));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('passes every check, the write round trip included, and exits 0', async () => {
+    const run = await smoke({
+      SMOKE_BASE_URL: url,
+      SMOKE_TOKEN_URL: issuer.tokenUrl,
+      SMOKE_CLIENT: 'smoke-machine:smoke-machine-secret',
+      SMOKE_WRITE: '1',
+    });
+    assert.deepEqual([...run.failed], []);
+    assert.deepEqual(run.ok, everyCheck);
+    assert.equal(run.code, 0);
+  });
+});
+
+describe('npm run smoke on its own', () => {
+  it('says in one line which variables to set, never their values, and exits 2', async () => {
+    const run = await smoke({ SMOKE_BASE_URL: 'http://127.0.0.1:1', SMOKE_CLIENT: 'id-only-no-secret' });
+    assert.equal(run.code, 2);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /^smoke: set SMOKE_TOKEN_URL \([^)]*\), SMOKE_CLIENT \(id:secret[^)]*\)\n$/);
+    assert.equal(run.stderr.includes('id-only-no-secret'), false);
+  });
+
+  it('is the script the pipeline calls, and imports nothing from src/ (nor any package): it tests what is deployed', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts['smoke'], 'tsx smoke/run.ts');
+    const imports = readdirSync('smoke')
+      .filter((name) => name.endsWith('.ts'))
+      .flatMap((file) =>
+        [...readFileSync(join('smoke', file), 'utf8').matchAll(/(?:^import[^'"]*from |import\()'([^']+)'/gm)].map(
+          (match) => `${file}: ${match[1] ?? ''}`,
+        ),
+      );
+    assert.ok(imports.includes('run.ts: ./checks.js'), 'the grep sees the imports');
+    // Node's own modules and the suite's own files only.
+    assert.deepEqual(
+      imports.filter((line) => !/: (node:\w+|\.\/[\w-]+\.js)$/.test(line)),
+      [],
+    );
+  });
+});
