@@ -1,7 +1,7 @@
 // `npm run smoke`: checks a running deployment from outside, as a client sees it, after every deploy. Configured by
 // the environment alone and importing nothing from src/, so it tests what was deployed, not this checkout.
-// One line per check (`ok   <check>` or `FAIL <check>: <why>`; no check's name has ": " in it), then a summary; exit 1 if any check failed, 2 if a
-// variable is missing or malformed. Tokens and the client secret are never printed.
+// One line per check (`ok   <check>` or `FAIL <check>: <why>`; no check's name has ": " in it), then a summary;
+// exit 1 if any check failed, 2 if a variable is missing or malformed. Tokens and the client secret are never printed.
 import { readChecks, writeChecks, type Check } from './checks.js';
 import { CheckFailure, createClient, type ClientSettings } from './client.js';
 
