@@ -1,53 +1,26 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RegoEngine, TemplateFile, type Engine } from '@aws/cloudformation-validate';
-import { parse, type Tags } from 'yaml';
 import { loadConfig } from '../src/config.js';
 import { localRedirectUris } from '../src/local/web-client.js';
 import { adminGroup } from '../src/products/routes.js';
 import { productsTableKeys, snapshotsTableKeys } from '../src/products/tables.js';
+import {
+  actionsOf,
+  loadTemplate as load,
+  one,
+  resourcesOf,
+  statementsOf,
+  type Node,
+} from './support/cloudformation.js';
 
-type Node = Record<string, unknown>;
-
-// CloudFormation's short-form intrinsics (!Ref, !Sub, …) read as their long forms ({"Ref": …}, {"Fn::Sub": …}).
-const intrinsics: Tags = [
-  'Ref',
-  'Sub',
-  'GetAtt',
-  'ImportValue',
-  'If',
-  'Not',
-  'Equals',
-  'Select',
-  'Join',
-  'Split',
-].flatMap((name) => {
-  const key = name === 'Ref' ? 'Ref' : `Fn::${name}`;
-  const wrap = (value: unknown) => ({
-    [key]: name === 'GetAtt' && typeof value === 'string' ? value.split('.') : value,
-  });
-  return [
-    { tag: `!${name}`, resolve: (value: string) => wrap(value) },
-    { tag: `!${name}`, collection: 'seq' as const, resolve: (seq: { toJSON(): unknown }) => wrap(seq.toJSON()) },
-  ];
-});
-
-function load(path: string): { Resources: Record<string, { Type: string; Properties: Node }>; Outputs: Node } {
-  return parse(readFileSync(path, 'utf8'), { customTags: intrinsics }) as ReturnType<typeof load>;
-}
-
-function one(template: ReturnType<typeof load>, type: string): { Type: string; Properties: Node } {
-  const [resource, ...others] = resourcesOf(template, type);
-  assert.ok(resource, `no ${type}`);
-  assert.equal(others.length, 0, `more than one ${type}`);
-  return resource;
-}
-
-function resourcesOf(template: ReturnType<typeof load>, type: string) {
-  return Object.values(template.Resources).filter((r) => r.Type === type);
-}
+/** Every template in infra/: a new one is validated and checked for wildcards without being listed here. */
+const templatePaths = readdirSync('infra')
+  .filter((name) => name.endsWith('.template.yml'))
+  .sort()
+  .map((name) => `infra/${name}`);
 
 describe('CloudFormation templates', () => {
   let engine: Engine;
@@ -56,7 +29,15 @@ describe('CloudFormation templates', () => {
   });
   after(() => engine.free());
 
-  for (const path of ['infra/cognito.template.yml', 'infra/service.template.yml']) {
+  it('finds the Cognito, pipeline and service templates', () => {
+    assert.deepEqual(templatePaths, [
+      'infra/cognito.template.yml',
+      'infra/pipeline.template.yml',
+      'infra/service.template.yml',
+    ]);
+  });
+
+  for (const path of templatePaths) {
     it(`${path} passes AWS's offline validator (@aws/cloudformation-validate) with nothing above INFO`, () => {
       const report = engine.validateStandard(new TemplateFile(path));
       const findings = report.diagnostics
@@ -91,14 +72,34 @@ describe('CloudFormation templates', () => {
     const clients = resourcesOf(template, 'AWS::Cognito::UserPoolClient');
     const flowsOf = (client: { Properties: Node }) => client.Properties['AllowedOAuthFlows'] as string[];
 
-    it('has a machine client with a secret, the client_credentials flow and both scopes, and a domain', () => {
+    it("has machine clients, the callers' and the smoke test's, each with a secret, client_credentials and both scopes", () => {
       const machine = clients.filter((client) => flowsOf(client).includes('client_credentials'));
-      const [client, ...others] = machine;
-      assert.ok(client && others.length === 0, 'one machine client');
-      assert.equal(client.Properties['GenerateSecret'], true);
-      assert.deepEqual(flowsOf(client), ['client_credentials']);
-      assert.deepEqual(client.Properties['AllowedOAuthScopes'], ['products/read', 'products/write']);
+      assert.deepEqual(machine.map((client) => client.Properties['ClientName']).sort(), [
+        'product-service-client',
+        'product-service-smoke',
+      ]);
+      for (const client of machine) {
+        assert.equal(client.Properties['GenerateSecret'], true);
+        assert.deepEqual(flowsOf(client), ['client_credentials']);
+        assert.deepEqual(client.Properties['AllowedOAuthScopes'], ['products/read', 'products/write']);
+      }
       assert.equal(resourcesOf(template, 'AWS::Cognito::UserPoolDomain').length, 1);
+    });
+
+    it("keeps the smoke client's id and secret in Secrets Manager, written by the template, readable by the smoke build only", () => {
+      const secret = template.Resources['SmokeClientSecret'];
+      assert.equal(secret?.Type, 'AWS::SecretsManager::Secret');
+      assert.deepEqual(secret.Properties['SecretString'], {
+        'Fn::Sub': '{"client_id":"${SmokeClient}","client_secret":"${SmokeClient.ClientSecret}"}',
+      });
+      assert.deepEqual(secret.Properties['Name'], { 'Fn::Sub': 'product-service-${EnvironmentName}/smoke-client' });
+      const policy = one(template, 'AWS::SecretsManager::ResourcePolicy');
+      assert.deepEqual(policy.Properties['SecretId'], { Ref: 'SmokeClientSecret' });
+      const [deny, ...others] = (policy.Properties['ResourcePolicy'] as { Statement: Node[] }).Statement;
+      assert.ok(deny && others.length === 0, 'one statement');
+      assert.equal(deny['Effect'], 'Deny');
+      assert.equal(deny['Action'], 'secretsmanager:GetSecretValue');
+      assert.deepEqual(deny['Condition'], { StringNotEquals: { 'aws:PrincipalArn': { Ref: 'SmokeReaderRoleArn' } } });
     });
 
     it("has a public client for people: code flow only, no secret, back to the docs page's redirect", () => {
@@ -119,16 +120,20 @@ describe('CloudFormation templates', () => {
       assert.equal(one(template, 'AWS::Cognito::UserPoolGroup').Properties['GroupName'], adminGroup);
     });
 
-    it('exports UserPool::Id, both client ids and the token URL', () => {
+    it("exports UserPool::Id, the three client ids and the token URL under the environment's name", () => {
       const exports = Object.values(template.Outputs).flatMap(
-        (o) => (o as { Export?: { Name: string } }).Export?.Name ?? [],
+        (o) => (o as { Export?: { Name: unknown } }).Export?.Name ?? [],
       );
-      assert.deepEqual(exports.sort(), [
-        'UserPool::Id',
-        'UserPool::TokenUrl',
-        'UserPoolClient::Id',
-        'UserPoolWebClient::Id',
-      ]);
+      assert.deepEqual(
+        exports,
+        [
+          'UserPool::Id',
+          'UserPoolClient::Id',
+          'UserPoolWebClient::Id',
+          'UserPool::TokenUrl',
+          'UserPoolSmokeClient::Id',
+        ].map((name) => ({ 'Fn::Sub': `product-service-\${EnvironmentName}:${name}` })),
+      );
     });
   });
 
@@ -140,16 +145,22 @@ describe('CloudFormation templates', () => {
       (container['Environment'] as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
     );
 
+    // The Cognito stack of the same environment: dev's service never trusts prod's user pool, nor the reverse.
+    const imported = (name: string) => ({
+      'Fn::ImportValue': { 'Fn::Sub': `product-service-\${EnvironmentName}:${name}` },
+    });
+
     it('runs the container ProductService on Fargate, port 3000, with USER_POOL_ID imported from the Cognito stack', () => {
       assert.equal(container['Name'], 'ProductService');
       assert.deepEqual(taskDefinition.Properties['RequiresCompatibilities'], ['FARGATE']);
       assert.deepEqual((container['PortMappings'] as Node[])[0]?.['ContainerPort'], 3000);
-      assert.deepEqual(environment['USER_POOL_ID'], { 'Fn::ImportValue': 'UserPool::Id' });
-      // Both app clients of the user pool, machines' and people's, and no other.
+      assert.deepEqual(environment['USER_POOL_ID'], imported('UserPool::Id'));
+      assert.deepEqual(environment['OAUTH_TOKEN_URL'], imported('UserPool::TokenUrl'));
+      // The app clients of the user pool, machines', people's and the smoke test's, and no other.
       assert.deepEqual(environment['ALLOWED_CLIENT_IDS'], {
         'Fn::Join': [
           ',',
-          [{ 'Fn::ImportValue': 'UserPoolClient::Id' }, { 'Fn::ImportValue': 'UserPoolWebClient::Id' }],
+          [imported('UserPoolClient::Id'), imported('UserPoolWebClient::Id'), imported('UserPoolSmokeClient::Id')],
         ],
       });
       assert.deepEqual(environment['PRODUCTS_TABLE_NAME'], { Ref: 'ProductsTable' });
@@ -163,7 +174,12 @@ describe('CloudFormation templates', () => {
       assert.equal(group.Properties['HealthCheckPath'], '/hello');
       assert.equal(group.Properties['Port'], 3000);
       const service = one(template, 'AWS::ECS::Service');
-      assert.equal(service.Properties['DesiredCount'], 2);
+      assert.deepEqual(service.Properties['DesiredCount'], { Ref: 'DesiredCount' });
+      const target = one(template, 'AWS::ApplicationAutoScaling::ScalableTarget');
+      assert.deepEqual(
+        [target.Properties['MinCapacity'], target.Properties['MaxCapacity']],
+        [{ Ref: 'MinCapacity' }, { Ref: 'MaxCapacity' }],
+      );
       assert.deepEqual((service.Properties['LoadBalancers'] as Node[])[0]?.['ContainerPort'], 3000);
       const policy = one(template, 'AWS::ApplicationAutoScaling::ScalingPolicy');
       const tracking = policy.Properties['TargetTrackingScalingPolicyConfiguration'] as Node;
@@ -192,16 +208,13 @@ describe('CloudFormation templates', () => {
 
     it('grants the task no wildcard action and no wildcard resource', () => {
       for (const role of resourcesOf(template, 'AWS::IAM::Role')) {
-        for (const policy of (role.Properties['Policies'] as { PolicyDocument: { Statement: Node[] } }[] | undefined) ??
-          []) {
-          for (const statement of policy.PolicyDocument.Statement) {
-            const actions = [statement['Action']].flat() as string[];
-            assert.ok(
-              actions.every((a) => !a.includes('*')),
-              `wildcard action in ${JSON.stringify(actions)}`,
-            );
-            assert.notEqual(statement['Resource'], '*');
-          }
+        for (const statement of statementsOf(role)) {
+          const actions = actionsOf(statement);
+          assert.ok(
+            actions.every((a) => !a.includes('*')),
+            `wildcard action in ${JSON.stringify(actions)}`,
+          );
+          assert.notEqual(statement.Resource, '*');
         }
       }
     });
