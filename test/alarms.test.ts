@@ -110,6 +110,18 @@ describe('Alarms and the dashboard', () => {
     }
   });
 
+  // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-limits.html: at most 10 metrics, a hard
+  // limit; PutMetricAlarm: at most 10 expressions, exactly one of them returned. Past that the stack fails to deploy.
+  it("keeps each metric-math alarm within CloudWatch's limits: 10 metrics, 10 expressions, one returned", () => {
+    for (const [id, { Properties: properties }] of resourcesOf(template, 'AWS::CloudWatch::Alarm')) {
+      const queries = (properties['Metrics'] ?? []) as Node[];
+      if (queries.length === 0) continue;
+      assert.ok(queries.filter((q) => q['MetricStat']).length <= 10, id);
+      assert.ok(queries.filter((q) => q['Expression']).length <= 10, id);
+      assert.equal(queries.filter((q) => q['ReturnData'] !== false).length, 1, id);
+    }
+  });
+
   it('pages one SNS topic with every alarm, mailed to AlarmEmail when it is set, and names each after the stack', () => {
     const declared = Object.fromEntries(
       Object.entries(template.Parameters ?? {}).map(([name, p]) => [name, [p['Type'], p['Default']]]),
