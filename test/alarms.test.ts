@@ -8,7 +8,7 @@ import {
   subStrings,
   type Node,
   type Template,
-} from './support/cloudformation-template.js';
+} from './support/cloudformation.js';
 import {
   catalogue,
   dashboardBody,
@@ -103,7 +103,10 @@ describe('Alarms and the dashboard', () => {
       named.map(([, command = '', table = '']) => `${tables[table]} ${operations[command] ?? command}`),
     );
     for (const id of ['StoreThrottlesAlarm', 'StoreSystemErrorsAlarm']) {
-      const watched = metricUses({ Resources: { [id]: { Type: 'AWS::CloudWatch::Alarm', Properties: alarm(id) } } })
+      const watched = metricUses({
+        ...template,
+        Resources: { [id]: { Type: 'AWS::CloudWatch::Alarm', Properties: alarm(id) } },
+      })
         .map((use) => use.dimensions.map((d) => Object.values(d.value)[0] as string).join(' '))
         .sort();
       assert.deepEqual(watched, [...used].sort(), id);
@@ -124,7 +127,7 @@ describe('Alarms and the dashboard', () => {
 
   it('pages one SNS topic with every alarm, mailed to AlarmEmail when it is set, and names each after the stack', () => {
     const declared = Object.fromEntries(
-      Object.entries(template.Parameters ?? {}).map(([name, p]) => [name, [p['Type'], p['Default']]]),
+      Object.entries(template.Parameters).map(([name, p]) => [name, [p.Type, p.Default]]),
     );
     assert.deepEqual(declared['AlarmEmail'], ['String', '']);
     assert.deepEqual(declared['Max5xxRatePercent'], ['Number', 5]);
@@ -147,7 +150,7 @@ describe('Alarms and the dashboard', () => {
     const [[, dashboard] = []] = resourcesOf(template, 'AWS::CloudWatch::Dashboard');
     assert.deepEqual(dashboard?.Properties['DashboardName'], { 'Fn::Sub': '${AWS::StackName}' });
     const body = dashboardBody(dashboard.Properties); // throws unless JSON once !Sub is resolved
-    const shown = new Set(metricUses({ Resources: { dashboard } }).map((use) => String(use.name)));
+    const shown = new Set(metricUses({ ...template, Resources: { dashboard } }).map((use) => String(use.name)));
     for (const name of [
       'RequestCount',
       'HTTPCode_Target_5XX_Count',

@@ -6,6 +6,8 @@ export type Node = Record<string, unknown>;
 export interface Resource {
   Type: string;
   Condition?: string;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
   Properties: Node;
 }
 export interface Parameter {
@@ -28,31 +30,49 @@ export interface Statement {
   Condition?: Node;
 }
 
-// CloudFormation's short-form intrinsics (!Ref, !Sub, …) read as their long forms ({"Ref": …}, {"Fn::Sub": …}).
-const intrinsics: Tags = [
+// Every short-form intrinsic CloudFormation knows reads as its long form ({"Ref": …}, {"Fn::Sub": …}, …), whatever
+// the YAML node under the tag (scalar, sequence or mapping), so that any template in infra/ loads.
+const names = [
   'Ref',
-  'Sub',
+  'Condition',
+  'Base64',
+  'Cidr',
+  'FindInMap',
   'GetAtt',
+  'GetAZs',
   'ImportValue',
+  'Join',
+  'Length',
+  'Select',
+  'Split',
+  'Sub',
+  'ToJsonString',
+  'Transform',
+  'And',
+  'Equals',
   'If',
   'Not',
-  'Equals',
-  'Select',
-  'Join',
-  'Split',
-].flatMap((name) => {
-  const key = name === 'Ref' ? 'Ref' : `Fn::${name}`;
+  'Or',
+];
+const intrinsics: Tags = names.flatMap((name) => {
+  const key = name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`;
   const wrap = (value: unknown) => ({
     [key]: name === 'GetAtt' && typeof value === 'string' ? value.split('.') : value,
   });
-  return [
-    { tag: `!${name}`, resolve: (value: string) => wrap(value) },
-    { tag: `!${name}`, collection: 'seq' as const, resolve: (seq: { toJSON(): unknown }) => wrap(seq.toJSON()) },
-  ];
+  const collection = (kind: 'seq' | 'map') => ({
+    tag: `!${name}`,
+    collection: kind,
+    resolve: (node: { toJSON(): unknown }) => wrap(node.toJSON()),
+  });
+  return [{ tag: `!${name}`, resolve: (value: string) => wrap(value) }, collection('seq'), collection('map')];
 });
 
+export function parseTemplate(text: string): Template {
+  return parse(text, { customTags: intrinsics }) as Template;
+}
+
 export function loadTemplate(path: string): Template {
-  return parse(readFileSync(path, 'utf8'), { customTags: intrinsics }) as Template;
+  return parseTemplate(readFileSync(path, 'utf8'));
 }
 
 export function resourcesOf(template: Template, type: string): Resource[] {
@@ -74,4 +94,57 @@ export function statementsOf(role: Resource): Statement[] {
 
 export function actionsOf(statement: Statement): string[] {
   return [statement.Action].flat();
+}
+
+/** The names a `${…}` in this template's !Sub strings may use, besides a !Sub's own variables. */
+export function subNames(template: Template): Set<string> {
+  return new Set([...Object.keys(template.Parameters), ...Object.keys(template.Resources)]);
+}
+
+/**
+ * What is wrong with one !Sub string: a `$` that opens no `${…}` (the 2018 `$SubDomain}` typo, which CloudFormation
+ * keeps as literal text), a `${` that never closes, or a `${Name}` that names nothing in the template.
+ * `${!Literal}` is CloudFormation's escape for a literal `${`.
+ */
+export function subProblems(text: string, known: ReadonlySet<string>): string[] {
+  const problems: string[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] !== '$') continue;
+    if (text[i + 1] !== '{') {
+      problems.push(`stray "$" at ${i} in ${JSON.stringify(text)}`);
+      continue;
+    }
+    const end = text.indexOf('}', i + 2);
+    const inner = end === -1 ? '' : text.slice(i + 2, end);
+    if (end === -1 || inner === '' || /[${\s]/.test(inner)) {
+      problems.push(`unbalanced "\${" at ${i} in ${JSON.stringify(text)}`);
+      if (end === -1) break;
+    } else if (!inner.startsWith('!') && !inner.startsWith('AWS::') && !known.has(inner.split('.')[0] ?? '')) {
+      problems.push(`"\${${inner}}" names nothing in the template, in ${JSON.stringify(text)}`);
+    }
+    i = end;
+  }
+  return problems;
+}
+
+/** Every !Sub string in a template, with the names it may use. */
+export function subStrings(template: Template): { text: string; known: Set<string> }[] {
+  const found: { text: string; known: Set<string> }[] = [];
+  const base = subNames(template);
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) return value.forEach(walk);
+    if (value === null || typeof value !== 'object') return;
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === 'Fn::Sub') {
+        const [text, variables] = Array.isArray(inner) ? (inner as [unknown, unknown]) : [inner, undefined];
+        const own = variables && typeof variables === 'object' ? Object.keys(variables) : [];
+        if (typeof text === 'string') found.push({ text, known: new Set([...base, ...own]) });
+        walk(variables);
+      } else {
+        walk(inner);
+      }
+    }
+  };
+  walk(template);
+  return found;
 }

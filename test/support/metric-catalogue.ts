@@ -1,4 +1,4 @@
-import type { Node, Resource, Template } from './cloudformation-template.js';
+import type { Node, Resource, Template } from './cloudformation.js';
 
 /**
  * The CloudWatch metrics this service's alarms and dashboard may use: for each, the dimension sets AWS publishes it
