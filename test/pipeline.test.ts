@@ -279,9 +279,18 @@ describe('the pipeline (infra/pipeline.template.yml)', () => {
     });
 
     it('lets only the smoke build read secrets, and only the smoke clients of this service', () => {
-      for (const name of ['PipelineRole', 'BuildRole', 'CloudFormationRole']) {
+      for (const name of ['PipelineRole', 'BuildRole']) {
         assert.deepEqual(grants(name, 'secretsmanager:GetSecretValue'), [], name);
       }
+      // CloudFormation's secret handler reads a secret to update it: this service's secrets only.
+      assert.deepEqual(
+        grants('CloudFormationRole', 'secretsmanager:GetSecretValue').map((statement) => statement.Resource),
+        [
+          {
+            'Fn::Sub': 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:product-service-*',
+          },
+        ],
+      );
       const [read, ...others] = grants('SmokeBuildRole', 'secretsmanager:GetSecretValue');
       assert.equal(others.length, 0);
       assert.deepEqual(
@@ -294,7 +303,10 @@ describe('the pipeline (infra/pipeline.template.yml)', () => {
         const overrides = action(capitalised(env), 'Cognito').Configuration['ParameterOverrides'] as {
           'Fn::Sub': string;
         };
-        assert.deepEqual(JSON.parse(overrides['Fn::Sub']), { SmokeReaderRoleArn: '${SmokeBuildRole.Arn}' });
+        assert.deepEqual(JSON.parse(overrides['Fn::Sub']), {
+          SmokeReaderRoleArn: '${SmokeBuildRole.Arn}',
+          DeployerRoleArn: '${CloudFormationRole.Arn}',
+        });
       }
     });
 
@@ -320,6 +332,8 @@ describe('the pipeline (infra/pipeline.template.yml)', () => {
         IAM: ['iam'],
         ApplicationAutoScaling: ['application-autoscaling', 'cloudwatch'],
         CloudWatch: ['cloudwatch'],
+        // A WaitConditionHandle is CloudFormation's own and calls no other service.
+        CloudFormation: [],
       };
       const needed = new Set(
         [...Object.values(stacks.cognito.Resources), ...Object.values(stacks.service.Resources)].flatMap((resource) => {
