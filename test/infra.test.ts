@@ -258,12 +258,8 @@ describe('CloudFormation templates', () => {
         Object.keys(environmentOf(containersOf(t)[0])).filter((name) => name.startsWith('OTEL_'));
 
       it('is off by default: one container, no OTEL_* variables, no telemetry policy or log group, 512 MiB', () => {
-        assert.deepEqual(raw.Parameters['Telemetry'], {
-          Type: 'String',
-          Default: 'off',
-          AllowedValues: ['off', 'on'],
-          Description: raw.Parameters['Telemetry']?.['Description' as never],
-        });
+        const { Type, Default, AllowedValues } = raw.Parameters['Telemetry'] ?? { Type: '' };
+        assert.deepEqual([Type, Default, AllowedValues], ['String', 'off', ['off', 'on']]);
         assert.deepEqual(
           containersOf(template).map((c) => c['Name']),
           ['ProductService'],
