@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { globSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
+  deployed,
   loadTemplate,
   parseTemplate,
   subProblems,
@@ -11,10 +12,18 @@ import {
 } from './support/cloudformation.js';
 import {
   catalogue,
+  collectorConfig,
+  containerEnvironment,
   dashboardBody,
   deploymentAlarmProblems,
+  metricDeclarations,
   metricProblems,
   metricUses,
+  ownCatalogue,
+  ownMetrics,
+  ownNamespace,
+  refusalReasons,
+  selects,
 } from './support/metric-catalogue.js';
 
 const templates = globSync('infra/*.template.yml').sort();
@@ -27,8 +36,13 @@ function allSubProblems(template: Template): string[] {
   return subStrings(template).flatMap(({ text, known }) => subProblems(text, known));
 }
 
+// The service stack as deployed with Telemetry=on (its alarms and widgets on the service's own metrics included) and
+// with the default, off.
+const telemetryOn = deployed(loadTemplate('infra/service.template.yml'), { Telemetry: 'on' });
+const telemetryOff = deployed(loadTemplate('infra/service.template.yml'));
+
 describe('Alarms and the dashboard', () => {
-  const template = loadTemplate('infra/service.template.yml');
+  const template = telemetryOn;
   const resources = template.Resources;
   const alarm = (id: string) => {
     const found = resources[id];
@@ -36,17 +50,28 @@ describe('Alarms and the dashboard', () => {
     return found.Properties;
   };
 
-  it('catalogue: every metric comes with the AWS page that documents its dimension sets', () => {
+  it("catalogue: every AWS metric comes with the AWS page that documents its dimension sets; our own with the collector's", () => {
     for (const [namespace, { source, metrics }] of Object.entries(catalogue)) {
       assert.match(source, /^https:\/\/docs\.aws\.amazon\.com\//, namespace);
       assert.ok(Object.keys(metrics).length > 0, namespace);
     }
+    assert.equal(catalogue[ownNamespace], undefined, 'ours are declared by the collector config, not by AWS');
+    const own = ownCatalogue(template);
+    for (const metric of ownMetrics) assert.ok((own[metric] ?? []).length > 0, `${metric} reaches CloudWatch`);
   });
 
-  it('names only metrics and dimension sets AWS publishes, each dimension a resource of this stack', () => {
-    assert.ok(metricUses(template).length >= 20, 'the alarms and the dashboard were read');
-    assert.deepEqual(metricProblems(template), []);
-  });
+  for (const [telemetry, deployment] of [
+    ['on', telemetryOn],
+    ['off', telemetryOff],
+  ] as const) {
+    it(`Telemetry=${telemetry}: names only metrics and dimension sets AWS publishes or our collector declares, each dimension a resource of this stack or a value the contract defines`, () => {
+      assert.ok(
+        metricUses(deployment).length >= (telemetry === 'on' ? 30 : 20),
+        'the alarms and the dashboard were read',
+      );
+      assert.deepEqual(metricProblems(deployment), []);
+    });
+  }
 
   for (const path of templates) {
     it(`${path}: every !Sub has balanced \${…}, no stray $, and names only what the template defines`, () => {
@@ -132,12 +157,13 @@ describe('Alarms and the dashboard', () => {
     assert.deepEqual(declared['AlarmEmail'], ['String', '']);
     assert.deepEqual(declared['Max5xxRatePercent'], ['Number', 5]);
     assert.deepEqual(declared['MaxP99LatencySeconds'], ['Number', 2]);
-    const [[, subscription] = []] = resourcesOf(template, 'AWS::SNS::Subscription');
+    const [[, subscription] = []] = resourcesOf(loadTemplate('infra/service.template.yml'), 'AWS::SNS::Subscription');
     assert.equal(subscription?.Condition, 'HasAlarmEmail');
     assert.deepEqual(subscription.Properties['Endpoint'], { Ref: 'AlarmEmail' });
     assert.deepEqual(subscription.Properties['TopicArn'], { Ref: 'AlarmTopic' });
+    assert.equal(resourcesOf(telemetryOff, 'AWS::CloudWatch::Alarm').length, 7);
     const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
-    assert.equal(alarms.length, 7);
+    assert.equal(alarms.length, 10, 'with Telemetry=on: outbox age, keys unavailable, store unavailable rate');
     for (const [id, { Properties: properties }] of alarms) {
       assert.deepEqual(properties['AlarmActions'], [{ Ref: 'AlarmTopic' }], id);
       assert.deepEqual(properties['OKActions'], [{ Ref: 'AlarmTopic' }], id);
@@ -164,11 +190,145 @@ describe('Alarms and the dashboard', () => {
     ]) {
       assert.ok(shown.has(name), name);
     }
-    // The alarm widget shows every alarm of the stack.
-    const widgets = body['widgets'] as { type: string; properties: Node }[];
-    const listed = widgets.find((w) => w.type === 'alarm')?.properties['alarms'];
-    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([id]) => `ref(${id}.Arn)`);
-    assert.deepEqual(listed, alarms);
+    // With Telemetry=on: refusals by reason, store latency per operation (p50, p99), the outbox backlog.
+    for (const name of [
+      'product_service.auth.refusals',
+      'product_service.keyset.fetches',
+      'product_service.store.duration',
+      'product_service.store.unavailable',
+      'product_service.outbox.pending',
+      'product_service.outbox.oldest_age',
+    ]) {
+      assert.ok(shown.has(name), name);
+    }
+    const expressions = JSON.stringify(body);
+    assert.match(expressions, /product_service\.store\.duration[^']*', 'p50', 60\)/);
+    assert.match(expressions, /product_service\.store\.duration[^']*', 'p99', 60\)/);
+    // The alarm widget shows every alarm of the stack, with Telemetry on or off.
+    for (const deployment of [telemetryOn, telemetryOff]) {
+      const [[, board] = []] = resourcesOf(deployment, 'AWS::CloudWatch::Dashboard');
+      const widgets = dashboardBody(board?.Properties ?? {})['widgets'] as { type: string; properties: Node }[];
+      const listed = widgets.find((w) => w.type === 'alarm')?.properties['alarms'];
+      const alarms = resourcesOf(deployment, 'AWS::CloudWatch::Alarm').map(([id]) => `ref(${id}.Arn)`);
+      assert.deepEqual(listed, alarms);
+    }
+    const [[, off] = []] = resourcesOf(telemetryOff, 'AWS::CloudWatch::Dashboard');
+    const offShown = metricUses({ ...telemetryOff, Resources: { off: off as never } });
+    assert.ok(
+      offShown.every((use) => use.namespace !== ownNamespace),
+      'no widget on metrics nobody sends',
+    );
+  });
+});
+
+describe('the collector sidecar sends our metrics the way the alarms read them', () => {
+  const config = collectorConfig(telemetryOn) ?? {};
+  const exporters = config['exporters'] as Node;
+  const awsemf = exporters['awsemf'] as Node;
+  const declarations = metricDeclarations(config);
+
+  it('has no collector, and so no config, with Telemetry=off', () => {
+    assert.equal(collectorConfig(telemetryOff), undefined);
+  });
+
+  it('receives OTLP over HTTP on the loopback address the service exports to, and nowhere else', () => {
+    const receivers = config['receivers'] as { otlp: { protocols: Node } };
+    assert.deepEqual(Object.keys(receivers), ['otlp']);
+    assert.deepEqual(receivers.otlp.protocols, { http: { endpoint: '127.0.0.1:4318' } });
+    const app = containerEnvironment(telemetryOn, 'ProductService');
+    assert.equal(app['OTEL_EXPORTER_OTLP_ENDPOINT'], 'http://127.0.0.1:4318');
+    assert.equal(app['OTEL_EXPORTER_OTLP_PROTOCOL'], 'http/protobuf');
+  });
+
+  it('sends traces to X-Ray and metrics to CloudWatch namespace ProductService, through the telemetry log group', () => {
+    const pipelines = (config['service'] as { pipelines: Record<string, { exporters: string[] }> }).pipelines;
+    assert.deepEqual(pipelines['traces']?.exporters, ['awsxray']);
+    assert.deepEqual(pipelines['metrics']?.exporters, ['awsemf']);
+    assert.equal(awsemf['namespace'], ownNamespace);
+    assert.equal(awsemf['log_group_name'], 'ref(TelemetryLogGroup)');
+    // Only the declared sets, none rolled up; service.name, a resource attribute, must become a label to be one.
+    assert.equal(awsemf['dimension_rollup_option'], 'NoDimensionRollup');
+    assert.deepEqual(awsemf['resource_to_telemetry_conversion'], { enabled: true });
+    const processors = config['processors'] as { resource: { attributes: Node[] } };
+    assert.deepEqual(processors.resource.attributes, [
+      { key: 'deployment.environment.name', value: 'ref(EnvironmentName)', action: 'upsert' },
+    ]);
+  });
+
+  it("declares every metric of the contract, each selector anchored and matching exactly one, each set this service's and environment's", () => {
+    for (const declaration of declarations) {
+      for (const selector of declaration.metric_name_selectors) {
+        assert.match(selector, /^\^.*\\z$/, `${selector} is anchored at both ends`);
+        const matched = ownMetrics.filter((metric) =>
+          selects({ ...declaration, metric_name_selectors: [selector] }, metric),
+        );
+        assert.equal(matched.length, 1, `${selector} selects ${matched.join(', ') || 'nothing'}`);
+      }
+      for (const set of declaration.dimensions) {
+        assert.ok(set.includes('service.name') && set.includes('deployment.environment.name'), set.join());
+      }
+    }
+    const own = ownCatalogue(telemetryOn);
+    for (const metric of ownMetrics) assert.ok((own[metric] ?? []).length > 0, metric);
+    // What the alarms ask for, by name, as the issue's contract sets them.
+    assert.deepEqual(own['product_service.auth.refusals'], [
+      ['service.name', 'deployment.environment.name', 'product_service.auth.refusal'],
+    ]);
+    assert.deepEqual(own['product_service.outbox.oldest_age'], [['service.name', 'deployment.environment.name']]);
+    assert.deepEqual(own['product_service.store.unavailable'], [['service.name', 'deployment.environment.name']]);
+    assert.deepEqual(own['http.server.request.duration'], [
+      ['service.name', 'deployment.environment.name'],
+      ['service.name', 'deployment.environment.name', 'http.route', 'http.response.status_class'],
+    ]);
+  });
+
+  it('alarms on the outbox age, keys_unavailable refusals and the store 503 rate, with their thresholds as parameters', () => {
+    const alarms = telemetryOn.Resources;
+    const outbox = alarms['OutboxAgeAlarm']?.Properties ?? {};
+    assert.equal(outbox['MetricName'], 'product_service.outbox.oldest_age');
+    assert.equal(outbox['Statistic'], 'Maximum');
+    assert.deepEqual(outbox['Threshold'], { Ref: 'MaxOutboxAgeSeconds' });
+    const keys = alarms['KeysUnavailableAlarm']?.Properties ?? {};
+    assert.deepEqual(
+      [
+        keys['Statistic'],
+        keys['Threshold'],
+        keys['ComparisonOperator'],
+        keys['DatapointsToAlarm'],
+        keys['EvaluationPeriods'],
+      ],
+      ['Sum', 1, 'GreaterThanOrEqualToThreshold', 3, 5],
+    );
+    assert.ok(
+      (keys['Dimensions'] as Node[]).some(
+        (d) => d['Name'] === 'product_service.auth.refusal' && d['Value'] === 'keys_unavailable',
+      ),
+    );
+    const store = alarms['StoreUnavailableRateAlarm']?.Properties ?? {};
+    const queries = store['Metrics'] as Node[];
+    assert.equal(
+      queries.find((q) => q['ReturnData'] === true)?.['Expression'],
+      '100 * FILL(unavailable, 0) / requests',
+    );
+    const stat = (id: string) => {
+      const metricStat = queries.find((q) => q['Id'] === id)?.['MetricStat'] as Node;
+      return [metricStat['Stat'], (metricStat['Metric'] as Node)['MetricName']];
+    };
+    assert.deepEqual(stat('unavailable'), ['Sum', 'product_service.store.unavailable']);
+    assert.deepEqual(stat('requests'), ['SampleCount', 'http.server.request.duration']);
+    assert.deepEqual(store['Threshold'], { Ref: 'MaxStoreUnavailablePercent' });
+    for (const id of ['OutboxAgeAlarm', 'KeysUnavailableAlarm', 'StoreUnavailableRateAlarm']) {
+      const raw = loadTemplate('infra/service.template.yml').Resources[id];
+      assert.equal(raw?.Condition, 'TelemetryOn', id);
+      assert.equal(alarms[id]?.Properties['TreatMissingData'], 'notBreaching', id);
+    }
+    const parameters = loadTemplate('infra/service.template.yml').Parameters;
+    assert.deepEqual(
+      ['Telemetry', 'TraceSampleRatio', 'MaxOutboxAgeSeconds', 'MaxStoreUnavailablePercent'].map(
+        (name) => parameters[name]?.Default,
+      ),
+      ['off', '0.05', 300, 1],
+    );
   });
 });
 
@@ -245,7 +405,7 @@ Outputs:
   });
 
   describe('and so does what the 2018 stack did not get wrong but could have', () => {
-    const service = loadTemplate('infra/service.template.yml');
+    const service = telemetryOn;
     const broken = (change: (template: Template) => void) => {
       const copy = structuredClone(service);
       change(copy);
@@ -253,6 +413,12 @@ Outputs:
     };
     const dimensions = (template: Template, id: string) =>
       template.Resources[id]?.Properties['Dimensions'] as { Name: string; Value: unknown }[];
+    /** Edits the dashboard body's !Sub text (its variables, the telemetry widgets, stay). */
+    const editDashboard = (t: Template, edit: (text: string) => string) => {
+      const properties = t.Resources['Dashboard']?.Properties ?? {};
+      const [text, variables] = (properties['DashboardBody'] as Node)['Fn::Sub'] as [string, Node];
+      properties['DashboardBody'] = { 'Fn::Sub': [edit(text), variables] };
+    };
 
     it("refuses a literal dimension value: another stack's table, or none", () => {
       const template = broken((t) => {
@@ -292,26 +458,22 @@ Outputs:
         'StoreSystemErrorsAlarm products_getitem: AWS/DynamoDB SystemErrors Operation={"literal":"Get"} is no operation',
       ]);
       const dashboard = broken((t) => {
-        const properties = t.Resources['Dashboard']?.Properties ?? {};
-        const body = (properties['DashboardBody'] as Node)['Fn::Sub'] as string;
-        properties['DashboardBody'] = { 'Fn::Sub': body.replaceAll('"PendingOutbox"', '"Pending"') };
+        editDashboard(t, (body) => body.replaceAll('"PendingOutbox"', '"Pending"'));
       });
       assert.equal(metricProblems(dashboard).length, 2, 'both outbox-index rows');
     });
 
     it('refuses a dashboard body that is not JSON once !Sub is resolved, and one widget metric of another stack', () => {
       const trailingComma = broken((t) => {
-        const properties = t.Resources['Dashboard']?.Properties ?? {};
-        const body = (properties['DashboardBody'] as Node)['Fn::Sub'] as string;
-        properties['DashboardBody'] = { 'Fn::Sub': body.replace(/\]\s*\}\s*$/, '],}') };
+        editDashboard(t, (body) => body.replace(/\]\s*\}\s*$/, '],}'));
       });
       assert.throws(() => metricProblems(trailingComma), SyntaxError);
       const foreign = broken((t) => {
-        const properties = t.Resources['Dashboard']?.Properties ?? {};
-        const body = (properties['DashboardBody'] as Node)['Fn::Sub'] as string;
-        properties['DashboardBody'] = { 'Fn::Sub': body.replace('"${Cluster}"', '"default"') };
+        editDashboard(t, (body) => body.replace('"${Cluster}"', '"default"'));
       });
       assert.equal(metricProblems(foreign).length, 1);
+      const unresolved = structuredClone(loadTemplate('infra/service.template.yml'));
+      assert.throws(() => metricProblems(unresolved), /variable TelemetryAlarms is no string/);
     });
 
     it('refuses a deployment alarm name that is no alarm of the stack', () => {
@@ -322,6 +484,94 @@ Outputs:
       assert.deepEqual(deploymentAlarmProblems(template), [
         'Service: deployment alarm "product-service-p99" is no alarm of this stack',
       ]);
+    });
+  });
+
+  describe('and so does an alarm or widget on our own metrics that the collector does not send that way', () => {
+    const broken = (change: (template: Template) => void) => {
+      const copy = structuredClone(telemetryOn);
+      change(copy);
+      return copy;
+    };
+    const dimensionsOf = (t: Template, id: string) =>
+      t.Resources[id]?.Properties['Dimensions'] as { Name: string; Value: unknown }[];
+
+    it('refuses a dimension set the collector config does not declare for that metric', () => {
+      const template = broken((t) => {
+        // Refusals of every reason together: the collector sends refusals by reason only.
+        const dims = dimensionsOf(t, 'KeysUnavailableAlarm');
+        dims.splice(
+          dims.findIndex((d) => d.Name === 'product_service.auth.refusal'),
+          1,
+        );
+      });
+      assert.deepEqual(metricProblems(template), [
+        'KeysUnavailableAlarm: ProductService product_service.auth.refusals by [service.name, deployment.environment.name]: the collector config declares it by [service.name, deployment.environment.name, product_service.auth.refusal]',
+      ]);
+    });
+
+    it('refuses an alarm that the collector config no longer sends: the two cannot drift', () => {
+      const template = broken((t) => {
+        const task = t.Resources['TaskDefinition']?.Properties['ContainerDefinitions'] as Node[];
+        const collector = task.find((c) => c['Name'] === 'otel-collector') ?? {};
+        const [variable] = collector['Environment'] as { Name: string; Value: { 'Fn::Sub': string } }[];
+        assert.equal(variable?.Name, 'AOT_CONFIG_CONTENT');
+        variable.Value['Fn::Sub'] = variable.Value['Fn::Sub'].replace(
+          'deployment.environment.name, product_service.auth.refusal]',
+          'product_service.auth.refusal]',
+        );
+      });
+      const problems = metricProblems(template);
+      assert.ok(problems.length >= 2, 'the alarm and the widget');
+      assert.ok(
+        problems.some((p) => p.startsWith('KeysUnavailableAlarm: ProductService product_service.auth.refusals by')),
+      );
+    });
+
+    it('refuses a refusal reason src/auth/errors.ts does not define, another service and a literal environment', () => {
+      assert.ok(refusalReasons().includes('keys_unavailable') && refusalReasons().length > 10);
+      const template = broken((t) => {
+        const dims = dimensionsOf(t, 'KeysUnavailableAlarm');
+        const set = (name: string, value: unknown) => {
+          const found = dims.find((d) => d.Name === name);
+          assert.ok(found, name);
+          found.Value = value;
+        };
+        set('product_service.auth.refusal', 'key_unavailable');
+        set('service.name', 'products');
+        set('deployment.environment.name', 'prod');
+      });
+      assert.deepEqual(
+        metricProblems(template).map((p) =>
+          p.replace(/^KeysUnavailableAlarm: ProductService product_service\.auth\.refusals /, ''),
+        ),
+        [
+          'service.name={"literal":"products"} is none of product-service',
+          'deployment.environment.name={"literal":"prod"} is not this stack\'s !Ref EnvironmentName',
+          `product_service.auth.refusal={"literal":"key_unavailable"} is none of ${refusalReasons().join(', ')}`,
+        ],
+      );
+    });
+
+    it('refuses a dashboard SEARCH over a dimension set the collector does not declare, or over every service', () => {
+      const template = broken((t) => {
+        const properties = t.Resources['Dashboard']?.Properties ?? {};
+        const variables = ((properties['DashboardBody'] as Node)['Fn::Sub'] as [string, Node])[1];
+        const widgets = variables['TelemetryWidgets'] as { 'Fn::Sub': string };
+        widgets['Fn::Sub'] = widgets['Fn::Sub']
+          .replace('{ProductService,\\"db.operation.name\\",', '{ProductService,\\"outcome\\",')
+          .replace(
+            'MetricName=\\"product_service.auth.refusals\\" \\"service.name\\"=\\"product-service\\"',
+            'MetricName=\\"product_service.auth.refusals\\"',
+          );
+      });
+      assert.deepEqual(
+        metricProblems(template).map((p) => p.replace(/^Dashboard widget \d+ metric \d+: /, '')),
+        [
+          'ProductService product_service.auth.refusals service.name={"any":true} matches every service: pin it to OTEL_SERVICE_NAME',
+          'ProductService product_service.store.duration by [outcome, deployment.environment.name, service.name]: the collector config declares it by [service.name, deployment.environment.name, db.operation.name]',
+        ],
+      );
     });
   });
 });

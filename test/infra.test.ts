@@ -9,11 +9,13 @@ import { adminGroup } from '../src/products/routes.js';
 import { productsTableKeys, snapshotsTableKeys } from '../src/products/tables.js';
 import {
   actionsOf,
+  deployed,
   loadTemplate as load,
   one,
   resourcesOf,
   statementsOf,
   type Node,
+  type Statement,
 } from './support/cloudformation.js';
 
 /** Every template in infra/: a new one is validated and checked for wildcards without being listed here. */
@@ -146,7 +148,8 @@ describe('CloudFormation templates', () => {
   });
 
   describe('service.template.yml', () => {
-    const template = load('infra/service.template.yml');
+    // As deployed with the defaults (Telemetry=off); the telemetry tests below deploy it with Telemetry=on.
+    const template = deployed(load('infra/service.template.yml'));
     const taskDefinition = one(template, 'AWS::ECS::TaskDefinition');
     const container = (taskDefinition.Properties['ContainerDefinitions'] as Node[])[0] ?? {};
     const environment = Object.fromEntries(
@@ -214,16 +217,23 @@ describe('CloudFormation templates', () => {
       assert.ok(defaults.shutdownTimeoutMs + 5_000 <= stopSeconds * 1000, 'room to close the store after draining');
     });
 
-    it('grants the task no wildcard action and no wildcard resource', () => {
-      for (const role of resourcesOf(template, 'AWS::IAM::Role')) {
-        for (const statement of statementsOf(role)) {
-          const actions = actionsOf(statement);
-          assert.ok(
-            actions.every((a) => !a.includes('*')),
-            `wildcard action in ${JSON.stringify(actions)}`,
-          );
-          assert.notEqual(statement.Resource, '*');
-        }
+    it("grants the task no wildcard action, and a wildcard resource only for X-Ray's PutTraceSegments, which has no other", () => {
+      const withTelemetry = deployed(load('infra/service.template.yml'), { Telemetry: 'on' });
+      const policies = resourcesOf(withTelemetry, 'AWS::IAM::Policy').map(
+        (policy) => policy.Properties['PolicyDocument'] as { Statement: Statement[] },
+      );
+      assert.equal(policies.length, 1);
+      const statements = [
+        ...resourcesOf(withTelemetry, 'AWS::IAM::Role').flatMap(statementsOf),
+        ...policies.flatMap((document) => document.Statement),
+      ];
+      for (const statement of statements) {
+        const actions = actionsOf(statement);
+        assert.ok(
+          actions.every((a) => !a.includes('*')),
+          `wildcard action in ${JSON.stringify(actions)}`,
+        );
+        if (statement.Resource === '*') assert.deepEqual(actions, ['xray:PutTraceSegments']);
       }
     });
 
@@ -241,6 +251,95 @@ describe('CloudFormation templates', () => {
         ?.PolicyDocument.Statement;
       const granted = new Set(statements?.flatMap((s) => [s['Action']].flat() as string[]));
       assert.deepEqual([...granted].sort(), [...used].sort());
+    });
+
+    describe('Telemetry (the OpenTelemetry collector sidecar)', () => {
+      const raw = load('infra/service.template.yml');
+      const on = deployed(raw, { Telemetry: 'on' });
+      const containersOf = (t: typeof raw) =>
+        one(t, 'AWS::ECS::TaskDefinition').Properties['ContainerDefinitions'] as Node[];
+      const environmentOf = (container: Node | undefined) =>
+        Object.fromEntries(
+          ((container?.['Environment'] ?? []) as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
+        );
+      const otel = (t: typeof raw) =>
+        Object.keys(environmentOf(containersOf(t)[0])).filter((name) => name.startsWith('OTEL_'));
+
+      it('is off by default: one container, no OTEL_* variables, no telemetry policy or log group, 512 MiB', () => {
+        const { Type, Default, AllowedValues } = raw.Parameters['Telemetry'] ?? { Type: '' };
+        assert.deepEqual([Type, Default, AllowedValues], ['String', 'off', ['off', 'on']]);
+        assert.deepEqual(
+          containersOf(template).map((c) => c['Name']),
+          ['ProductService'],
+        );
+        assert.deepEqual(otel(template), []);
+        assert.equal(containersOf(template)[0]?.['DependsOn'], undefined);
+        assert.deepEqual(resourcesOf(template, 'AWS::IAM::Policy'), []);
+        assert.equal(template.Resources['TelemetryLogGroup'], undefined);
+        assert.deepEqual([taskDefinition.Properties['Cpu'], taskDefinition.Properties['Memory']], ['256', '512']);
+      });
+
+      it('on, runs the ADOT collector beside the service: pinned, not essential, started first, with a share of a valid Fargate size', () => {
+        const [app, collector, ...others] = containersOf(on);
+        assert.equal(others.length, 0);
+        assert.equal(app?.['Name'], 'ProductService');
+        assert.equal(collector?.['Name'], 'otel-collector');
+        assert.match(
+          String(collector['Image']),
+          /^public\.ecr\.aws\/aws-observability\/aws-otel-collector:v\d+\.\d+\.\d+$/,
+        );
+        assert.equal(collector['Essential'], false, 'telemetry never stops a task');
+        assert.deepEqual(app['DependsOn'], [{ ContainerName: 'otel-collector', Condition: 'START' }]);
+        assert.deepEqual(Object.keys(environmentOf(collector)), ['AOT_CONFIG_CONTENT']);
+        assert.equal((collector['LogConfiguration'] as Node)['LogDriver'], 'awslogs');
+        // Fargate's sizes for 256 CPU units: 512, 1024 or 2048 MiB; the collector's hard limit must fit beside the app.
+        const task = one(on, 'AWS::ECS::TaskDefinition').Properties;
+        assert.equal(task['Cpu'], '256');
+        assert.ok(['512', '1024', '2048'].includes(String(task['Memory'])));
+        assert.ok(Number(task['Memory']) - Number(collector['Memory']) >= 512, 'the service keeps its 512 MiB');
+        assert.ok(Number(collector['Cpu']) < 256);
+      });
+
+      it('on, points the service at the collector with the standard OTEL_* variables, sampling TraceSampleRatio of new traces', () => {
+        const environment = environmentOf(containersOf(on)[0]);
+        assert.deepEqual(Object.fromEntries(otel(on).map((name) => [name, environment[name]])), {
+          OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+          OTEL_SERVICE_NAME: 'product-service',
+          OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+          OTEL_TRACES_SAMPLER_ARG: { Ref: 'TraceSampleRatio' },
+          OTEL_METRIC_EXPORT_INTERVAL: '30000',
+          OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta',
+          OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram',
+        });
+        const ratio = new RegExp(String(raw.Parameters['TraceSampleRatio']?.AllowedPattern));
+        for (const good of ['0', '0.05', '1', '1.0']) assert.match(good, ratio);
+        for (const bad of ['5%', '1.5', '-0.1', '']) assert.doesNotMatch(bad, ratio);
+      });
+
+      it("on, lets the task role write its metrics' log group and send X-Ray segments, and nothing more", () => {
+        const policy = raw.Resources['TelemetryPolicy'];
+        assert.equal(policy?.Type, 'AWS::IAM::Policy');
+        assert.equal(policy.Condition, 'TelemetryOn');
+        assert.deepEqual(policy.Properties['Roles'], [{ Ref: 'TaskRole' }]);
+        assert.deepEqual((policy.Properties['PolicyDocument'] as { Statement: Statement[] }).Statement, [
+          {
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
+            Resource: { 'Fn::GetAtt': ['TelemetryLogGroup', 'Arn'] },
+          },
+          { Effect: 'Allow', Action: 'xray:PutTraceSegments', Resource: '*' },
+        ]);
+        const group = raw.Resources['TelemetryLogGroup'];
+        assert.equal(group?.Condition, 'TelemetryOn');
+        // The pipeline's execution role manages log groups named /ecs/product-service-* only.
+        assert.deepEqual(group.Properties['LogGroupName'], { 'Fn::Sub': '/ecs/${AWS::StackName}/metrics' });
+        // The service's own grants stay as they were, in the role.
+        assert.deepEqual(
+          statementsOf(on.Resources['TaskRole'] ?? { Type: '', Properties: {} }),
+          statementsOf(template.Resources['TaskRole'] ?? { Type: '', Properties: {} }),
+        );
+      });
     });
 
     it('declares the same table keys as the embedded DynamoDB creates (src/products/tables.ts)', () => {

@@ -462,7 +462,7 @@ describe('the parameter files (infra/parameters/<env>.<stack>.json)', () => {
     });
   }
 
-  it('sets the alarm thresholds and task counts per environment (the service template declares them)', () => {
+  it('sets the alarm thresholds, task counts and telemetry per environment (the service template declares them)', () => {
     for (const env of environments) {
       const { Parameters } = JSON.parse(readFileSync(`infra/parameters/${env}.service.json`, 'utf8')) as {
         Parameters: Record<string, string>;
@@ -474,6 +474,10 @@ describe('the parameter files (infra/parameters/<env>.<stack>.json)', () => {
         'AlarmEmail',
         'Max5xxRatePercent',
         'MaxP99LatencySeconds',
+        'Telemetry',
+        'TraceSampleRatio',
+        'MaxOutboxAgeSeconds',
+        'MaxStoreUnavailablePercent',
       ]) {
         assert.ok(key in Parameters, `${env}: ${key}`);
       }

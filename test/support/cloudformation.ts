@@ -148,3 +148,69 @@ export function subStrings(template: Template): { text: string; known: Set<strin
   walk(template);
   return found;
 }
+
+/**
+ * The template as CloudFormation deploys it with these parameter values (the others at their defaults): each
+ * condition evaluated, each Fn::If replaced by its branch, AWS::NoValue dropped, and the resources whose condition is
+ * false gone. A test can then read a conditional container, variable or alarm as a plain value.
+ */
+export function deployed(template: Template, parameters: Record<string, string> = {}): Template {
+  const value = (name: string): unknown => {
+    if (name in parameters) return parameters[name];
+    const declared = template.Parameters[name];
+    assert.ok(declared, `no parameter ${name}`);
+    const fallback = declared.Default;
+    return typeof fallback === 'string' || typeof fallback === 'number' ? String(fallback) : undefined;
+  };
+  const conditions = new Map<string, boolean>();
+  const condition = (name: string): boolean => {
+    const known = conditions.get(name);
+    if (known !== undefined) return known;
+    const definition = template.Conditions?.[name];
+    assert.ok(definition !== undefined, `no condition ${name}`);
+    const result = evaluate(definition);
+    conditions.set(name, result);
+    return result;
+  };
+  const operand = (node: unknown): unknown => {
+    const ref = (node as Node | null)?.['Ref'];
+    return typeof ref === 'string' ? value(ref) : node;
+  };
+  function evaluate(node: unknown): boolean {
+    const [[fn, args] = []] = Object.entries(node as Node);
+    const list = args as unknown[];
+    switch (fn) {
+      case 'Fn::Equals':
+        return operand(list[0]) === operand(list[1]);
+      case 'Fn::Not':
+        return !evaluate(list[0]);
+      case 'Fn::And':
+        return list.every(evaluate);
+      case 'Fn::Or':
+        return list.some(evaluate);
+      case 'Condition':
+        return condition(args as string);
+      default:
+        throw new Error(`cannot evaluate the condition ${JSON.stringify(node)}`);
+    }
+  }
+  const noValue = Symbol('AWS::NoValue');
+  const resolve = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(resolve).filter((item) => item !== noValue);
+    if (node === null || typeof node !== 'object') return node;
+    const entries = Object.entries(node);
+    const [[key, inner] = []] = entries;
+    if (entries.length === 1 && key === 'Ref' && inner === 'AWS::NoValue') return noValue;
+    if (entries.length === 1 && key === 'Fn::If') {
+      const [name, yes, no] = inner as [string, unknown, unknown];
+      return resolve(condition(name) ? yes : no);
+    }
+    return Object.fromEntries(entries.map(([k, v]) => [k, resolve(v)] as const).filter(([, v]) => v !== noValue));
+  };
+  const resources = Object.fromEntries(
+    Object.entries(template.Resources)
+      .filter(([, resource]) => resource.Condition === undefined || condition(resource.Condition))
+      .map(([id, resource]) => [id, { ...resource, Properties: resolve(resource.Properties) as Node }]),
+  );
+  return { ...template, Resources: resources, Outputs: resolve(template.Outputs) as Node };
+}
