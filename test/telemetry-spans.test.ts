@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { register } from 'import-in-the-middle/register-hooks.mjs';
 
-register();
+register({ include: ['http', 'https', 'node:http', 'node:https'] });
 const { InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace');
 const { InMemoryMetricExporter, PeriodicExportingMetricReader, AggregationTemporality } =
   await import('@opentelemetry/sdk-metrics');

@@ -5,8 +5,10 @@ import { isMainThread } from 'node:worker_threads';
 
 if (isMainThread && process.env['OTEL_EXPORTER_OTLP_ENDPOINT']) {
   // In-thread (module.registerHooks, Node >= 24.11.1), not module.register's loader thread and its message channel.
+  // Only what an instrumentation patches as an ES module is wrapped: node:http. The AWS SDK resolves to its CommonJS
+  // build (its `node` export condition) and is patched on require; fetch is traced through diagnostics channels.
   const { register } = await import('import-in-the-middle/register-hooks.mjs');
-  register();
+  register({ include: ['http', 'https', 'node:http', 'node:https'] });
   const { loadConfig } = await import('../config.js');
   let telemetry;
   try {
