@@ -22,26 +22,14 @@ interface RouteTemplate {
 
 /** The template of the first route whose path matches, whatever the method (a 405 still has a route). */
 function templates(routes: readonly Route[]): (path: string) => RouteTemplate | undefined {
-  const seen = new Set<string>();
-  const known: RouteTemplate[] = [];
-  for (const route of routes) {
-    if (seen.has(route.path)) {
-      // Any route on the path that uses the store makes its 503s store outages.
-      if (route.doc?.usesStore) {
-        const index = known.findIndex(({ template }) => template === route.path);
-        const found = known[index];
-        if (found) known[index] = { ...found, usesStore: true };
-      }
-      continue;
-    }
-    seen.add(route.path);
-    const test = match(route.path, { decode: false });
-    known.push({
-      template: route.path,
-      matches: (path) => test(path) !== false,
-      usesStore: route.doc?.usesStore ?? false,
-    });
+  const byPath = new Map<string, RouteTemplate>();
+  for (const { path, doc } of routes) {
+    const test = match(path, { decode: false });
+    // A path's 503s are store outages if any of its routes uses the store.
+    const usesStore = (byPath.get(path)?.usesStore ?? false) || (doc?.usesStore ?? false);
+    byPath.set(path, { template: path, matches: (candidate) => test(candidate) !== false, usesStore });
   }
+  const known = [...byPath.values()];
   return (path) => known.find(({ matches }) => matches(path));
 }
 
@@ -77,14 +65,13 @@ export function createTelemetry(sdk: TelemetrySdk): Telemetry {
     unit: '{event}',
     description: 'Change events handed to the publisher, by outcome',
   });
-  const tracer = trace;
 
   return {
     requests(routes) {
       const routeOf = templates(routes);
       return async (ctx, next) => {
         const started = performance.now();
-        const span = tracer.getActiveSpan();
+        const span = trace.getActiveSpan();
         try {
           await next();
         } finally {
@@ -109,7 +96,7 @@ export function createTelemetry(sdk: TelemetrySdk): Telemetry {
     },
 
     logFields() {
-      const context = tracer.getActiveSpan()?.spanContext();
+      const context = trace.getActiveSpan()?.spanContext();
       // A new object each time: pino merges the line's own fields into it.
       if (!context) return {};
       return { trace_id: context.traceId, span_id: context.spanId };
