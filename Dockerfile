@@ -19,5 +19,6 @@ COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000
 # The service as in AWS (src/server.ts; `npm start` runs src/local/main.ts, which adds the embedded issuer and
-# store when nothing is configured). Node runs as PID 1 and handles SIGTERM itself.
-CMD ["node", "dist/server.js"]
+# store when nothing is configured). Node runs as PID 1 and handles SIGTERM itself. The --import module sets up
+# OpenTelemetry before the app loads when OTEL_EXPORTER_OTLP_ENDPOINT is set, and does nothing otherwise.
+CMD ["node", "--import", "./dist/telemetry/register.js", "dist/server.js"]

@@ -1,5 +1,7 @@
 // `npm run bench`: side-by-side throughput ratios, measured in one run on this machine. Never part of `npm test`.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -329,9 +331,31 @@ async function benchAuth(): Promise<void> {
 // Two floors show what no change to this service could beat: Koa with the products service alone, and node:http
 // with the bare store calls.
 async function benchProducts(): Promise<void> {
-  const spawnBench = (entry: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env) =>
-    spawn(process.execPath, ['--import', 'tsx', entry, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env });
+  const spawnBench = (
+    entry: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv = process.env,
+    imports: readonly string[] = [],
+  ) =>
+    spawn(process.execPath, ['--import', 'tsx', ...imports.flatMap((path) => ['--import', path]), entry, ...args], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env,
+    });
   const store = spawnBench('test/support/dynalite-main.ts', []);
+  // The collector sidecar's OTLP/HTTP receiver, on loopback: it reads every export and keeps nothing.
+  let otlpBytes = 0;
+  const receiver = createServer((request, response) => {
+    request.on('data', (chunk: Buffer) => (otlpBytes += chunk.length));
+    request.on('end', () => response.end());
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const traced = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_TRACES_SAMPLER: 'always_on',
+    OTEL_METRIC_EXPORT_INTERVAL: '5000',
+  };
+  const probe = './bench/module-probe.ts';
   const productJwks = await startJwksServer('local_ProductsBench');
   const productKey = await makeKey();
   productJwks.publish([productKey]);
@@ -341,7 +365,11 @@ async function benchProducts(): Promise<void> {
   const env = { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
   const targetArgs = [productJwks.issuer, productJwks.jwksUri, endpoint];
   const children = {
-    service: spawnBench('bench/products-targets.ts', ['service', ...targetArgs], env),
+    service: spawnBench('bench/products-targets.ts', ['service', ...targetArgs], env, [probe]),
+    traced: spawnBench('bench/products-targets.ts', ['service', ...targetArgs], { ...env, ...traced }, [
+      probe,
+      './src/telemetry/register.ts',
+    ]),
     koa: spawnBench('bench/products-targets.ts', ['koa', ...targetArgs], env),
     koaUnbounded: spawnBench('bench/products-targets.ts', ['koa-unbounded', ...targetArgs], env),
     bare: spawnBench('bench/products-targets.ts', ['bare', ...targetArgs], env),
@@ -349,11 +377,13 @@ async function benchProducts(): Promise<void> {
   const caller = spawnBench('bench/direct-caller.ts', [endpoint]);
   const callerLines = createInterface({ input: caller.stdout });
   try {
+    type Started = { url: string; modules?: { resolved: number; otel: number } };
     const targets = {
       service: {
-        ...(JSON.parse(await firstLine(children.service)) as { url: string }),
+        ...(JSON.parse(await firstLine(children.service)) as Started),
         pid: children.service.pid ?? 0,
       },
+      traced: { ...(JSON.parse(await firstLine(children.traced)) as Started), pid: children.traced.pid ?? 0 },
       koa: { ...(JSON.parse(await firstLine(children.koa)) as { url: string }), pid: children.koa.pid ?? 0 },
       koaUnbounded: {
         ...(JSON.parse(await firstLine(children.koaUnbounded)) as { url: string }),
@@ -424,6 +454,19 @@ async function benchProducts(): Promise<void> {
     process.stdout.write(`${line('A/A: GET /products/:id', first)}\n${line('A/A: the same again', second)}\n`);
     process.stdout.write(`  A/A ratio: ${ratios(second, first)} (the noise of this run)\n\n`);
 
+    // Tracing: the image's command with OTEL_* set (every request sampled, exported to a loopback receiver) against
+    // the same service with nothing set, which loads no OpenTelemetry module at all.
+    const [offGet, onGet] = await alternate([() => get(targets.service), () => get(targets.traced)]);
+    const modules = (target: Started) =>
+      target.modules ? `${target.modules.otel} of its ${target.modules.resolved} modules` : 'not probed';
+    process.stdout.write(
+      `${line('GET /products/:id, telemetry off', offGet)}\n` +
+        `${line('GET /products/:id, traced (100 %, OTLP)', onGet)}\n` +
+        `  tracing on: ${(((onGet.cpuUs - offGet.cpuUs) / offGet.cpuUs) * 100).toFixed(1)} % more CPU per request ` +
+        `(goal <= 10 %), ${(otlpBytes / 1024).toFixed(0)} KiB exported; OpenTelemetry modules loaded: off ` +
+        `${modules(targets.service)}, on ${modules(targets.traced)}\n\n`,
+    );
+
     const [serviceGet, koaGet, unboundedGet, bareGet, directGet] = await alternate([
       () => get(targets.service),
       () => get(targets.koa),
@@ -471,6 +514,8 @@ async function benchProducts(): Promise<void> {
   } finally {
     for (const child of [...Object.values(children), caller, store]) child.kill();
     await productJwks.close();
+    receiver.closeAllConnections();
+    receiver.close();
   }
 }
 

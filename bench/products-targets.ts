@@ -1,5 +1,6 @@
 // Child process of `npm run bench`: one products target per process, so that each one's CPU can be read alone.
-//   service  the service as it runs in AWS (an external issuer and DynamoDB endpoint, nothing embedded)
+//   service  the service as it runs in AWS (an external issuer and DynamoDB endpoint, nothing embedded); traced when
+//            started with --import src/telemetry/register.ts and OTEL_* variables, as the image runs it
 //   koa      the floor under any Koa service with this one's store guarantees: Koa, @koa/router and the products
 //            service (deadline, outbox, drain), without auth, logging, CORS or validation of the request
 //   koa-unbounded  the same floor with the request's deadline kept from the SDK: what the bound on every store call
@@ -29,6 +30,8 @@ const config = loadConfig({
   DYNAMODB_ENDPOINT: endpoint,
   AWS_REGION: 'us-east-1',
   CURSOR_SECRET: 'bench-cursor-secret-bench-cursor-secret',
+  // The OTEL_* variables of the traced target, as the image's environment would hold them.
+  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_'))),
 });
 // The client the service builds in AWS mode, with the same bounds on every call.
 const client = new DynamoDBClient({ region: 'us-east-1', endpoint, ...dynamoCallBounds(config.products) });
@@ -111,6 +114,14 @@ const listener =
       ? koaFloor(mode === 'koa')
       : bare();
 const server = createServer(listener);
+// What bench/module-probe.ts saw, when it was loaded: how many modules, how many of them OpenTelemetry's.
+const resolved = (globalThis as Record<symbol, Set<string> | undefined>)[
+  Symbol.for('product-service.bench.resolved-modules')
+];
+const modules = resolved
+  ? { resolved: resolved.size, otel: [...resolved].filter((url) => url.includes('/@opentelemetry/')).length }
+  : undefined;
 server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })}\n`);
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  process.stdout.write(`${JSON.stringify({ url, ...(modules ? { modules } : {}) })}\n`);
 });

@@ -33,6 +33,7 @@ import { readScope, writeScope } from './products/routes.js';
 import { createProductService, type ProductService } from './products/service.js';
 import { createRoutes } from './routes.js';
 import { createRouter, policyRulesOf, type Route } from './http/route.js';
+import { noTelemetry, type Telemetry } from './telemetry/telemetry.js';
 
 export const productScopes = [readScope, writeScope] as const;
 
@@ -57,19 +58,38 @@ export interface ServiceOptions {
   readonly publisher?: EventPublisher;
   /** A DynamoDB client made elsewhere (the embedded store of a local run); its maker closes it. */
   readonly dynamo?: DynamoDBClient;
+  /** Traces and metrics; by default made from `config.telemetry` (see loadTelemetry), or none. */
+  readonly telemetry?: Telemetry;
 }
 
-/** JSON lines, one per event. Pretty logs are for local runs: src/local/ makes them. */
-export function createLogger(config: Config): Logger {
-  return pino({ level: config.logLevel });
+/** JSON lines, one per event; inside a traced request each carries its `trace_id` and `span_id`. */
+export function createLogger(config: Config, telemetry: Telemetry = noTelemetry): Logger {
+  const { logFields } = telemetry;
+  return pino({ level: config.logLevel, ...(logFields ? { mixin: logFields } : {}) });
+}
+
+/**
+ * The telemetry `config` asks for: none, at no cost and with no OpenTelemetry module loaded, unless an OTLP endpoint
+ * is set. Then the SDK that src/telemetry/register.ts started before the app (which instruments HTTP, fetch and the
+ * AWS SDK), or, run without it, one started here (the service's own metrics and spans only).
+ */
+export async function loadTelemetry(config: Config): Promise<Telemetry> {
+  if (!config.telemetry) return noTelemetry;
+  const [{ startedTelemetry, startTelemetry }, { createTelemetry }] = await Promise.all([
+    import('./telemetry/sdk.js'),
+    import('./telemetry/instruments.js'),
+  ]);
+  return createTelemetry(startedTelemetry() ?? startTelemetry(config.telemetry));
 }
 
 /** The composition root: config in, every dependency built from it, the Koa app out. Tests call it with their own config. */
 export async function createService(config: Config, options: ServiceOptions = {}): Promise<Service> {
-  const logger = options.logger ?? createLogger(config);
+  const telemetry = options.telemetry ?? (await loadTelemetry(config));
+  const logger = options.logger ?? createLogger(config, telemetry);
   // The embedded parts of a local run (src/local/) come in as options; the mode is read here only to spare a local
   // run the CURSOR_SECRET warning.
-  const closers: (() => Promise<void>)[] = [];
+  // Closed in reverse: telemetry last, so that what the drainer does as it stops is exported too.
+  const closers: (() => Promise<void>)[] = [() => telemetry.shutdown()];
 
   const verifier = createVerifier({
     issuers: config.auth.issuers.map((issuer) => ({ ...issuer, keySet: { ...config.auth.keySet, ...issuer.keySet } })),
@@ -78,6 +98,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     tokenCache: config.auth.tokenCacheSize > 0 ? { maxEntries: config.auth.tokenCacheSize } : false,
     ...(options.isRevoked ? { isRevoked: options.isRevoked } : {}),
     onKeySetEvent: (issuer, event) => {
+      telemetry.keySetEvent(event);
       const level = event.type === 'fetched' ? 'debug' : 'warn';
       logger[level]({ issuer, keySet: event }, `key set ${event.type.replace('_', ' ')}`);
     },
@@ -90,22 +111,29 @@ export async function createService(config: Config, options: ServiceOptions = {}
   }
 
   const dynamo = options.dynamo ?? createDynamoClient(config, closers);
+  telemetry.instrumentStore(dynamo);
   const repository = createProductRepository({
     client: dynamo,
     productsTable: config.products.table,
     snapshotsTable: config.products.snapshotsTable,
   });
-  const publisher =
+  const publisher = telemetry.countPublishes(
     options.publisher ??
-    (config.products.eventsTopicArn
-      ? createSnsPublisher(
-          new SNSClient(config.products.region ? { region: config.products.region } : {}),
-          config.products.eventsTopicArn,
-        )
-      : createLogPublisher(logger));
+      (config.products.eventsTopicArn
+        ? createSnsPublisher(
+            new SNSClient(config.products.region ? { region: config.products.region } : {}),
+            config.products.eventsTopicArn,
+          )
+        : createLogPublisher(logger)),
+  );
   const drainer = createOutboxDrainer({ repository, publisher, logger });
   drainer.start(config.products.outboxDrainIntervalMs);
-  const products = createProductService({ repository, drainer, deadlineMs: config.products.storeDeadlineMs });
+  const products = createProductService({
+    repository,
+    drainer,
+    deadlineMs: config.products.storeDeadlineMs,
+    onConflict: (outcome) => telemetry.storeConflict(outcome),
+  });
   closers.push(() => drainer.stop());
   if (!config.products.cursorSecret && config.auth.mode !== 'local') {
     logger.warn('CURSOR_SECRET is not set: pagination cursors work only on the instance that made them');
@@ -129,12 +157,15 @@ export async function createService(config: Config, options: ServiceOptions = {}
     scopes: { [readScope]: 'Read products', [writeScope]: 'Create, change and delete products' },
   });
   const router = createRouter(routes);
+  telemetry.observe({ authCounters, verifier, drainer });
+  const requestTelemetry = telemetry.requests(routes);
 
   const app = new Koa<AuthState>();
   app.proxy = true;
   app.silent = true;
   app.use(createUnreadBodyDrain());
   app.use(createRequestLog(logger));
+  if (requestTelemetry) app.use(requestTelemetry);
   app.use(async (ctx, next) => {
     ctx.set('X-Content-Type-Options', 'nosniff');
     await next();

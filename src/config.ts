@@ -69,6 +69,28 @@ export interface Config {
     readonly outboxDrainIntervalMs: number;
   };
   readonly local: LocalConfig | undefined;
+  /** Traces and metrics over OTLP; undefined (and no OpenTelemetry module loaded) unless an endpoint is set. */
+  readonly telemetry: TelemetryConfig | undefined;
+}
+
+export type TraceSampler =
+  | 'always_on'
+  | 'always_off'
+  | 'traceidratio'
+  | 'parentbased_always_on'
+  | 'parentbased_always_off'
+  | 'parentbased_traceidratio';
+
+/** The OpenTelemetry SDK's standard variables, the subset this service honours. */
+export interface TelemetryConfig {
+  /** The OTLP/HTTP base URL (a collector sidecar's `http://127.0.0.1:4318`); `/v1/traces` and `/v1/metrics` are added. */
+  readonly endpoint: string;
+  readonly protocol: 'http/protobuf' | 'http/json';
+  readonly serviceName: string;
+  readonly sampler: TraceSampler;
+  /** The ratio of the `traceidratio` samplers, from 0 to 1. */
+  readonly samplerRatio: number;
+  readonly metricExportIntervalMs: number;
 }
 
 /** What is wrong with the environment, on one line an operator reads in a log: every variable named, no value. */
@@ -228,6 +250,31 @@ const variables = z.object({
         .min(1, 'must list at least one user'),
     )
     .default(['admin:admin-password:catalog-admins', 'reader:reader-password']),
+  // OpenTelemetry's own names (its SDK environment specification); telemetry is on when an endpoint is set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .trim()
+    .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL')
+    .optional(),
+  // gRPC would bring its own stack for what OTLP/HTTP does as well; the collector sidecar listens for both.
+  OTEL_EXPORTER_OTLP_PROTOCOL: oneOf(['http/protobuf', 'http/json']).default('http/protobuf'),
+  OTEL_SERVICE_NAME: z.string().trim().min(1, 'must not be blank').default('product-service'),
+  OTEL_TRACES_SAMPLER: oneOf([
+    'always_on',
+    'always_off',
+    'traceidratio',
+    'parentbased_always_on',
+    'parentbased_always_off',
+    'parentbased_traceidratio',
+  ]).default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: z
+    .string()
+    .trim()
+    .refine((value) => /^(0|1|0?\.\d+|1\.0*)$/.test(value), 'must be a number from 0 to 1')
+    .transform(Number)
+    .optional(),
+  // Milliseconds, as the specification has it; a minute, as CloudWatch's standard resolution is.
+  OTEL_METRIC_EXPORT_INTERVAL: whole(60_000, 3_600_000).refine((n) => n >= 100, 'must be at least 100'),
 });
 
 /** The names of every environment variable the service reads (a test checks docs/configuration.md against it). */
@@ -370,5 +417,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
             }),
           }
         : undefined,
+    telemetry: e.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? {
+          endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, ''),
+          protocol: e.OTEL_EXPORTER_OTLP_PROTOCOL,
+          serviceName: e.OTEL_SERVICE_NAME,
+          sampler: e.OTEL_TRACES_SAMPLER,
+          samplerRatio: e.OTEL_TRACES_SAMPLER_ARG ?? 1,
+          metricExportIntervalMs: e.OTEL_METRIC_EXPORT_INTERVAL,
+        }
+      : undefined,
   });
 }

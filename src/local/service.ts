@@ -4,12 +4,14 @@ import {
   createLogger,
   createService,
   dynamoCallBounds,
+  loadTelemetry,
   productScopes,
   type Service,
   type ServiceOptions,
 } from '../app.js';
 import { cognitoIssuer } from '../auth/index.js';
 import type { Config } from '../config.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 import { localClientConfig, startLocalDynamo } from './dynamodb.js';
 import { startLocalIssuer, type LocalIssuer } from './issuer.js';
 import { localRedirectUris, localWebClientId } from './web-client.js';
@@ -28,9 +30,14 @@ export function isLocalService(service: Service): service is LocalService {
 }
 
 /** Pretty lines in a terminal (LOG_FORMAT=pretty, or a TTY), else the service's JSON. pino-pretty is a dev dependency. */
-function createLocalLogger(config: Config): Logger {
-  if (!config.prettyLogs) return createLogger(config);
-  return pino({ level: config.logLevel, transport: { target: 'pino-pretty', options: { colorize: true } } });
+function createLocalLogger(config: Config, telemetry: Telemetry): Logger {
+  if (!config.prettyLogs) return createLogger(config, telemetry);
+  const { logFields } = telemetry;
+  return pino({
+    level: config.logLevel,
+    transport: { target: 'pino-pretty', options: { colorize: true } },
+    ...(logFields ? { mixin: logFields } : {}),
+  });
 }
 
 /**
@@ -86,9 +93,11 @@ export async function createLocalService(config: Config, options: ServiceOptions
         ],
       },
     };
+    const telemetry = options.telemetry ?? (await loadTelemetry(config));
     const service = await createService(trusting, {
       ...options,
-      logger: options.logger ?? createLocalLogger(config),
+      telemetry,
+      logger: options.logger ?? createLocalLogger(config, telemetry),
       dynamo,
     });
     return {

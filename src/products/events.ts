@@ -47,6 +47,16 @@ export interface OutboxDrainer {
    */
   start(intervalMs: number): void;
   stop(): Promise<void>;
+  /**
+   * What this process knows is waiting: entries a write returned or a drain read, not yet delivered, and when the
+   * oldest was written (epoch ms). Entries of other tasks count once a round here picks them up.
+   */
+  backlog(): Backlog;
+}
+
+export interface Backlog {
+  readonly entries: number;
+  readonly oldestAt: number | undefined;
 }
 
 /**
@@ -71,13 +81,22 @@ export function createOutboxDrainer(deps: {
   // Stopping cuts store calls short: what was not delivered stays pending, for the next round of any process.
   const stopping = new AbortController();
   const { signal } = stopping;
+  /** Per product, the entries known pending: what backlog() sums. */
+  const pending = new Map<string, Outbox['entries']>();
+
+  function note(id: string, entries: Outbox['entries']): void {
+    if (entries.length > 0) pending.set(id, entries);
+    else pending.delete(id);
+  }
 
   async function drainOnce(id: string, known: Outbox | undefined): Promise<void> {
     const { version, entries } = known ?? (await repository.outbox(id, signal));
+    note(id, entries);
     for (const [i, { key, entry }] of entries.entries()) {
       if (entry.superseded) await repository.putSnapshot(entry.superseded, signal);
       await publisher.publish(entry.event);
       await repository.clearOutboxEntry(id, key, i === entries.length - 1 ? version : undefined, signal);
+      note(id, entries.slice(i + 1));
     }
   }
 
@@ -86,6 +105,7 @@ export function createOutboxDrainer(deps: {
     // may already be delivered, so read the outbox afresh then.
     const previous = running.get(id);
     const known = previous === undefined ? outbox : undefined;
+    if (outbox && !pending.has(id)) note(id, outbox.entries);
     const next = (previous ?? Promise.resolve())
       .then(() => drainOnce(id, known))
       .then(
@@ -125,6 +145,16 @@ export function createOutboxDrainer(deps: {
   return {
     drain,
     drainPending,
+    backlog() {
+      let entries = 0;
+      let oldestAt: number | undefined;
+      for (const held of pending.values()) {
+        entries += held.length;
+        const at = held[0] ? Date.parse(held[0].entry.event.at) : Number.NaN;
+        if (!Number.isNaN(at) && (oldestAt === undefined || at < oldestAt)) oldestAt = at;
+      }
+      return { entries, oldestAt };
+    },
     start(intervalMs) {
       round = drainPending().finally(() => (round = undefined));
       timer = setInterval(() => {

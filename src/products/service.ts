@@ -44,6 +44,8 @@ export interface ProductServiceOptions {
   /** How long an idempotency key is honoured. */
   readonly idempotencyKeySeconds?: number;
   readonly now?: () => Date;
+  /** Told of every write that lost a race: applied again, or answered 409 as the deadline allowed no retry. */
+  readonly onConflict?: (outcome: 'retried' | 'answered_409') => void;
 }
 
 const notFound = () => new HttpProblem(404, 'not_found', 'no such product');
@@ -218,7 +220,11 @@ export function createProductService(options: ProductServiceOptions): ProductSer
   async function backoff(attempt: number, deadline: Deadline): Promise<void> {
     const wait = backoffMs(attempt);
     // Room for the wait and one more read and write.
-    if (deadline.remaining() < wait + 50) throw busy();
+    if (deadline.remaining() < wait + 50) {
+      options.onConflict?.('answered_409');
+      throw busy();
+    }
+    options.onConflict?.('retried');
     await sleep(wait);
   }
 

@@ -1,0 +1,41 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Middleware } from 'koa';
+import type { AuthCounters, AuthState, KeySetEvent, Verifier } from '../auth/index.js';
+import type { Route } from '../http/route.js';
+import type { EventPublisher, OutboxDrainer } from '../products/events.js';
+
+/** A write that lost a race: applied again to the new version, or answered 409 as the deadline allowed no retry. */
+export type ConflictOutcome = 'retried' | 'answered_409';
+
+/** What the service measures, as the service sees it; the OpenTelemetry side lives in src/telemetry/instruments.ts. */
+export interface Telemetry {
+  /** Names the server span by route template and records the request's duration; undefined when off. */
+  requests(routes: readonly Route[]): Middleware<AuthState> | undefined;
+  /** Fields for every log line (`trace_id`, `span_id` inside a traced request); undefined when off. */
+  readonly logFields: (() => Record<string, string>) | undefined;
+  keySetEvent(event: KeySetEvent): void;
+  storeConflict(outcome: ConflictOutcome): void;
+  /** Times every call of the store client, per operation, all of the SDK's attempts together. */
+  instrumentStore(client: DynamoDBClient): void;
+  countPublishes(publisher: EventPublisher): EventPublisher;
+  /** Values read when metrics are collected: refusals by reason, stale key uses, the outbox backlog. */
+  observe(sources: {
+    readonly authCounters: AuthCounters;
+    readonly verifier: Pick<Verifier, 'issuers'>;
+    readonly drainer: Pick<OutboxDrainer, 'backlog'>;
+  }): void;
+  /** Exports what is buffered and stops the SDK. */
+  shutdown(): Promise<void>;
+}
+
+/** Telemetry off: every hook does nothing, and no OpenTelemetry module is loaded. */
+export const noTelemetry: Telemetry = {
+  requests: () => undefined,
+  logFields: undefined,
+  keySetEvent: () => undefined,
+  storeConflict: () => undefined,
+  instrumentStore: () => undefined,
+  countPublishes: (publisher) => publisher,
+  observe: () => undefined,
+  shutdown: () => Promise.resolve(),
+};

@@ -1,0 +1,171 @@
+// The contract metrics in the cases that a healthy run never shows: a publisher that fails (the outbox backlog), a
+// store that is gone (503s), writes that lose races. A real SDK meter provider with an in-memory exporter.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { SNSClient } from '@aws-sdk/client-sns';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  PeriodicExportingMetricReader,
+  type DataPoint,
+} from '@opentelemetry/sdk-metrics';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import { createSnsPublisher } from '../src/products/events.js';
+import { startLocalDynamo, type LocalDynamo } from '../src/local/dynamodb.js';
+import type { Product } from '../src/products/schema.js';
+import type { ProductRepository } from '../src/products/repository.js';
+import { createProductService } from '../src/products/service.js';
+import { createTelemetry } from '../src/telemetry/instruments.js';
+import { startTelemetry } from '../src/telemetry/sdk.js';
+import { bearer, fetchToken, localTestConfig, startService, type RunningService } from './support/service.js';
+
+const config = localTestConfig({
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+  DYNAMODB_MAX_ATTEMPTS: '1',
+  CURSOR_SECRET: 'metrics-test-cursor-secret-0123456789',
+});
+const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+assert.ok(config.telemetry);
+const sdk = startTelemetry(config.telemetry, {
+  spanProcessor: new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() }),
+  metricReader: reader,
+});
+
+/** The points of `name` in a collection made now, with its unit. */
+async function collect(name: string): Promise<{ unit: string; points: DataPoint<unknown>[] }> {
+  exporter.reset();
+  await reader.forceFlush();
+  const metrics = exporter.getMetrics().flatMap((resource) => resource.scopeMetrics.flatMap((scope) => scope.metrics));
+  const metric = metrics.find((found) => found.descriptor.name === name);
+  assert.ok(metric, `${name} among ${metrics.map((found) => found.descriptor.name).join(', ')}`);
+  return { unit: metric.descriptor.unit, points: metric.dataPoints };
+}
+
+const valueOf = (points: readonly DataPoint<unknown>[], attributes: Record<string, string>) =>
+  points.find((point) => Object.entries(attributes).every(([key, value]) => point.attributes[key] === value))?.value;
+
+describe('product_service.store.conflicts', () => {
+  it('counts each write that lost a race and was retried, then the one answered 409 when the deadline ran out', async () => {
+    const telemetry = createTelemetry(sdk);
+    const product = {
+      id: 'p1',
+      version: 1,
+      lastModified: new Date(0).toISOString(),
+      name: 'Raced',
+      imageURL: 'https://images.example.com/raced.png',
+    } as Product;
+    // A store where every conditional write loses to another writer.
+    const repository = {
+      get: () =>
+        Promise.resolve({ product, deleted: false, outbox: { version: 1, entries: [] }, idempotency: undefined }),
+      update: () => Promise.resolve('conflict' as const),
+    } as unknown as ProductRepository;
+    const products = createProductService({
+      repository,
+      drainer: { drain: () => Promise.resolve(true) } as never,
+      deadlineMs: 150,
+      onConflict: (outcome) => telemetry.storeConflict(outcome),
+    });
+    await assert.rejects(products.patch('p1', [{ op: 'replace', path: '/name', value: 'Again' }]), { status: 409 });
+    const conflicts = await collect('product_service.store.conflicts');
+    assert.equal(conflicts.unit, '{conflict}');
+    assert.ok(Number(valueOf(conflicts.points, { outcome: 'retried' })) >= 1);
+    assert.equal(valueOf(conflicts.points, { outcome: 'answered_409' }), 1);
+  });
+});
+
+// Last: closing the service shuts the SDK down.
+describe('the contract metrics when dependencies fail', () => {
+  let store: LocalDynamo;
+  let sns: Server;
+  let running: RunningService;
+  let token: string;
+  let productId: string;
+
+  before(async () => {
+    store = await startLocalDynamo({ products: config.products.table, snapshots: config.products.snapshotsTable });
+    // SNS answering 500 to every Publish: the event stays in the outbox.
+    sns = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(500, { 'content-type': 'text/xml' });
+        response.end('<ErrorResponse><Error><Code>InternalError</Code></Error></ErrorResponse>');
+      });
+    });
+    await new Promise<void>((resolve) => sns.listen(0, '127.0.0.1', resolve));
+    const client = new SNSClient({
+      endpoint: `http://127.0.0.1:${(sns.address() as AddressInfo).port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
+    running = await startService(
+      { ...config, products: { ...config.products, dynamodbEndpoint: store.endpoint } },
+      { publisher: createSnsPublisher(client, 'arn:aws:sns:us-east-1:123456789012:product-events') },
+    );
+    token = await fetchToken(running.service.localIssuer?.tokenUrl ?? '', {
+      id: 'local-client',
+      secret: 'local-client-secret',
+    });
+    const created = await fetch(`${running.url}/products`, {
+      method: 'POST',
+      headers: { ...bearer(token), 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Unsent', imageURL: 'https://images.example.com/unsent.png' }),
+    });
+    assert.equal(created.status, 201);
+    productId = ((await created.json()) as { id: string }).id;
+  });
+  after(async () => {
+    await running.close();
+    sns.close();
+    await store.close();
+  });
+
+  it('counts the failed publish, and the outbox gauges show the entry left behind and its age', async () => {
+    const published = await collect('product_service.events.published');
+    assert.equal(published.unit, '{event}');
+    assert.equal(valueOf(published.points, { outcome: 'failed' }), 1);
+    assert.equal(valueOf(published.points, { outcome: 'published' }), undefined);
+    const pending = await collect('product_service.outbox.pending');
+    assert.equal(pending.unit, '{entry}');
+    assert.deepEqual(
+      pending.points.map((point) => point.value),
+      [1],
+    );
+    const age = await collect('product_service.outbox.oldest_age');
+    assert.equal(age.unit, 's');
+    const [oldest] = age.points.map((point) => Number(point.value));
+    assert.ok(oldest !== undefined && oldest >= 0 && oldest < 60, String(oldest));
+  });
+
+  it('counts a fetch of the issuer keys as ok', async () => {
+    const fetches = await collect('product_service.keyset.fetches');
+    assert.ok(Number(valueOf(fetches.points, { outcome: 'ok' })) >= 1);
+  });
+
+  it('counts a 503 for a store that is gone as unavailable, and the failed GetItem as an error', async () => {
+    await store.close();
+    const answer = await fetch(`${running.url}/products/${productId}`, { headers: bearer(token) });
+    assert.equal(answer.status, 503);
+    const unavailable = await collect('product_service.store.unavailable');
+    assert.equal(unavailable.unit, '{request}');
+    assert.deepEqual(
+      unavailable.points.map((point) => point.value),
+      [1],
+    );
+    const calls = await collect('product_service.store.duration');
+    assert.ok(valueOf(calls.points, { 'db.operation.name': 'GetItem', outcome: 'error' }));
+    assert.ok(valueOf(calls.points, { 'db.operation.name': 'PutItem', outcome: 'ok' }));
+    const requests = await collect('http.server.request.duration');
+    assert.ok(
+      valueOf(requests.points, {
+        'http.request.method': 'GET',
+        'http.route': '/products/:id',
+        'http.response.status_class': '5xx',
+      }),
+    );
+  });
+});

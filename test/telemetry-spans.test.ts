@@ -1,0 +1,136 @@
+// The span tree of a PATCH, in process: a real SDK tracer provider with an in-memory exporter, set up as
+// src/telemetry/register.ts does before the app (the module hook first, then the SDK, then the app's modules), so
+// that the instrumentations patch the HTTP server and the AWS SDK as the app imports them.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { register } from 'import-in-the-middle/register-hooks.mjs';
+
+register({ include: ['http', 'https', 'node:http', 'node:https'] });
+const { InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace');
+const { InMemoryMetricExporter, PeriodicExportingMetricReader, AggregationTemporality } =
+  await import('@opentelemetry/sdk-metrics');
+const { startTelemetry } = await import('../src/telemetry/sdk.js');
+const spans = new InMemorySpanExporter();
+const cursorSecret = 'in-memory-cursor-secret-0123456789abcdef';
+// config.ts imports no AWS SDK module; test/support/service.ts does (through the app), so it comes after the SDK.
+const { loadConfig } = await import('../src/config.js');
+const config = loadConfig({
+  PORT: '0',
+  LOCAL_ISSUER_PORT: '0',
+  LOG_LEVEL: 'silent',
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+  CURSOR_SECRET: cursorSecret,
+});
+assert.ok(config.telemetry);
+startTelemetry(config.telemetry, {
+  spanProcessor: new SimpleSpanProcessor({ exporter: spans }),
+  metricReader: new PeriodicExportingMetricReader({
+    exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+    exportIntervalMillis: 3_600_000,
+  }),
+});
+const { SNSClient } = await import('@aws-sdk/client-sns');
+const { createSnsPublisher } = await import('../src/products/events.js');
+const { startService, fetchToken, bearer } = await import('./support/service.js');
+type RunningService = Awaited<ReturnType<typeof startService>>;
+
+/** SNS itself cannot run here: a stand-in that answers Publish and keeps each request body. */
+async function startSnsStandIn(): Promise<{ url: string; bodies: string[]; server: Server }> {
+  const bodies: string[] = [];
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      bodies.push(body);
+      if (String(request.headers['content-type']).includes('json')) {
+        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+        response.end(JSON.stringify({ MessageId: 'm-1' }));
+      } else {
+        response.writeHead(200, { 'content-type': 'text/xml' });
+        response.end(
+          '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-1' +
+            '</MessageId></PublishResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></PublishResponse>',
+        );
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies, server };
+}
+
+describe('the span tree of PATCH /products/:id (in-memory exporter)', () => {
+  let running: RunningService;
+  let sns: Awaited<ReturnType<typeof startSnsStandIn>>;
+  let token: string;
+  let productId: string;
+
+  before(async () => {
+    sns = await startSnsStandIn();
+    const client = new SNSClient({
+      endpoint: sns.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    running = await startService(config, {
+      publisher: createSnsPublisher(client, 'arn:aws:sns:us-east-1:123456789012:product-events'),
+    });
+    const tokenUrl = running.service.localIssuer?.tokenUrl ?? '';
+    token = await fetchToken(tokenUrl, { id: 'local-client', secret: 'local-client-secret' });
+    const created = await fetch(`${running.url}/products`, {
+      method: 'POST',
+      headers: { ...bearer(token), 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'In memory', imageURL: 'https://images.example.com/memory.png' }),
+    });
+    assert.equal(created.status, 201);
+    productId = ((await created.json()) as { id: string }).id;
+    spans.reset();
+    sns.bodies.length = 0;
+    const patched = await fetch(`${running.url}/products/${productId}`, {
+      method: 'PATCH',
+      headers: { ...bearer(token), 'content-type': 'application/json-patch+json' },
+      body: JSON.stringify([{ op: 'replace', path: '/name', value: 'In memory again' }]),
+    });
+    assert.equal(patched.status, 200);
+  });
+  after(async () => {
+    await running.close();
+    sns.server.close();
+  });
+
+  it('has the server span named by route template, the DynamoDB calls and the SNS publish under it', () => {
+    const finished = spans.getFinishedSpans();
+    const server = finished.find((span) => span.name === 'PATCH /products/:id');
+    assert.ok(server, finished.map((span) => span.name).join(', '));
+    assert.equal(server.attributes['http.route'], '/products/:id');
+    const traceId = server.spanContext().traceId;
+    const inTrace = finished.filter((span) => span.spanContext().traceId === traceId);
+    const ids = new Set(inTrace.map((span) => span.spanContext().spanId));
+    const calls = inTrace.filter((span) => span.attributes['rpc.service'] === 'DynamoDB');
+    const methods = calls.map((span) => span.attributes['rpc.method']);
+    // The read, the conditional write, then the drain: snapshot, (publish), outbox entry removed.
+    assert.deepEqual(methods.slice(0, 3), ['GetItem', 'UpdateItem', 'PutItem']);
+    const publish = inTrace.find((span) => span.attributes['rpc.service'] === 'SNS');
+    assert.ok(publish, 'the outbox drain publishes within the request');
+    assert.equal(publish.attributes['rpc.method'], 'Publish');
+    for (const span of [...calls, publish]) assert.ok(ids.has(span.parentSpanContext?.spanId ?? ''), span.name);
+  });
+
+  it("sends the publish span's context to subscribers as a traceparent message attribute", () => {
+    const publish = spans.getFinishedSpans().find((span) => span.attributes['rpc.method'] === 'Publish');
+    assert.ok(publish);
+    const body = decodeURIComponent(sns.bodies.join('\n'));
+    const { traceId, spanId } = publish.spanContext();
+    assert.ok(body.includes('traceparent'), body);
+    assert.ok(body.includes(`00-${traceId}-${spanId}-01`), body);
+  });
+
+  it('carries no token, authorization header, client id, subject or cursor secret in any span', () => {
+    const forbidden = [token, 'authorization', 'bearer', 'local-client', cursorSecret];
+    for (const span of spans.getFinishedSpans()) {
+      const text = JSON.stringify([span.name, span.attributes, span.events]).toLowerCase();
+      for (const value of forbidden) assert.ok(!text.includes(value.toLowerCase()), `${value} in ${text}`);
+    }
+  });
+});
