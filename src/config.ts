@@ -91,6 +91,8 @@ export interface TelemetryConfig {
   /** The ratio of the `traceidratio` samplers, from 0 to 1. */
   readonly samplerRatio: number;
   readonly metricExportIntervalMs: number;
+  /** How histograms are exported: exponential buckets let CloudWatch (the collector's awsemf) give percentiles. */
+  readonly histogramAggregation: 'explicit_bucket_histogram' | 'base2_exponential_bucket_histogram';
 }
 
 /** What is wrong with the environment, on one line an operator reads in a log: every variable named, no value. */
@@ -275,6 +277,10 @@ const variables = z.object({
     .optional(),
   // Milliseconds, as the specification has it; a minute, as CloudWatch's standard resolution is.
   OTEL_METRIC_EXPORT_INTERVAL: whole(60_000, 3_600_000).refine((n) => n >= 100, 'must be at least 100'),
+  OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: oneOf([
+    'explicit_bucket_histogram',
+    'base2_exponential_bucket_histogram',
+  ]).default('explicit_bucket_histogram'),
 });
 
 /** The names of every environment variable the service reads (a test checks docs/configuration.md against it). */
@@ -425,6 +431,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
           sampler: e.OTEL_TRACES_SAMPLER,
           samplerRatio: e.OTEL_TRACES_SAMPLER_ARG ?? 1,
           metricExportIntervalMs: e.OTEL_METRIC_EXPORT_INTERVAL,
+          histogramAggregation: e.OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION,
         }
       : undefined,
   });

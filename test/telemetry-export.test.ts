@@ -144,6 +144,10 @@ describe('traces and metrics over OTLP from node dist/server.js', () => {
           OTEL_SERVICE_NAME: 'product-service-test',
           // An hour: only the flush at SIGTERM, within the drain, can deliver the metrics.
           OTEL_METRIC_EXPORT_INTERVAL: '3600000',
+          // As the task definition sets it, so that the collector can give CloudWatch percentiles (JSON run only).
+          ...(protocol === 'http/json'
+            ? { OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram' }
+            : {}),
         });
       });
       after(() => receiver.close());
@@ -198,7 +202,7 @@ describe('traces and metrics over OTLP from node dist/server.js', () => {
           return metric;
         };
         const requests = expect('http.server.request.duration', 's');
-        assert.equal(requests.type, 'histogram');
+        assert.equal(requests.type, protocol === 'http/json' ? 'exponential_histogram' : 'histogram');
         const routes = new Set(requests.points.map((point) => point.attributes['http.route']));
         assert.deepEqual([...routes].sort(), ['/products', '/products/:id', 'unmatched']);
         for (const point of requests.points) {

@@ -12,7 +12,13 @@ import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationType,
+  InstrumentType,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type MetricReader,
+} from '@opentelemetry/sdk-metrics';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -65,7 +71,15 @@ function spanExporterOf(config: TelemetryConfig) {
 }
 
 function metricExporterOf(config: TelemetryConfig) {
-  const options = { url: `${config.endpoint}/v1/metrics` };
+  // The exporters read OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE themselves, but not the histogram setting.
+  const exponential = config.histogramAggregation === 'base2_exponential_bucket_histogram';
+  const options = {
+    url: `${config.endpoint}/v1/metrics`,
+    aggregationPreference: (instrument: InstrumentType) =>
+      exponential && instrument === InstrumentType.HISTOGRAM
+        ? { type: AggregationType.EXPONENTIAL_HISTOGRAM }
+        : { type: AggregationType.DEFAULT },
+  };
   return config.protocol === 'http/json' ? new JsonMetricExporter(options) : new ProtobufMetricExporter(options);
 }
 

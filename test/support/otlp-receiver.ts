@@ -22,7 +22,7 @@ export interface ReceivedPoint {
 export interface ReceivedMetric {
   readonly name: string;
   readonly unit: string;
-  readonly type: 'gauge' | 'sum' | 'histogram' | 'other';
+  readonly type: 'gauge' | 'sum' | 'histogram' | 'exponential_histogram' | 'other';
   readonly points: readonly ReceivedPoint[];
   readonly resource: Record<string, unknown>;
 }
@@ -110,15 +110,31 @@ function jsonMetrics(body: unknown): ReceivedMetric[] {
     resourceMetrics?: {
       resource?: { attributes?: JsonAttributes };
       scopeMetrics?: {
-        metrics?: { name: string; unit?: string; gauge?: Points; sum?: Points; histogram?: Points }[];
+        metrics?: {
+          name: string;
+          unit?: string;
+          gauge?: Points;
+          sum?: Points;
+          histogram?: Points;
+          exponentialHistogram?: Points;
+        }[];
       }[];
     }[];
   };
   return (request.resourceMetrics ?? []).flatMap(({ resource, scopeMetrics }) =>
     (scopeMetrics ?? []).flatMap(({ metrics }) =>
       (metrics ?? []).map((metric) => {
-        const type = metric.gauge ? 'gauge' : metric.sum ? 'sum' : metric.histogram ? 'histogram' : 'other';
-        const points = (metric.gauge ?? metric.sum ?? metric.histogram)?.dataPoints ?? [];
+        const type = metric.gauge
+          ? 'gauge'
+          : metric.sum
+            ? 'sum'
+            : metric.histogram
+              ? 'histogram'
+              : metric.exponentialHistogram
+                ? 'exponential_histogram'
+                : 'other';
+        const points =
+          (metric.gauge ?? metric.sum ?? metric.histogram ?? metric.exponentialHistogram)?.dataPoints ?? [];
         return {
           name: metric.name,
           unit: metric.unit ?? '',
