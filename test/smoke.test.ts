@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { productScopes } from '../src/app.js';
 import { startLocalIssuer, type LocalIssuer } from '../src/local/issuer.js';
+import { buildDist } from './support/dist.js';
 import {
   awsLikeEnv,
   spawnTs,
@@ -216,19 +216,7 @@ describe('npm run smoke against node dist/server.js in Cognito mode (COGNITO_ISS
   let url: string;
 
   before(async () => {
-    // What `npm run build` emits, into a directory of its own beside this checkout's packages. Emitted without a
-    // second type check: `npm test` type-checks the same sources first.
-    dir = mkdtempSync(join(tmpdir(), 'product-service-smoke-'));
-    execFileSync(process.execPath, [
-      'node_modules/typescript/bin/tsc',
-      '-p',
-      'tsconfig.build.json',
-      '--noCheck',
-      '--outDir',
-      join(dir, 'dist'),
-    ]);
-    cpSync('package.json', join(dir, 'package.json'));
-    symlinkSync(resolve('node_modules'), join(dir, 'node_modules'));
+    dir = buildDist('smoke');
 
     // The embedded issuer on its own, as a team runs a Cognito emulator: a pool with one machine client.
     [issuer, store] = await Promise.all([

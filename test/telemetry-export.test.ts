@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { buildDist } from './support/dist.js';
 import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
 import { startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver.js';
 import { awsLikeEnv, startStoreProcess, watchLines, type StoreProcess } from './support/processes.js';
@@ -49,18 +49,7 @@ describe('traces and metrics over OTLP from node dist/server.js', () => {
   let key: TestKey;
 
   before(async () => {
-    // What `npm run build` emits, beside this checkout's packages (type-checked by npm test already).
-    dir = mkdtempSync(join(tmpdir(), 'product-service-telemetry-'));
-    execFileSync(process.execPath, [
-      'node_modules/typescript/bin/tsc',
-      '-p',
-      'tsconfig.build.json',
-      '--noCheck',
-      '--outDir',
-      join(dir, 'dist'),
-    ]);
-    cpSync('package.json', join(dir, 'package.json'));
-    symlinkSync(resolve('node_modules'), join(dir, 'node_modules'));
+    dir = buildDist('telemetry');
     writeFileSync(join(dir, 'probe.mjs'), probeSource);
     [store, jwks, key] = await Promise.all([startStoreProcess(), startJwksServer('local_Telemetry'), makeKey()]);
     jwks.publish([key]);
