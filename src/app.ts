@@ -62,10 +62,21 @@ export interface ServiceOptions {
   readonly telemetry?: Telemetry;
 }
 
-/** JSON lines, one per event; inside a traced request each carries its `trace_id` and `span_id`. */
-export function createLogger(config: Config, telemetry: Telemetry = noTelemetry): Logger {
+/**
+ * JSON lines, one per event; inside a traced request each carries its `trace_id` and `span_id`. A `transport` (the
+ * local run's pino-pretty) writes them otherwise.
+ */
+export function createLogger(
+  config: Config,
+  telemetry: Telemetry = noTelemetry,
+  transport?: pino.TransportSingleOptions,
+): Logger {
   const { logFields } = telemetry;
-  return pino({ level: config.logLevel, ...(logFields ? { mixin: logFields } : {}) });
+  return pino({
+    level: config.logLevel,
+    ...(logFields ? { mixin: logFields } : {}),
+    ...(transport ? { transport } : {}),
+  });
 }
 
 /**

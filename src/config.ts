@@ -73,13 +73,16 @@ export interface Config {
   readonly telemetry: TelemetryConfig | undefined;
 }
 
-export type TraceSampler =
-  | 'always_on'
-  | 'always_off'
-  | 'traceidratio'
-  | 'parentbased_always_on'
-  | 'parentbased_always_off'
-  | 'parentbased_traceidratio';
+/** The samplers of OpenTelemetry's SDK environment specification. */
+const traceSamplers = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TraceSampler = (typeof traceSamplers)[number];
 
 /** The OpenTelemetry SDK's standard variables, the subset this service honours. */
 export interface TelemetryConfig {
@@ -261,14 +264,7 @@ const variables = z.object({
   // gRPC would bring its own stack for what OTLP/HTTP does as well; the collector sidecar listens for both.
   OTEL_EXPORTER_OTLP_PROTOCOL: oneOf(['http/protobuf', 'http/json']).default('http/protobuf'),
   OTEL_SERVICE_NAME: z.string().trim().min(1, 'must not be blank').default('product-service'),
-  OTEL_TRACES_SAMPLER: oneOf([
-    'always_on',
-    'always_off',
-    'traceidratio',
-    'parentbased_always_on',
-    'parentbased_always_off',
-    'parentbased_traceidratio',
-  ]).default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER: oneOf(traceSamplers).default('parentbased_always_on'),
   OTEL_TRACES_SAMPLER_ARG: z
     .string()
     .trim()

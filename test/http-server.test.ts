@@ -169,6 +169,15 @@ describe('the HTTP server, under clients that misbehave', () => {
     assert.equal(tooLarge.status, 431);
     assert.equal(tooLarge.json.error, 'request_header_fields_too_large');
     assert.equal(check('GET', '/products', 431, tooLarge.json), undefined);
+    // On a keep-alive connection after an answer has ended, the next bad request is answered too.
+    const connection = await openRaw(server.url);
+    try {
+      assert.equal((await nextRequest(connection)).status, 200);
+      await connection.write(head('GET', '/products', { 'X-Padding': 'x'.repeat(20 * 1024) }));
+      assert.equal((await connection.response(5_000)).status, 431);
+    } finally {
+      connection.destroy();
+    }
     const expectation = await answerAlone(head('GET', '/products', { Expect: 'the-moon' }));
     assert.equal(expectation.status, 417);
     assert.equal(expectation.json.error, 'expectation_failed');

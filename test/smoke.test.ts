@@ -139,71 +139,61 @@ describe('npm run smoke against local mode (npm start)', () => {
     assert.equal(run.code, 0);
   });
 
-  // The negative controls: the token URL is the real local issuer, so tokens are had and every failure is the
-  // service's. A suite that passed against these would be a rubber stamp.
-  it('fails against a server that answers 200 {} to everything: the refusal checks catch it', async () => {
-    const fake = await startFake((res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  /**
+   * The negative controls: the suite against a server that answers every request with `answer`. The token URL is the
+   * real local issuer, so tokens are had and every failure is the service's. A suite that passed against these would
+   * be a rubber stamp.
+   */
+  async function smokeAgainst(answer: (res: ServerResponse) => void, env: Record<string, string>) {
+    const fake = await startFake(answer);
     try {
-      const run = await smoke({
+      return await smoke({
         SMOKE_BASE_URL: fake.url,
         SMOKE_TOKEN_URL: local.tokenUrl,
         SMOKE_CLIENT: localClient,
-        SMOKE_WRITE: '1',
+        ...env,
       });
-      assert.deepEqual(run.ok, [...tokens, hello]);
-      assert.deepEqual(
-        [...run.failed.keys()],
-        [ready, openApi, noToken, garbageToken, unknownWithout, unknownWith, readOnlyPost, ...writeChecks],
-      );
-      assert.equal(run.failed.get(noToken), 'answered 200, not 401');
-      assert.equal(run.failed.get(writeChecks[0] ?? ''), 'answered 200 without X-Request-Id');
-      assert.match(run.stdout, /^smoke: 3 ok, 13 failed/m);
-      assert.equal(run.code, 1);
     } finally {
       await fake.close();
     }
+  }
+
+  it('fails against a server that answers 200 {} to everything: the refusal checks catch it', async () => {
+    const run = await smokeAgainst((res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'), {
+      SMOKE_WRITE: '1',
+    });
+    assert.deepEqual(run.ok, [...tokens, hello]);
+    assert.deepEqual(
+      [...run.failed.keys()],
+      [ready, openApi, noToken, garbageToken, unknownWithout, unknownWith, readOnlyPost, ...writeChecks],
+    );
+    assert.equal(run.failed.get(noToken), 'answered 200, not 401');
+    assert.equal(run.failed.get(writeChecks[0] ?? ''), 'answered 200 without X-Request-Id');
+    assert.match(run.stdout, /^smoke: 3 ok, 13 failed/m);
+    assert.equal(run.code, 1);
   });
 
   it('fails against a server that answers 401 with a Bearer challenge to everything: /hello and the checks with a valid token catch it', async () => {
-    const fake = await startFake((res) =>
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end('{}'),
+    const run = await smokeAgainst(
+      (res) => res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end('{}'),
+      { SMOKE_WRITE: '1' },
     );
-    try {
-      const run = await smoke({
-        SMOKE_BASE_URL: fake.url,
-        SMOKE_TOKEN_URL: local.tokenUrl,
-        SMOKE_CLIENT: localClient,
-        SMOKE_WRITE: '1',
-      });
-      assert.deepEqual(run.ok, [...tokens, noToken, unknownWithout]);
-      assert.deepEqual(
-        [...run.failed.keys()],
-        [hello, ready, openApi, garbageToken, unknownWith, readOnlyPost, ...writeChecks],
-      );
-      assert.equal(run.failed.get(hello), 'answered 401, not 200');
-      assert.equal(run.failed.get(unknownWith), 'answered 401, not 404');
-      assert.equal(run.code, 1);
-    } finally {
-      await fake.close();
-    }
+    assert.deepEqual(run.ok, [...tokens, noToken, unknownWithout]);
+    assert.deepEqual(
+      [...run.failed.keys()],
+      [hello, ready, openApi, garbageToken, unknownWith, readOnlyPost, ...writeChecks],
+    );
+    assert.equal(run.failed.get(hello), 'answered 401, not 200');
+    assert.equal(run.failed.get(unknownWith), 'answered 401, not 404');
+    assert.equal(run.code, 1);
   });
 
   it('fails every check of a server that accepts connections and never answers, each within SMOKE_TIMEOUT_MS', async () => {
-    const fake = await startFake(() => undefined);
-    try {
-      const run = await smoke({
-        SMOKE_BASE_URL: fake.url,
-        SMOKE_TOKEN_URL: local.tokenUrl,
-        SMOKE_CLIENT: localClient,
-        SMOKE_TIMEOUT_MS: '2000',
-      });
-      assert.deepEqual(run.ok, tokens);
-      assert.deepEqual([...run.failed.keys()], readChecks);
-      for (const [name, why] of run.failed) assert.match(why, /^no answer from http:\S+ within 2000 ms$/, name);
-      assert.equal(run.code, 1);
-    } finally {
-      await fake.close();
-    }
+    const run = await smokeAgainst(() => undefined, { SMOKE_TIMEOUT_MS: '2000' });
+    assert.deepEqual(run.ok, tokens);
+    assert.deepEqual([...run.failed.keys()], readChecks);
+    for (const [name, why] of run.failed) assert.match(why, /^no answer from http:\S+ within 2000 ms$/, name);
+    assert.equal(run.code, 1);
   });
 });
 

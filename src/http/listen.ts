@@ -90,17 +90,16 @@ export async function listen(
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  /** The answer under way on each connection, so that a late parser error never writes into the middle of it. */
-  const answering = new WeakMap<Duplex, ServerResponse>();
   server.on('request', (req, res) => {
     if (draining) res.setHeader('Connection', 'close');
     inFlight.add(res);
-    answering.set(req.socket, res);
     res.once('close', () => inFlight.delete(res));
     handler(req, res);
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (error.code === 'ECONNRESET' || !socket.writable || answering.get(socket)?.headersSent) {
+    // Never write into the middle of an answer already under way on this connection (looked up only on an error).
+    const answering = [...inFlight].some((res) => res.socket === socket && res.headersSent);
+    if (error.code === 'ECONNRESET' || !socket.writable || answering) {
       socket.destroy();
       return;
     }

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import {
   createLogger,
   createService,
@@ -31,13 +31,8 @@ export function isLocalService(service: Service): service is LocalService {
 
 /** Pretty lines in a terminal (LOG_FORMAT=pretty, or a TTY), else the service's JSON. pino-pretty is a dev dependency. */
 function createLocalLogger(config: Config, telemetry: Telemetry): Logger {
-  if (!config.prettyLogs) return createLogger(config, telemetry);
-  const { logFields } = telemetry;
-  return pino({
-    level: config.logLevel,
-    transport: { target: 'pino-pretty', options: { colorize: true } },
-    ...(logFields ? { mixin: logFields } : {}),
-  });
+  const pretty = { target: 'pino-pretty', options: { colorize: true } };
+  return createLogger(config, telemetry, config.prettyLogs ? pretty : undefined);
 }
 
 /**

@@ -44,9 +44,11 @@ export interface ProductServiceOptions {
   /** How long an idempotency key is honoured. */
   readonly idempotencyKeySeconds?: number;
   readonly now?: () => Date;
-  /** Told of every write that lost a race: applied again, or answered 409 as the deadline allowed no retry. */
-  readonly onConflict?: (outcome: 'retried' | 'answered_409') => void;
+  readonly onConflict?: (outcome: ConflictOutcome) => void;
 }
+
+/** A write that lost a race: applied again to the new version, or answered 409 as the deadline allowed no retry. */
+export type ConflictOutcome = 'retried' | 'answered_409';
 
 const notFound = () => new HttpProblem(404, 'not_found', 'no such product');
 const gone = () => new HttpProblem(410, 'gone', 'the product was deleted');

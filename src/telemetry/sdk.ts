@@ -86,7 +86,7 @@ function metricExporterOf(config: TelemetryConfig) {
 /**
  * The instrumentations: inbound HTTP (the server span of each request), outbound fetch (the issuer's discovery and
  * JWKS), the AWS SDK (DynamoDB, SNS, whose Publish carries `traceparent` in its message attributes). Koa's own
- * instrumentation is unmaintained; src/telemetry/middleware.ts names the server span from the route table instead.
+ * instrumentation is unmaintained; src/telemetry/instruments.ts names the server span from the route table instead.
  */
 function instrumentations(): Instrumentation[] {
   return [

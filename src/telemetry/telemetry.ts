@@ -3,9 +3,7 @@ import type { Middleware } from 'koa';
 import type { AuthCounters, AuthState, KeySetEvent, Verifier } from '../auth/index.js';
 import type { Route } from '../http/route.js';
 import type { EventPublisher, OutboxDrainer } from '../products/events.js';
-
-/** A write that lost a race: applied again to the new version, or answered 409 as the deadline allowed no retry. */
-export type ConflictOutcome = 'retried' | 'answered_409';
+import type { ConflictOutcome } from '../products/service.js';
 
 /** What the service measures, as the service sees it; the OpenTelemetry side lives in src/telemetry/instruments.ts. */
 export interface Telemetry {
