@@ -2,11 +2,20 @@
 # Build: compile TypeScript with the full (dev) dependency set.
 FROM node:24-trixie-slim AS build
 WORKDIR /app
+# The workspace's manifests first (the root's and each package's), so that the install layer is cached until one of
+# them changes.
 COPY package.json package-lock.json ./
+COPY packages/bearer/package.json ./packages/bearer/
+COPY packages/bearer-koa/package.json ./packages/bearer-koa/
 # No dependency's install script runs (Scarf's telemetry among them); none is needed to build or run.
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.base.json tsconfig.json tsconfig.build.json ./
+COPY packages/bearer/tsconfig.json ./packages/bearer/
+COPY packages/bearer/src ./packages/bearer/src
+COPY packages/bearer-koa/tsconfig.json ./packages/bearer-koa/
+COPY packages/bearer-koa/src ./packages/bearer-koa/src
 COPY src ./src
+# The packages first (tsc -b, into packages/*/dist), then the service against their dist/.
 RUN npm run build
 
 # Runtime: production dependencies and the compiled JavaScript only, as an unprivileged user.
@@ -14,7 +23,12 @@ FROM node:24-trixie-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/bearer/package.json ./packages/bearer/
+COPY packages/bearer-koa/package.json ./packages/bearer-koa/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# npm links each workspace package into node_modules; their compiled code is what the service imports.
+COPY --from=build /app/packages/bearer/dist ./packages/bearer/dist
+COPY --from=build /app/packages/bearer-koa/dist ./packages/bearer-koa/dist
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000

@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'test-results/', '.tools/'] },
+  { ignores: ['dist/', 'packages/*/dist/', 'node_modules/', 'coverage/', 'test-results/', '.tools/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -19,6 +19,33 @@ export default tseslint.config(
         {
           selector: "MemberExpression[object.name='process'][property.name='env']",
           message: 'Read the environment only in src/config.ts (and src/serve.ts hands it over).',
+        },
+      ],
+    },
+  },
+  {
+    // The framework-free core: no framework, and nothing from outside the package.
+    files: ['packages/bearer/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['koa', 'express', 'fastify', 'hono'],
+          patterns: [
+            { group: ['../*', '@product-service/*'], message: 'The core imports nothing outside its package.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The Koa adapter: the core through its public exports only, never its internals.
+    files: ['packages/bearer-koa/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['../*', '@product-service/bearer/*'], message: 'Only the public exports of the core.' }],
         },
       ],
     },
@@ -55,12 +82,13 @@ export default tseslint.config(
       'src/telemetry/register.ts',
       'smoke/run.ts',
       'test/**/*.ts',
+      'packages/*/test/**/*.ts',
       'bench/**/*.ts',
     ],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
-    files: ['test/**/*.ts'],
+    files: ['test/**/*.ts', 'packages/*/test/**/*.ts'],
     rules: {
       // node:test's describe/it return promises that the runner itself awaits.
       '@typescript-eslint/no-floating-promises': [

@@ -8,18 +8,13 @@ import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
 import { JwtVerifier } from 'aws-jwt-verify';
 import { createVerifier as createFastJwtVerifier } from 'fast-jwt';
 import { createPublicKey } from 'node:crypto';
-import {
-  AuthRefusal,
-  cognitoIssuer,
-  createBearerAuth,
-  createRoutePolicy,
-  createVerifier,
-  requireScopes,
-  type AuthState,
-} from '../src/auth/index.js';
+import { cognito, createAuthenticator, createRoutePolicy, requireScopes } from '@product-service/bearer';
+import { createBearerAuth, type AuthState } from '@product-service/bearer-koa';
+import { Refused } from '../packages/bearer/src/refusals.js';
+import { createVerifier } from '../packages/bearer/src/verifier.js';
 
 const [baseUrl = '', userPoolId = ''] = process.argv.slice(2);
-const issuerConfig = cognitoIssuer({ userPoolId, issuerBaseUrl: baseUrl });
+const issuerConfig = cognito({ userPoolId, issuerBaseUrl: baseUrl, clientIds: null });
 
 function route(ctx: Koa.Context): void {
   ctx.body = { items: [1, 2, 3] };
@@ -36,27 +31,27 @@ const plain = new Koa();
 plain.use(route);
 
 // 2. The route behind ProductService's authentication, as app.ts builds it.
-const verifier = createVerifier({ issuers: [issuerConfig] });
-await verifier.warmUp();
+const authenticator = createAuthenticator({ issuers: [issuerConfig], realm: 'bench' });
+await authenticator.warmUp();
 const ours = new Koa<AuthState>();
 ours.use(
   createBearerAuth({
-    verifier,
+    authenticator,
     policy: createRoutePolicy([{ method: 'GET', path: '/bench', access: requireScopes('products/read') }]),
-    realm: 'bench',
   }),
 );
 ours.use(route);
 
 // 2b. The same without the verified-token cache: what a new token on every request costs.
+const uncachedAuthenticator = createAuthenticator({ issuers: [issuerConfig], realm: 'bench', tokenCache: false });
+await uncachedAuthenticator.warmUp();
 const uncachedVerifier = createVerifier({ issuers: [issuerConfig], tokenCache: false });
 await uncachedVerifier.warmUp();
 const oursUncached = new Koa<AuthState>();
 oursUncached.use(
   createBearerAuth({
-    verifier: uncachedVerifier,
+    authenticator: uncachedAuthenticator,
     policy: createRoutePolicy([{ method: 'GET', path: '/bench', access: requireScopes('products/read') }]),
-    realm: 'bench',
   }),
 );
 oursUncached.use(route);
@@ -153,8 +148,10 @@ const verifierAlone = new Koa();
 verifierAlone.use(async (ctx, next) => {
   const token = ctx.get('authorization').slice('Bearer '.length);
   try {
-    const answer = uncachedVerifier.verifyNow(token) ?? (await uncachedVerifier.verify(token));
-    if (answer instanceof AuthRefusal) throw answer;
+    if ((await uncachedVerifier.check(token)) instanceof Refused) {
+      ctx.status = 401;
+      return;
+    }
   } catch {
     ctx.status = 401;
     return;

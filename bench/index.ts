@@ -172,7 +172,7 @@ async function benchVerifyInProcess(): Promise<void> {
   const calls = 20_000;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'bench/verify-in-process.ts', String(rounds), String(calls)],
+    ['--conditions=source', '--import', 'tsx', 'bench/verify-in-process.ts', String(rounds), String(calls)],
     {
       stdio: ['ignore', 'pipe', 'ignore'],
     },
@@ -203,9 +203,13 @@ async function benchAuth(): Promise<void> {
   const claims = () =>
     cognitoClaims(jwks.issuer, { scope: 'products/read', exp: Math.floor(Date.now() / 1000) + 3600 });
 
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/auth-targets.ts', jwks.baseUrl, jwks.userPoolId], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', 'bench/auth-targets.ts', jwks.baseUrl, jwks.userPoolId],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   serverPid = child.pid ?? 0;
   const ports = JSON.parse(await firstLine(child)) as Record<
     | 'plain'
@@ -337,10 +341,14 @@ async function benchProducts(): Promise<void> {
     env: NodeJS.ProcessEnv = process.env,
     imports: readonly string[] = [],
   ) =>
-    spawn(process.execPath, ['--import', 'tsx', ...imports.flatMap((path) => ['--import', path]), entry, ...args], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-      env,
-    });
+    spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', ...imports.flatMap((path) => ['--import', path]), entry, ...args],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+        env,
+      },
+    );
   const store = spawnBench('test/support/dynalite-main.ts', []);
   // The collector sidecar's OTLP/HTTP receiver, on loopback: it reads every export and keeps nothing.
   let otlpBytes = 0;

@@ -3,16 +3,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
-import {
-  createAuthCounters,
-  createBearerAuth,
-  createRoutePolicy,
-  createVerifier,
-  type AuthCounters,
-  type AuthState,
-  type Principal,
-  type Verifier,
-} from './auth/index.js';
+import { createAuthenticator, createRoutePolicy, type Authenticator, type Principal } from '@product-service/bearer';
+import { createAuthCounters, createBearerAuth, type AuthCounters, type AuthState } from '@product-service/bearer-koa';
 import { createCors } from './http/cors.js';
 import type { Config } from './config.js';
 import { createErrorHandler, writeProblem } from './http/errors.js';
@@ -41,7 +33,7 @@ export interface Service {
   readonly app: Koa<AuthState>;
   /** Every route, declared once: the router, the route policy and the OpenAPI document come from this list. */
   readonly routes: readonly Route[];
-  readonly verifier: Verifier;
+  readonly authenticator: Authenticator;
   readonly authCounters: AuthCounters;
   readonly logger: Logger;
   readonly repository: ProductRepository;
@@ -102,8 +94,9 @@ export async function createService(config: Config, options: ServiceOptions = {}
   // Closed in reverse: telemetry last, so that what the drainer does as it stops is exported too.
   const closers: (() => Promise<void>)[] = [() => telemetry.shutdown()];
 
-  const verifier = createVerifier({
+  const authenticator = createAuthenticator({
     issuers: config.auth.issuers.map((issuer) => ({ ...issuer, keySet: { ...config.auth.keySet, ...issuer.keySet } })),
+    realm: config.auth.realm,
     clockToleranceSec: config.auth.clockToleranceSec,
     ...(config.auth.maxTokenAgeSec === undefined ? {} : { maxTokenAgeSec: config.auth.maxTokenAgeSec }),
     tokenCache: config.auth.tokenCacheSize > 0 ? { maxEntries: config.auth.tokenCacheSize } : false,
@@ -115,7 +108,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     },
   });
   try {
-    await verifier.warmUp();
+    await authenticator.warmUp();
   } catch (error) {
     // Not fatal: requests answer 503 until the keys can be had, and the key set keeps trying.
     logger.warn({ failure: failureFields(error) }, 'could not fetch the issuer keys at startup');
@@ -156,7 +149,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const authCounters = createAuthCounters();
   // One list of routes; the router, the route policy and the OpenAPI document are all made from it.
   const routes = createRoutes({
-    verifier,
+    authenticator,
     authCounters,
     products: { products, cursors },
     openApiDocument: () => openApiDocument,
@@ -168,7 +161,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     scopes: { [readScope]: 'Read products', [writeScope]: 'Create, change and delete products' },
   });
   const router = createRouter(routes);
-  telemetry.observe({ authCounters, verifier, drainer });
+  telemetry.observe({ authCounters, authenticator, drainer });
   const requestTelemetry = telemetry.requests(routes);
 
   const app = new Koa<AuthState>();
@@ -185,11 +178,12 @@ export async function createService(config: Config, options: ServiceOptions = {}
   app.use(createCors(config.corsOrigins));
   app.use(
     createBearerAuth({
-      verifier,
+      authenticator,
       policy: createRoutePolicy(policyRulesOf(routes)),
-      realm: config.auth.realm,
       counters: authCounters,
-      answer: writeProblem,
+      // Refusals are written by the service's one error writer, in its shape (which is RFC 6750's body).
+      answer: (ctx, { status, headers, body }) =>
+        writeProblem(ctx, { status, headers, code: body.error, description: body.error_description }),
     }),
   );
   app.use(router.routes());
@@ -198,7 +192,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   return {
     app,
     routes,
-    verifier,
+    authenticator,
     authCounters,
     logger,
     repository,

@@ -1,11 +1,7 @@
 import { z } from 'zod';
-import {
-  cognitoIssuer,
-  supportedAlgorithms,
-  userPoolIdPattern,
-  type IssuerConfig,
-  type KeySetOptions,
-} from './auth/index.js';
+import { cognito, oidc, type IssuerConfig, type KeySetOptions } from '@product-service/bearer';
+import { defaults, supportedAlgorithms } from '@product-service/bearer/defaults';
+import { serviceClaims } from './auth/claims.js';
 import type { HttpTimeouts } from './http/listen.js';
 
 /** The local client and issuer used when no AWS or OIDC settings are given. */
@@ -42,7 +38,7 @@ export interface Config {
     readonly maxTokenAgeSec: number | undefined;
     /** 0 turns the verified-token cache off. */
     readonly tokenCacheSize: number;
-    readonly keySet: Omit<KeySetOptions, 'jwksUri' | 'onEvent' | 'now'>;
+    readonly keySet: KeySetOptions;
   };
   /** Browser origins allowed to call the API (CORS); none by default outside local mode. */
   readonly corsOrigins: readonly string[];
@@ -72,6 +68,9 @@ export interface Config {
   /** Traces and metrics over OTLP; undefined (and no OpenTelemetry module loaded) unless an endpoint is set. */
   readonly telemetry: TelemetryConfig | undefined;
 }
+
+/** A Cognito user pool id: `{region}_{id}`, e.g. `us-east-1_AbC123`. */
+const userPoolIdPattern = /^(?<region>[a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+$/;
 
 /** The samplers of OpenTelemetry's SDK environment specification. */
 const traceSamplers = [
@@ -190,13 +189,13 @@ const variables = z.object({
   OIDC_AUDIENCE: list,
   OIDC_TOKEN_TYPE: z.string().trim().min(1, 'must not be blank').optional(),
   JWT_ALGORITHMS: list.pipe(z.array(oneOf(supportedAlgorithms)).optional()),
-  CLOCK_TOLERANCE_SECONDS: whole(5, 300),
+  CLOCK_TOLERANCE_SECONDS: whole(defaults.clockToleranceSec, 300),
   MAX_TOKEN_AGE_SECONDS: z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).optional(),
-  TOKEN_CACHE_SIZE: whole(10_000, 1_000_000),
-  JWKS_MAX_AGE_SECONDS: whole(600),
-  JWKS_COOLDOWN_SECONDS: whole(30),
-  JWKS_STALE_IF_ERROR_SECONDS: whole(3600),
-  JWKS_TIMEOUT_MS: whole(5000, 60_000),
+  TOKEN_CACHE_SIZE: whole(defaults.tokenCacheSize, 1_000_000),
+  JWKS_MAX_AGE_SECONDS: whole(defaults.keySet.maxAgeMs / 1000),
+  JWKS_COOLDOWN_SECONDS: whole(defaults.keySet.cooldownMs / 1000),
+  JWKS_STALE_IF_ERROR_SECONDS: whole(defaults.keySet.staleIfErrorMs / 1000),
+  JWKS_TIMEOUT_MS: whole(defaults.keySet.timeoutMs, 60_000),
   CORS_ORIGINS: list.pipe(z.array(origin).optional()),
   OAUTH_TOKEN_URL: httpsUrl.optional(),
   PRODUCTS_TABLE_NAME: z
@@ -348,23 +347,26 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
   const issuers: IssuerConfig[] = [];
   for (const userPoolId of e.USER_POOL_ID ?? []) {
     issuers.push(
-      cognitoIssuer({
+      cognito({
         userPoolId,
         ...(e.AWS_REGION ? { region: e.AWS_REGION } : {}),
-        ...(e.ALLOWED_CLIENT_IDS ? { clientIds: e.ALLOWED_CLIENT_IDS } : {}),
+        clientIds: e.ALLOWED_CLIENT_IDS ?? null,
         ...(e.COGNITO_TOKEN_USE ? { tokenUse: e.COGNITO_TOKEN_USE } : {}),
         ...(e.COGNITO_ISSUER_URL ? { issuerBaseUrl: e.COGNITO_ISSUER_URL } : {}),
       }),
     );
   }
   if (e.OIDC_ISSUER) {
-    issuers.push({
-      issuer: e.OIDC_ISSUER,
-      ...(e.JWKS_URI ? { jwksUri: e.JWKS_URI } : {}),
-      ...(e.OIDC_AUDIENCE ? { audience: e.OIDC_AUDIENCE } : {}),
-      ...(e.OIDC_TOKEN_TYPE ? { typ: e.OIDC_TOKEN_TYPE } : {}),
-      ...(e.JWT_ALGORITHMS ? { algorithms: e.JWT_ALGORITHMS } : {}),
-    });
+    issuers.push(
+      oidc({
+        issuer: e.OIDC_ISSUER,
+        ...(e.JWKS_URI ? { jwksUri: e.JWKS_URI } : {}),
+        ...(e.OIDC_AUDIENCE ? { audience: e.OIDC_AUDIENCE } : {}),
+        ...(e.OIDC_TOKEN_TYPE ? { typ: e.OIDC_TOKEN_TYPE } : {}),
+        ...(e.JWT_ALGORITHMS ? { algorithms: e.JWT_ALGORITHMS } : {}),
+        claims: serviceClaims,
+      }),
+    );
   }
   const mode: Config['auth']['mode'] = e.USER_POOL_ID ? 'aws' : e.OIDC_ISSUER ? 'oidc' : 'local';
   return Object.freeze({

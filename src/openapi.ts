@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Access } from './auth/index.js';
+import type { Access } from '@product-service/bearer';
 import { errorCodes } from './http/errors.js';
 import type { Answer, Route } from './http/route.js';
 import './products/schema.js';

@@ -1,4 +1,5 @@
-import { authenticatedAccess, publicAccess, type AuthCounters, type Verifier } from './auth/index.js';
+import { authenticatedAccess, publicAccess, type Authenticator } from '@product-service/bearer';
+import type { AuthCounters } from '@product-service/bearer-koa';
 import { docsRoutes } from './http/docs.js';
 import type { Route } from './http/route.js';
 import { productRoutes, type ProductRouteDeps } from './products/routes.js';
@@ -18,7 +19,7 @@ const readiness = {
 };
 
 export interface RouteDeps {
-  readonly verifier: Verifier;
+  readonly authenticator: Pick<Authenticator, 'ready' | 'issuers' | 'stats'>;
   readonly authCounters: AuthCounters;
   readonly products: ProductRouteDeps;
   /** The OpenAPI document, which is made from these very routes once they exist. */
@@ -68,11 +69,11 @@ export function createRoutes(deps: RouteDeps): readonly Route[] {
       },
       // 200 once every issuer's key set is held, 503 while tokens cannot be checked.
       handler(ctx) {
-        const ready = deps.verifier.ready();
+        const ready = deps.authenticator.ready();
         ctx.status = ready ? 200 : 503;
         ctx.body = {
           ready,
-          issuers: deps.verifier.issuers.map(({ issuer, keySet }) => ({ issuer, ...keySet.status() })),
+          issuers: deps.authenticator.issuers.map(({ issuer, keySet }) => ({ issuer, ...keySet.status() })),
         };
       },
     },
@@ -104,8 +105,8 @@ export function createRoutes(deps: RouteDeps): readonly Route[] {
       handler(ctx) {
         ctx.body = {
           auth: deps.authCounters,
-          tokenCache: deps.verifier.stats,
-          keySets: deps.verifier.issuers.map(({ issuer, keySet }) => ({ issuer, ...keySet.stats })),
+          tokenCache: deps.authenticator.stats,
+          keySets: deps.authenticator.issuers.map(({ issuer, keySet }) => ({ issuer, ...keySet.stats })),
         };
       },
     },

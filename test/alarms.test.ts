@@ -528,7 +528,7 @@ Outputs:
       );
     });
 
-    it('refuses a refusal reason src/auth/errors.ts does not define, another service and a literal environment', () => {
+    it('refuses a refusal reason packages/bearer/src/refusals.ts does not define, another service and a literal environment', () => {
       assert.ok(refusalReasons().includes('keys_unavailable') && refusalReasons().length > 10);
       const template = broken((t) => {
         const dims = dimensionsOf(t, 'KeysUnavailableAlarm');

@@ -2,7 +2,22 @@ import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import type { IssuerConfig } from '@product-service/bearer';
 import { ConfigError, loadConfig, configVariableNames } from '../src/config.js';
+
+/** The Cognito rules an issuer's claims mapping applies: which app clients' access tokens pass, and ID tokens. */
+function cognitoRules(issuer: IssuerConfig | undefined) {
+  const map = (claims: Record<string, unknown>) => {
+    const mapped = issuer?.claims?.({ sub: 'someone', ...claims });
+    return typeof mapped === 'string' ? mapped : mapped?.clientId;
+  };
+  return {
+    accessOf: Object.fromEntries(
+      ['one', 'two', 'three'].map((client) => [client, map({ token_use: 'access', client_id: client })]),
+    ),
+    id: map({ token_use: 'id', aud: 'one' }),
+  };
+}
 
 function problemsOf(env: Record<string, string>): string {
   try {
@@ -67,7 +82,10 @@ describe('configuration', () => {
     assert.equal(issuer?.issuer, 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123');
     assert.deepEqual(issuer.alternateIssuers, ['https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123']);
     assert.equal(issuer.jwksUri, 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123/.well-known/jwks.json');
-    assert.deepEqual(issuer.cognito, { tokenUse: ['access'], clientIds: ['one', 'two'] });
+    assert.deepEqual(cognitoRules(issuer), {
+      accessOf: { one: 'one', two: 'two', three: 'client_not_allowed' },
+      id: 'wrong_token_use',
+    });
   });
 
   it('lets AWS_REGION override the region in the pool id', () => {
@@ -90,7 +108,10 @@ describe('configuration', () => {
     assert.equal(issuer?.issuer, 'http://localhost:9229/local_ProductService');
     assert.equal(issuer.jwksUri, 'http://localhost:9229/local_ProductService/.well-known/jwks.json');
     assert.deepEqual(issuer.alternateIssuers, [], "no amazonaws.com form: only the emulator's issuer is trusted");
-    assert.deepEqual(issuer.cognito, { tokenUse: ['access'], clientIds: ['one'] });
+    assert.deepEqual(cognitoRules(issuer), {
+      accessOf: { one: 'one', two: 'client_not_allowed', three: 'client_not_allowed' },
+      id: 'wrong_token_use',
+    });
     assert.equal(config.tokenUrl, undefined, 'an emulator need not name a token URL');
     assert.equal(config.products.region, undefined, 'local_ is no AWS region');
     assert.match(
@@ -149,7 +170,7 @@ describe('configuration', () => {
   });
 
   it('stops the real server at startup with exit code 1 and a message naming USER_POOL_ID', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const result = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/server.ts'], {
       env: { ...process.env, USER_POOL_ID: 'bad pool id', PORT: '0' },
       encoding: 'utf8',
       timeout: 30_000,

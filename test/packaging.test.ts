@@ -18,6 +18,8 @@ const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
 /** What only a local run needs: the embedded issuer, the embedded store, pretty logs. */
 const localOnly = ['dynalite', 'oidc-provider', 'pino-pretty'];
 const dockerfile = readFileSync('Dockerfile', 'utf8');
+/** The npm workspace's packages (packages/*), each with its own manifest and build. */
+const workspaces = readdirSync('packages').map((name) => join('packages', name));
 const stages = dockerfile.split(/^FROM /m).slice(1);
 const runtime = stages[stages.length - 1] ?? '';
 
@@ -55,6 +57,49 @@ describe('the Dockerfile and the build agree', () => {
     assert.match(runtime, /^USER node$/m);
     assert.match(runtime, /^EXPOSE 3000$/m);
     assert.match(runtime, /COPY --from=build \/app\/dist \.\/dist/);
+  });
+
+  it('installs, builds and ships every workspace package: its manifest before npm ci, its dist/ in the image', () => {
+    const [build = ''] = stages;
+    assert.ok(workspaces.length >= 2, workspaces.join(', '));
+    for (const dir of workspaces) {
+      const manifest = new RegExp(`^COPY ${dir}/package\\.json \\./${dir}/$`, 'm');
+      for (const stage of [build, runtime]) {
+        assert.match(stage, manifest, `${dir}/package.json is copied`);
+        assert.ok(stage.search(manifest) < stage.indexOf('RUN npm ci'), `${dir}/package.json comes before npm ci`);
+      }
+      assert.match(build, new RegExp(`^COPY ${dir}/src \\./${dir}/src$`, 'm'));
+      assert.match(runtime, new RegExp(`^COPY --from=build /app/${dir}/dist \\./${dir}/dist$`, 'm'));
+    }
+    // `npm run build` compiles the packages (project references) before the service, against their dist/.
+    assert.match(pkg.scripts['build'] ?? '', /^tsc -b (packages\/[\w-]+ ?)+ && tsc -p tsconfig\.build\.json$/);
+  });
+
+  it('declares each package ESM-only, for Node 22.12 and up, with types and code from dist/ and a source condition', () => {
+    for (const dir of workspaces) {
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name: string;
+        type: string;
+        engines: Record<string, string>;
+        sideEffects: boolean;
+        files: string[];
+        exports: Record<string, Record<string, string> | string>;
+      };
+      assert.equal(manifest.type, 'module', dir);
+      assert.equal(manifest.engines['node'], '>=22.12', dir);
+      assert.equal(manifest.sideEffects, false, dir);
+      assert.ok(manifest.files.includes('dist'), dir);
+      assert.ok(existsSync(join(dir, 'README.md')), `${dir}/README.md`);
+      assert.ok(manifest.name in pkg.dependencies, `the service depends on ${manifest.name}`);
+      for (const [subpath, target] of Object.entries(manifest.exports)) {
+        if (typeof target === 'string') continue;
+        // The custom condition comes first, so that tsx and TypeScript (customConditions) read the source.
+        assert.deepEqual(Object.keys(target), ['source', 'types', 'default'], `${dir} ${subpath}`);
+        assert.match(target['types'] ?? '', /^\.\/dist\/[\w-]+\.d\.ts$/);
+        assert.match(target['default'] ?? '', /^\.\/dist\/[\w-]+\.js$/);
+        assert.ok(existsSync(join(dir, target['source'] ?? '')), `${dir} ${subpath}: ${target['source']}`);
+      }
+    }
   });
 
   it('lists every package that src/ imports at run time under dependencies, since the image omits devDependencies', () => {
@@ -110,10 +155,15 @@ describe('the production install', () => {
     dir = mkdtempSync(join(tmpdir(), 'product-service-production-'));
     cpSync('package.json', join(dir, 'package.json'));
     cpSync('package-lock.json', join(dir, 'package-lock.json'));
+    for (const workspace of workspaces) cpSync(join(workspace, 'package.json'), join(dir, workspace, 'package.json'));
     execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {
       cwd: dir,
       stdio: 'ignore',
     });
+    // As the image's build stage: the packages (tsc -b), whose dist/ the runtime stage ships, then the service.
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-b', ...workspaces]);
+    for (const workspace of workspaces)
+      cpSync(join(workspace, 'dist'), join(dir, workspace, 'dist'), { recursive: true });
     execFileSync(process.execPath, [
       'node_modules/typescript/bin/tsc',
       '-p',

@@ -126,3 +126,28 @@ describe('refused tokens', () => {
     });
   }
 });
+describe('HTTP answers when keys cannot be had', () => {
+  let jwks: JwksServer;
+  before(async () => {
+    jwks = await startJwksServer();
+    jwks.behave('fail');
+  });
+  after(() => jwks.close());
+
+  it('answers 503 with Retry-After, not 401, when the issuer is down and nothing is cached; /ready says 503', async () => {
+    const running = await startService(configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]));
+    try {
+      const key = await makeKey();
+      const response = await fetch(`${running.url}/anything`, { headers: bearer(await jwks.sign(key)) });
+      assert.equal(response.status, 503);
+      assert.match(response.headers.get('retry-after') ?? '', /^\d+$/);
+      assert.equal(((await response.json()) as { error: string }).error, 'temporarily_unavailable');
+      const ready = await fetch(`${running.url}/ready`);
+      assert.equal(ready.status, 503);
+      jwks.behave('ok');
+      jwks.publish([key]);
+    } finally {
+      await running.close();
+    }
+  });
+});

@@ -9,7 +9,7 @@ import { fetchToken } from './support/service.js';
 // What ECS does on a deployment or scale-in: SIGTERM to the real process, in the middle of a request.
 describe('graceful shutdown', () => {
   it('on SIGTERM stops accepting, finishes the request in flight, closes everything and exits 0', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/local/main.ts'], {
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/local/main.ts'], {
       env: { ...process.env, PORT: '0', LOCAL_ISSUER_PORT: '0', LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -63,7 +63,7 @@ describe('graceful shutdown', () => {
 
 describe('graceful shutdown under keep-alive load', () => {
   it('drops no request: in-flight answers say Connection: close, idle connections are closed, nothing is reset', async (t) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/local/main.ts'], {
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/local/main.ts'], {
       env: { ...process.env, PORT: '0', LOCAL_ISSUER_PORT: '0', LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'ignore'],
     });

@@ -15,7 +15,7 @@ async function occupiedPort(): Promise<{ port: number; server: Server }> {
 
 /** Runs `src/server.ts` to its exit; what it wrote to stderr and its exit code. */
 function runToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/local/main.ts'], {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/local/main.ts'], {
     env: { ...process.env, LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -37,7 +37,7 @@ describe('start-up', () => {
   // oidc-provider and the AWS SDK each print a notice on a Node release they no longer support (Node 20 drew both).
   it('runs on Node 24 LTS and prints nothing on stderr: start, a token, a write, a read, SIGTERM', async () => {
     assert.ok(Number(process.versions.node.split('.')[0]) >= 24, `npm test runs on Node 24, not ${process.version}`);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/local/main.ts'], {
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/local/main.ts'], {
       env: { ...process.env, PORT: '0', LOCAL_ISSUER_PORT: '0', LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

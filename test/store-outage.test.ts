@@ -141,7 +141,7 @@ describe('when no AWS credentials can be had', () => {
     const env: NodeJS.ProcessEnv = Object.fromEntries(
       Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')),
     );
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/server.ts'], {
       env: {
         ...env,
         HOME: mkdtempSync(join(tmpdir(), 'no-credentials-')), // no ~/.aws to find

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { publicAccess } from '../auth/index.js';
+import { publicAccess } from '@product-service/bearer';
 import type { Route } from './route.js';
 
 const assetsDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));

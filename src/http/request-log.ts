@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import type { AuthState } from '../auth/index.js';
+import type { AuthState } from '@product-service/bearer-koa';
 
 const requestIdPattern = /^[\w.:-]{1,128}$/;
 

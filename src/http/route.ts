@@ -1,6 +1,7 @@
 import { METHODS } from 'node:http';
 import { Router, type RouterMiddleware } from '@koa/router';
-import type { Access, AuthState, PolicyRule } from '../auth/index.js';
+import type { Access, PolicyRule } from '@product-service/bearer';
+import type { AuthState } from '@product-service/bearer-koa';
 
 export type RouteMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 

@@ -9,7 +9,7 @@ import {
   type Service,
   type ServiceOptions,
 } from '../app.js';
-import { cognitoIssuer } from '../auth/index.js';
+import { cognito } from '@product-service/bearer';
 import type { Config } from '../config.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { localClientConfig, startLocalDynamo } from './dynamodb.js';
@@ -84,7 +84,7 @@ export async function createLocalService(config: Config, options: ServiceOptions
       auth: {
         ...config.auth,
         issuers: [
-          cognitoIssuer({ userPoolId: local.userPoolId, issuerBaseUrl, clientIds: [local.clientId, localWebClientId] }),
+          cognito({ userPoolId: local.userPoolId, issuerBaseUrl, clientIds: [local.clientId, localWebClientId] }),
         ],
       },
     };

@@ -1,7 +1,8 @@
 import type { RouterContext } from '@koa/router';
 import coBody from 'co-body';
 import type { z } from 'zod';
-import { forPeopleInGroups, requireScopes, type AuthState } from '../auth/index.js';
+import { forPeopleInGroups, requireScopes } from '@product-service/bearer';
+import type { AuthState } from '@product-service/bearer-koa';
 import { HttpProblem } from '../http/errors.js';
 import type { Answer, Route } from '../http/route.js';
 import type { CursorCodec } from './cursor.js';

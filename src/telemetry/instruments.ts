@@ -4,7 +4,7 @@
 import { METHODS } from 'node:http';
 import { trace, type Attributes } from '@opentelemetry/api';
 import { match } from 'path-to-regexp';
-import type { RefusalReason } from '../auth/index.js';
+import type { RefusalReason } from '@product-service/bearer';
 import type { Route } from '../http/route.js';
 import type { TelemetrySdk } from './sdk.js';
 import type { Telemetry } from './telemetry.js';
@@ -144,7 +144,7 @@ export function createTelemetry(sdk: TelemetrySdk): Telemetry {
       };
     },
 
-    observe({ authCounters, verifier, drainer }) {
+    observe({ authCounters, authenticator, drainer }) {
       // Read at collection from the very counters /metrics shows: the numbers agree, and a request pays nothing.
       meter
         .createObservableCounter('product_service.auth.refusals', {
@@ -162,7 +162,7 @@ export function createTelemetry(sdk: TelemetrySdk): Telemetry {
           description: 'Uses of a key set past its maximum age while its issuer failed (stale-if-error)',
         })
         .addCallback((result) => {
-          result.observe(verifier.issuers.reduce((sum, { keySet }) => sum + keySet.stats.staleUses, 0));
+          result.observe(authenticator.issuers.reduce((sum, { keySet }) => sum + keySet.stats.staleUses, 0));
         });
       meter
         .createObservableGauge('product_service.outbox.pending', {

@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Middleware } from 'koa';
-import type { AuthCounters, AuthState, KeySetEvent, Verifier } from '../auth/index.js';
+import type { Authenticator, KeySetEvent } from '@product-service/bearer';
+import type { AuthCounters, AuthState } from '@product-service/bearer-koa';
 import type { Route } from '../http/route.js';
 import type { EventPublisher, OutboxDrainer } from '../products/events.js';
 import type { ConflictOutcome } from '../products/service.js';
@@ -19,7 +20,7 @@ export interface Telemetry {
   /** Values read when metrics are collected: refusals by reason, stale key uses, the outbox backlog. */
   observe(sources: {
     readonly authCounters: AuthCounters;
-    readonly verifier: Pick<Verifier, 'issuers'>;
+    readonly authenticator: Pick<Authenticator, 'issuers'>;
     readonly drainer: Pick<OutboxDrainer, 'backlog'>;
   }): void;
   /** Exports what is buffered and stops the SDK. */

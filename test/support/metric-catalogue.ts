@@ -98,8 +98,8 @@ const outcomes: Record<string, string[]> = {
   'product_service.events.published': ['published', 'failed'],
 };
 
-/** The closed set of refusal reasons, as src/auth/errors.ts declares the RefusalReason union. */
-export function refusalReasons(path = 'src/auth/errors.ts'): string[] {
+/** The closed set of refusal reasons, as packages/bearer/src/refusals.ts declares the RefusalReason union. */
+export function refusalReasons(path = 'packages/bearer/src/refusals.ts'): string[] {
   const union = /export type RefusalReason =([^;]+);/.exec(readFileSync(path, 'utf8'))?.[1] ?? '';
   return [...union.matchAll(/\|\s*'([a-z_]+)'/g)].map((match) => match[1] ?? '');
 }

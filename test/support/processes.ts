@@ -6,7 +6,7 @@ export type Child = ChildProcessByStdio<null, Readable, null>;
 
 /** Runs a TypeScript entry point in its own Node process, its stdout piped to the caller. */
 export function spawnTs(entry: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Child {
-  return spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+  return spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry, ...args], {
     stdio: ['ignore', 'pipe', 'ignore'],
     env: { ...process.env, ...env },
   });

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { createService, type Service, type ServiceOptions } from '../../src/app.js';
 import { createLocalService, type LocalService } from '../../src/local/service.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { cognitoIssuer, type IssuerConfig } from '../../src/auth/index.js';
+import { cognito, type IssuerConfig } from '@product-service/bearer';
 
 export interface RunningService {
   readonly url: string;
@@ -24,7 +24,7 @@ export function configTrusting(issuers: readonly IssuerConfig[]): Config {
 }
 
 export function cognitoAt(baseUrl: string, userPoolId: string, extra: Partial<IssuerConfig> = {}): IssuerConfig {
-  return { ...cognitoIssuer({ userPoolId, issuerBaseUrl: baseUrl }), ...extra };
+  return { ...cognito({ userPoolId, issuerBaseUrl: baseUrl, clientIds: null }), ...extra };
 }
 
 export async function startService(

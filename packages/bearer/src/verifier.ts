@@ -1,9 +1,12 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
-import type { CryptoKey, JWTPayload, JWTVerifyOptions } from 'jose';
-import { AuthRefusal, type RefusalReason } from './errors.js';
-import { createKeySet, type KeySet, type KeySetEvent, type KeySetOptions } from './key-set.js';
-import { fetchJson } from './fetch-json.js';
+import type { CryptoKey, FlattenedJWSInput, JWSHeaderParameters, JWTPayload, JWTVerifyOptions } from 'jose';
+import { defaults, supportedAlgorithms } from './defaults.js';
+import { fetchJson, type Fetch } from './fetch-json.js';
+import { oidcClaims, type IssuerConfig } from './issuers.js';
+import { createKeySet, createStaticKeySet, type KeySet, type KeySetEvent, type KeySetView } from './key-set.js';
+import type { Principal } from './principal.js';
+import { Refused, refused, type RefusalReason } from './refusals.js';
 import {
   compileClaimRules,
   hasFastScheme,
@@ -14,60 +17,6 @@ import {
   type SignatureKey,
 } from './signature.js';
 import { decodeJsonPart } from './token-parts.js';
-
-/** Asymmetric JWS algorithms only: a verifier that holds public keys must never accept HMAC or `none` (RFC 8725 §2.1, §3.1). */
-export const supportedAlgorithms = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-] as const;
-export type Algorithm = (typeof supportedAlgorithms)[number];
-
-export type TokenUse = 'access' | 'id';
-
-export interface CognitoRules {
-  /** Which Cognito token kinds are accepted; access tokens only, unless an issuer says otherwise. */
-  readonly tokenUse: readonly TokenUse[];
-  /** App clients allowed: matched against `client_id` (access tokens) or `aud` (ID tokens). `undefined`: any. */
-  readonly clientIds: readonly string[] | undefined;
-}
-
-export interface IssuerConfig {
-  /** The exact `iss` value (RFC 8725 §3.8). */
-  readonly issuer: string;
-  /** Further exact `iss` values signed by the same keys (Cognito's `issuer-cognito-idp` form). */
-  readonly alternateIssuers?: readonly string[];
-  /** The JWKS location; when absent it is read from the issuer's OIDC discovery document. */
-  readonly jwksUri?: string;
-  readonly algorithms?: readonly Algorithm[];
-  /** Required `aud` (any of) for OIDC issuers; Cognito access tokens carry none. */
-  readonly audience?: readonly string[];
-  /** Required `typ` header, e.g. `at+jwt` for RFC 9068 issuers (RFC 8725 §3.11). */
-  readonly typ?: string;
-  readonly cognito?: CognitoRules;
-  readonly keySet?: Omit<KeySetOptions, 'jwksUri' | 'onEvent'>;
-}
-
-export interface Principal {
-  readonly subject: string;
-  readonly clientId: string | undefined;
-  readonly scopes: readonly string[];
-  readonly groups: readonly string[];
-  /** A person's username (Cognito's `username`, or `cognito:username` in an ID token); none for a machine client. */
-  readonly username: string | undefined;
-  readonly issuer: string;
-  readonly tokenUse: TokenUse | undefined;
-  readonly expiresAt: number;
-  readonly claims: Readonly<JWTPayload>;
-}
 
 export interface VerifierOptions {
   readonly issuers: readonly IssuerConfig[];
@@ -85,6 +34,9 @@ export interface VerifierOptions {
    * of their issuer's key set. `false` turns the cache off.
    */
   readonly tokenCache?: { readonly maxEntries: number } | false;
+  /** The `fetch` for JWKS and discovery documents (jose's `customFetch`): the global one by default. */
+  readonly fetch?: Fetch;
+  /** Epoch milliseconds; `Date.now` by default. */
   readonly now?: () => number;
   /**
    * Who checks the signature: node:crypto's one-shot `crypto.verify` on the key jose selected (the default, about
@@ -104,18 +56,20 @@ export interface VerifierStats {
 
 export interface IssuerState {
   readonly issuer: string;
-  readonly keySet: KeySet;
+  readonly keySet: KeySetView;
 }
 
+/** A token's verdict: who it speaks for, or why it is refused. */
+export type Verdict = Principal | Refused;
+
 export interface Verifier {
-  verify(token: string): Promise<Principal>;
   /**
-   * The answer `verify` would give, when it needs no I/O and no async step: a token verified before (unexpired, its
-   * key set usable and unchanged), or a new one whose key jose already selected, checked at once. A refusal is
-   * returned, not thrown. `undefined` when only `verify` can answer: a kid not selected yet in this key set, a token
-   * for jose's path, or a revocation hook, which must see every request. Lets a request pass without a promise.
+   * Verifies a bearer token. Answers at once (no promise) when no I/O is needed: a token verified before (unexpired,
+   * its key set usable and unchanged), a token refused before any key is needed, or one whose key was already
+   * selected, checked by node:crypto. Otherwise (a kid not selected yet, jose's path, a revocation hook) a promise.
+   * The token is parsed once either way.
    */
-  verifyNow(token: string): Principal | AuthRefusal | undefined;
+  check(token: string): Verdict | Promise<Verdict>;
   /** Fill every key set, so that the first request does not pay for the fetch. Rejects if one cannot be had. */
   warmUp(): Promise<void>;
   /** True when every issuer has a usable key set. */
@@ -136,6 +90,8 @@ interface CachedToken {
 interface Trusted {
   readonly config: IssuerConfig;
   readonly keySet: KeySet;
+  /** jose's key resolver over the key set, for the tokens jose verifies. */
+  readonly getKey: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
   /** jose's options for this issuer; the claim rules among them are also what node:crypto's path checks. */
   readonly options: JWTVerifyOptions & ClaimRules;
   readonly checkClaims: ClaimCheck;
@@ -162,34 +118,51 @@ interface Parsed {
   readonly fastAlg: string | undefined;
 }
 
+/** A key set's refusal, carried through jose's resolver (which can only throw) back to the verifier. */
+class KeyRefusal extends Error {
+  constructor(readonly refused: Refused) {
+    super(refused.reason);
+  }
+}
+
 const base64urlToken = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
+/**
+ * Token → principal or refusal, for every configured issuer: the issuer's key set (remote, discovered or static),
+ * jose's checks (node:crypto's signature path where it gives the same verdict), the issuer's claims mapping, and a
+ * cache of verified tokens tied to the key set generation.
+ */
 export function createVerifier(options: VerifierOptions): Verifier {
   if (options.issuers.length === 0) throw new TypeError('at least one issuer must be configured');
-  const clockTolerance = options.clockToleranceSec ?? 5;
-  const maxTokenBytes = options.maxTokenBytes ?? 8 * 1024;
+  const clockTolerance = options.clockToleranceSec ?? defaults.clockToleranceSec;
+  const maxTokenBytes = options.maxTokenBytes ?? defaults.maxTokenBytes;
   const now = options.now ?? Date.now;
   const signatureCheck = options.signatureCheck ?? 'node';
+  const { isRevoked } = options;
 
   const byIssuer = new Map<string, Trusted>();
   const trusted = options.issuers.map((config) => {
-    const algorithms = config.algorithms ?? ['RS256'];
+    const algorithms = config.algorithms ?? defaults.algorithms;
     for (const alg of algorithms) {
       if (!(supportedAlgorithms as readonly string[]).includes(alg)) {
         throw new TypeError(`algorithm ${alg} is not an asymmetric JWS algorithm`);
       }
     }
     const accepted = [config.issuer, ...(config.alternateIssuers ?? [])];
-    const keySet = createKeySet({
-      ...config.keySet,
-      now,
-      jwksUri: config.jwksUri ?? ((signal) => discoverJwksUri(config.issuer, signal)),
-      onEvent: (event) => options.onKeySetEvent?.(config.issuer, event),
-    });
+    const fetchImpl = options.fetch ?? fetch;
+    const keySet = config.jwks
+      ? createStaticKeySet(config.jwks, now)
+      : createKeySet({
+          ...config.keySet,
+          now,
+          fetch: fetchImpl,
+          jwksUri: config.jwksUri ?? ((signal, fetcher) => discoverJwksUri(config.issuer, signal, fetcher)),
+          onEvent: (event) => options.onKeySetEvent?.(config.issuer, event),
+        });
     const claimRules = {
       issuer: accepted,
       algorithms: [...algorithms],
-      requiredClaims: ['exp'],
+      requiredClaims: [...new Set(['exp', ...(config.requiredClaims ?? [])])],
       clockTolerance,
       ...(config.audience ? { audience: [...config.audience] } : {}),
       ...(config.typ ? { typ: config.typ } : {}),
@@ -198,6 +171,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const entry: Trusted = {
       config,
       keySet,
+      async getKey(header, token) {
+        const key = await keySet.select(header, token);
+        if (key instanceof Refused) throw new KeyRefusal(key);
+        return key;
+      },
       signatureKeys: { generation: -1, byAlg: new Map() },
       fastAlgorithms: new Set(algorithms.filter((alg) => hasFastScheme(alg))),
       options: claimRules,
@@ -210,7 +188,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return entry;
   });
 
-  const cacheSize = options.tokenCache === false ? 0 : (options.tokenCache?.maxEntries ?? 10_000);
+  const cacheSize = options.tokenCache === false ? 0 : (options.tokenCache?.maxEntries ?? defaults.tokenCacheSize);
   const cache = cacheSize > 0 ? new LRUCache<string, CachedToken>({ max: cacheSize }) : undefined;
   const stats: VerifierStats = {
     tokenCacheHits: 0,
@@ -219,38 +197,32 @@ export function createVerifier(options: VerifierOptions): Verifier {
     joseSignatureChecks: 0,
   };
 
-  async function verify(token: string): Promise<Principal> {
+  function check(token: string): Verdict | Promise<Verdict> {
     // Checked before any decoding, so that a huge token costs us nothing but its length.
-    if (token.length > maxTokenBytes) throw new AuthRefusal('token_too_large');
-    let principal = remembered(token);
-    if (!principal) {
-      if (cache) stats.tokenCacheMisses += 1;
-      principal = await verifyAndRemember(token);
-    }
-    if (options.isRevoked && (await options.isRevoked(principal))) throw new AuthRefusal('revoked');
-    return principal;
+    if (token.length > maxTokenBytes) return refused('token_too_large');
+    const known = remembered(token);
+    if (known) return isRevoked ? revocation(known) : known;
+    if (cache) stats.tokenCacheMisses += 1;
+    const parsed = parse(token);
+    if (parsed instanceof Refused) return parsed;
+    const verdict = verifyParsed(parsed);
+    if (!isRevoked) return verdict;
+    return Promise.resolve(verdict).then((v) => (v instanceof Refused ? v : revocation(v)));
   }
 
-  function verifyNow(token: string): Principal | AuthRefusal | undefined {
-    if (options.isRevoked) return undefined;
-    if (token.length > maxTokenBytes) return new AuthRefusal('token_too_large');
-    const principal = remembered(token);
-    if (principal) return principal;
-    // jose verifies every new token then, asynchronously: nothing more can be answered here.
-    if (signatureCheck === 'jose') return undefined;
-    let answer: Principal | AuthRefusal;
-    try {
-      const parsed = parse(token);
-      const key = knownSignatureKey(parsed);
-      // Left to verify(), which counts the miss then.
-      if (!key) return undefined;
-      answer = verifyWithKey(parsed, key);
-    } catch (error) {
-      if (!(error instanceof AuthRefusal)) throw error;
-      answer = error;
-    }
-    if (cache) stats.tokenCacheMisses += 1;
-    return answer;
+  /** The revocation hook sees every request, remembered tokens included. */
+  async function revocation(principal: Principal): Promise<Verdict> {
+    return (await isRevoked?.(principal)) ? refused('revoked') : principal;
+  }
+
+  /**
+   * A key set may be used now: fresh, or stale within stale-if-error. Past its maximum age the verifier starts one
+   * refresh in the background (the key set's `revalidate`) and answers from the held set meanwhile.
+   */
+  function usable(keySet: KeySet): boolean {
+    const state = keySet.state();
+    if (state === 'stale') keySet.revalidate();
+    return state !== 'unusable';
   }
 
   /**
@@ -260,7 +232,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
    */
   function stillValid(cached: CachedToken): boolean {
     const { keySet } = cached.entry;
-    return now() < cached.validUntil && keySet.generation() === cached.generation && keySet.usable();
+    return now() < cached.validUntil && keySet.generation() === cached.generation && usable(keySet);
   }
 
   /** The exact token string is the key, so no two tokens can ever share an entry (cf. GHSA-rp9m-7r4c-75qg). */
@@ -276,26 +248,32 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /** Every check that needs no key, in the order that costs an attacker's token the least. */
-  function parse(token: string): Parsed {
+  function parse(token: string): Parsed | Refused {
     // Three base64url parts, checked once here: the decoders below rely on it.
-    if (!base64urlToken.test(token)) throw new AuthRefusal('malformed_token');
+    if (!base64urlToken.test(token)) return refused('malformed_token');
     const [headerPart = '', payloadPart = '', signaturePart = ''] = token.split('.');
     // No base64 text is one character past a multiple of four: jose refuses such a part, and a lenient decoder
     // (Buffer's) would drop the extra character, accepting a token jose refuses.
     if (headerPart.length % 4 === 1 || payloadPart.length % 4 === 1 || signaturePart.length % 4 === 1) {
-      throw new AuthRefusal('malformed_token');
+      return refused('malformed_token');
     }
     const header = decodeJsonPart(headerPart);
+    if (header instanceof Refused) return header;
     const claims = decodeJsonPart(payloadPart);
+    if (claims instanceof Refused) return claims;
     // We implement no JWS extensions, so any `crit` entry is one we do not understand (RFC 7515 §4.1.11).
-    if (header['crit'] !== undefined) throw new AuthRefusal('malformed_token');
+    if (header['crit'] !== undefined) return refused('malformed_token');
     // The issuer picks which configured key set to use; a token can never point us at a URL of its own, so the
     // `jku`, `x5u`, `x5c` and `jwk` headers are never consulted (RFC 8725 §3.10, CVE-2018-0114).
     const iss = claims['iss'];
     const entry = typeof iss === 'string' ? byIssuer.get(iss) : undefined;
-    if (!entry) throw new AuthRefusal('wrong_issuer');
+    if (!entry) return refused('wrong_issuer');
     const kid = header['kid'];
-    if (typeof kid !== 'string' || entry.keySet.refusesWithoutFetch(kid)) throw new AuthRefusal('unknown_kid');
+    if (typeof kid !== 'string') return refused('unknown_kid');
+    if (entry.keySet.refusesWithoutFetch(kid)) {
+      entry.keySet.countCooldownRefusal();
+      return refused('unknown_kid');
+    }
     // node:crypto checks the signature when it can do exactly what jose would (an allowed alg it has a scheme for,
     // the key jose selects, fit for that alg as it is); otherwise jose verifies the token and says why it refuses.
     const alg = header['alg'];
@@ -304,47 +282,66 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return { token, headerPart, payloadPart, signaturePart, header, claims, entry, kid, fastAlg };
   }
 
-  async function verifyAndRemember(token: string): Promise<Principal> {
-    const parsed = parse(token);
-    const key = parsed.fastAlg === undefined ? undefined : (knownSignatureKey(parsed) ?? (await selectKey(parsed)));
+  /** At once when node:crypto has the key already; else after the key set's selection, or by jose. */
+  function verifyParsed(parsed: Parsed): Verdict | Promise<Verdict> {
+    if (parsed.fastAlg === undefined) return verifyWithJose(parsed);
+    const key = knownSignatureKey(parsed);
     if (key) return verifyWithKey(parsed, key);
+    return selectKey(parsed).then((selected) => {
+      if (selected instanceof Refused) return selected;
+      return selected ? verifyWithKey(parsed, selected) : verifyWithJose(parsed);
+    });
+  }
+
+  async function verifyWithJose(parsed: Parsed): Promise<Verdict> {
     stats.joseSignatureChecks += 1;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, parsed.entry.keySet.getKey, {
+      ({ payload } = await jwtVerify(parsed.token, parsed.entry.getKey, {
         ...parsed.entry.options,
         currentDate: new Date(now()),
       }));
     } catch (error) {
-      throw toRefusal(error);
+      return toRefusal(error);
     }
     return accept(parsed, payload);
   }
 
   /** node:crypto's signature check and jose's claim checks, at once. */
-  function verifyWithKey(parsed: Parsed, key: SignatureKey): Principal {
+  function verifyWithKey(parsed: Parsed, key: SignatureKey): Verdict {
     stats.nodeSignatureChecks += 1;
     const { token, headerPart, payloadPart, signaturePart, entry } = parsed;
     if (!signatureHolds(key, token.slice(0, headerPart.length + 1 + payloadPart.length), signaturePart)) {
-      throw new AuthRefusal('bad_signature');
+      return refused('bad_signature');
     }
     try {
       entry.checkClaims(parsed.header, parsed.claims, now());
     } catch (error) {
-      throw toRefusal(error);
+      return toRefusal(error);
     }
     return accept(parsed, parsed.claims);
   }
 
-  /** The checks of our own after jose's, the principal, and the cache entry. */
-  function accept(parsed: Parsed, payload: JWTPayload): Principal {
+  /** The checks of our own after jose's, the issuer's claims mapping, and the cache entry. */
+  function accept(parsed: Parsed, payload: JWTPayload): Verdict {
     const { entry } = parsed;
     const generation = entry.keySet.generation();
     const nowSec = Math.floor(now() / 1000);
-    if (typeof payload.iat === 'number' && payload.iat > nowSec + clockTolerance) {
-      throw new AuthRefusal('issued_in_future');
-    }
-    const principal = toPrincipal(payload, entry.config);
+    if (typeof payload.iat === 'number' && payload.iat > nowSec + clockTolerance) return refused('issued_in_future');
+    const mapped = (entry.config.claims ?? oidcClaims)(payload);
+    if (typeof mapped === 'string') return refused(mapped);
+    if (typeof mapped.subject !== 'string' || mapped.subject.length === 0) return refused('claims_invalid');
+    const principal: Principal = {
+      subject: mapped.subject,
+      clientId: mapped.clientId,
+      scopes: mapped.scopes ?? [],
+      groups: mapped.groups ?? [],
+      username: mapped.username,
+      issuer: entry.config.issuer,
+      tokenUse: mapped.tokenUse,
+      expiresAt: payload.exp ?? 0,
+      claims: payload,
+    };
     if (cache && typeof payload.exp === 'number') {
       const maxAgeEnd =
         options.maxTokenAgeSec !== undefined && typeof payload.iat === 'number'
@@ -363,24 +360,28 @@ export function createVerifier(options: VerifierOptions): Verifier {
   /** A key selected before for this alg and kid, while its key set is unchanged and usable (which also revalidates). */
   function knownSignatureKey({ entry, fastAlg, kid }: Parsed): SignatureKey | undefined {
     const { signatureKeys, keySet } = entry;
-    if (fastAlg === undefined || signatureKeys.generation !== keySet.generation() || !keySet.usable()) return undefined;
+    if (fastAlg === undefined || signatureKeys.generation !== keySet.generation() || !usable(keySet)) return undefined;
     return signatureKeys.byAlg.get(fastAlg)?.get(kid);
   }
 
-  /** jose's selection (createLocalJWKSet: kid, kty for alg, use, key_ops), then the node:crypto form of its key. */
-  async function selectKey(parsed: Parsed): Promise<SignatureKey | undefined> {
+  /**
+   * jose's selection (createLocalJWKSet: kid, kty for alg, use, key_ops), then the node:crypto form of its key;
+   * `undefined` when node:crypto cannot use the key as jose would, so that jose verifies the token.
+   */
+  async function selectKey(parsed: Parsed): Promise<SignatureKey | Refused | undefined> {
     const { entry, fastAlg, kid, header } = parsed;
     if (fastAlg === undefined) return undefined;
-    let selected: CryptoKey;
+    let selected: CryptoKey | Refused;
     try {
-      selected = await entry.keySet.getKey(header, {
+      selected = await entry.keySet.select(header, {
         protected: parsed.headerPart,
         payload: parsed.payloadPart,
         signature: parsed.signaturePart,
       });
     } catch (error) {
-      throw toRefusal(error);
+      return toRefusal(error);
     }
+    if (selected instanceof Refused) return selected;
     const key = signatureKeyFor(fastAlg, selected);
     if (!key) return undefined;
     const { signatureKeys } = entry;
@@ -396,8 +397,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   return {
-    verify,
-    verifyNow,
+    check,
     async warmUp() {
       await Promise.all(trusted.map((entry) => entry.keySet.refresh()));
     },
@@ -407,79 +407,40 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 }
 
-function toPrincipal(payload: JWTPayload, config: IssuerConfig): Principal {
-  const tokenUse = payload['token_use'];
-  const clientIdClaim = payload['client_id'];
-  const scope = payload['scope'];
-  const groups = payload['cognito:groups'];
-  const username = payload['username'] ?? payload['cognito:username'];
-  if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new AuthRefusal('claims_invalid');
-  if (scope !== undefined && typeof scope !== 'string') throw new AuthRefusal('claims_invalid');
-  if (clientIdClaim !== undefined && typeof clientIdClaim !== 'string') throw new AuthRefusal('claims_invalid');
-  // A username decides whether a person's rules apply, so a malformed one is refused rather than ignored.
-  if (username !== undefined && typeof username !== 'string') throw new AuthRefusal('claims_invalid');
-  if (groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string'))) {
-    throw new AuthRefusal('claims_invalid');
-  }
-
-  let use: TokenUse | undefined;
-  let clientId = clientIdClaim;
-  if (config.cognito) {
-    // Cognito signs ID and access tokens with the same keys; only `token_use` tells them apart.
-    if (tokenUse !== 'access' && tokenUse !== 'id') throw new AuthRefusal('wrong_token_use');
-    if (!config.cognito.tokenUse.includes(tokenUse)) throw new AuthRefusal('wrong_token_use');
-    use = tokenUse;
-    // Access tokens name their app client in `client_id`; ID tokens in `aud`.
-    clientId = use === 'access' ? clientIdClaim : typeof payload.aud === 'string' ? payload.aud : payload.aud?.[0];
-    const allowed = config.cognito.clientIds;
-    if (allowed !== undefined && (clientId === undefined || !allowed.includes(clientId))) {
-      throw new AuthRefusal('client_not_allowed');
-    }
-  }
-  return {
-    subject: payload.sub,
-    clientId,
-    scopes: typeof scope === 'string' ? scope.split(' ').filter((s) => s.length > 0) : [],
-    groups: groups ?? [],
-    username: typeof username === 'string' ? username : undefined,
-    issuer: config.issuer,
-    tokenUse: use,
-    expiresAt: payload.exp ?? 0,
-    claims: payload,
-  };
-}
-
-function toRefusal(error: unknown): AuthRefusal {
-  if (error instanceof AuthRefusal) return error;
-  if (error instanceof joseErrors.JWTExpired) {
-    return new AuthRefusal(error.claim === 'iat' ? 'too_old' : 'expired');
-  }
+/** jose's errors (thrown by jose's path, or by the claim checks node:crypto's path shares) as refusal reasons. */
+function toRefusal(error: unknown): Refused {
+  if (error instanceof KeyRefusal) return error.refused;
+  if (error instanceof joseErrors.JWTExpired) return refused(error.claim === 'iat' ? 'too_old' : 'expired');
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    const byClaim: Record<string, RefusalReason> = {
-      iss: 'wrong_issuer',
-      aud: 'wrong_audience',
-      nbf: 'not_yet_valid',
-      iat: 'issued_in_future',
-      typ: 'wrong_type',
-    };
-    return new AuthRefusal(byClaim[error.claim] ?? 'claims_invalid');
+    // A required claim that is absent is a token of the wrong shape (RFC 9068 §2.2), whichever claim it is; `iss`
+    // and `aud` keep their own reasons, as before required claims were configurable.
+    if (error.reason === 'missing' && error.claim !== 'iss' && error.claim !== 'aud') return refused('claims_invalid');
+    return refused(byClaim[error.claim] ?? 'claims_invalid');
   }
   if (error instanceof joseErrors.JOSEAlgNotAllowed || error instanceof joseErrors.JOSENotSupported) {
-    return new AuthRefusal('bad_algorithm');
+    return refused('bad_algorithm');
   }
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return new AuthRefusal('bad_signature');
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return refused('bad_signature');
   if (error instanceof joseErrors.JWKSMultipleMatchingKeys || error instanceof joseErrors.JWKSNoMatchingKey) {
-    return new AuthRefusal('unknown_kid');
+    return refused('unknown_kid');
   }
   // JWSInvalid, JWTInvalid, and anything a hostile token can provoke inside a parser: the token is not usable.
-  return new AuthRefusal('malformed_token', { cause: error });
+  return refused('malformed_token');
 }
 
+const byClaim: Readonly<Record<string, RefusalReason>> = {
+  iss: 'wrong_issuer',
+  aud: 'wrong_audience',
+  nbf: 'not_yet_valid',
+  iat: 'issued_in_future',
+  typ: 'wrong_type',
+};
+
 /** OIDC discovery (OpenID Connect Discovery 1.0 §4): the document must name the very issuer we configured (§4.3). */
-async function discoverJwksUri(issuer: string, signal: AbortSignal): Promise<string> {
+async function discoverJwksUri(issuer: string, signal: AbortSignal, fetchImpl: Fetch): Promise<string> {
   const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
   // Within the key set's deadline (`signal`), which also bounds the JWKS fetch after it.
-  const document = await fetchJson(url, 256 * 1024, signal);
+  const document = await fetchJson(url, defaults.keySet.maxBytes, signal, fetchImpl);
   if (typeof document !== 'object' || document === null) throw new Error(`${url} is not a JSON object`);
   const { issuer: stated, jwks_uri: jwksUri } = document as { issuer?: unknown; jwks_uri?: unknown };
   if (stated !== issuer) throw new Error(`${url} names issuer ${String(stated)}, not ${issuer}`);

@@ -1,22 +1,22 @@
-import { AuthRefusal } from './errors.js';
+import { refused, type Refused } from './refusals.js';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Decodes one JWS part (header or payload), already known to be base64url, to a JSON object that names no member
- * twice, or refuses the token as malformed.
+ * twice, or the refusal `malformed_token`.
  */
-export function decodeJsonPart(part: string): Record<string, unknown> {
+export function decodeJsonPart(part: string): Record<string, unknown> | Refused {
   let text: string;
   let value: unknown;
   try {
     text = strictUtf8.decode(Buffer.from(part, 'base64url'));
     value = JSON.parse(text);
-  } catch (error) {
-    throw new AuthRefusal('malformed_token', { cause: error });
+  } catch {
+    return refused('malformed_token');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new AuthRefusal('malformed_token');
-  if (hasDuplicateMember(text, value)) throw new AuthRefusal('malformed_token');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return refused('malformed_token');
+  if (hasDuplicateMember(text, value)) return refused('malformed_token');
   return value as Record<string, unknown>;
 }
 

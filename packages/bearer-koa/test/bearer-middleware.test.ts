@@ -6,19 +6,26 @@ import { after, before, describe, it } from 'node:test';
 import Router from '@koa/router';
 import Koa from 'koa';
 import {
-  createAuthCounters,
-  createBearerAuth,
+  cognito,
+  createAuthenticator,
   createRoutePolicy,
-  createVerifier,
   publicAccess,
   requireAnyScope,
   requireScopes,
-  type AuthState,
-} from '../src/auth/index.js';
-import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
-import { bearer, cognitoAt } from './support/service.js';
+} from '@product-service/bearer';
+import { createAuthCounters, createBearerAuth, type AuthState } from '@product-service/bearer-koa';
+import {
+  cognitoClaims,
+  makeKey,
+  startJwksServer,
+  type JwksServer,
+  type TestKey,
+} from '../../../test/support/jwks-server.js';
 
-// src/auth/ on its own, as another service would lift it: a Koa app with a route policy of its own.
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+// The two packages as another service would use them, through their public exports: a Koa app with a route policy
+// of its own.
 describe('the bearer middleware with a route policy', () => {
   let jwks: JwksServer;
   let key: TestKey;
@@ -30,7 +37,10 @@ describe('the bearer middleware with a route policy', () => {
     jwks = await startJwksServer();
     key = await makeKey();
     jwks.publish([key]);
-    const verifier = createVerifier({ issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)] });
+    const authenticator = createAuthenticator({
+      issuers: [cognito({ userPoolId: jwks.userPoolId, issuerBaseUrl: jwks.baseUrl, clientIds: null })],
+      realm: 'items',
+    });
     const policy = createRoutePolicy([
       { method: 'GET', path: '/open', access: publicAccess },
       { method: 'GET', path: '/items/:id', access: requireScopes('items/read') },
@@ -44,7 +54,7 @@ describe('the bearer middleware with a route policy', () => {
       ctx.body = { subject: ctx.state.principal?.subject ?? null };
     };
     router.get('/open', ok).get('/items/:id', ok).post('/items', ok).get('/either', ok).get('/admins', ok);
-    app.use(createBearerAuth({ verifier, policy, realm: 'items', counters }));
+    app.use(createBearerAuth({ authenticator, policy, counters }));
     app.use(router.routes());
     server = app.listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => server.once('listening', resolve));

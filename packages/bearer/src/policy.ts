@@ -1,12 +1,17 @@
 import { pathToRegexp } from 'path-to-regexp';
 
-/** What a route needs. `authenticated` is any valid token; scopes are Cognito resource-server scopes. */
+/**
+ * What a route needs. `public`: nothing, the token is not even read. `optional`: a request without credentials is
+ * admitted anonymously, but credentials that are sent must be good. `authenticated`: a valid token, with the scopes
+ * and groups named (scopes as the issuer grants them: Cognito resource-server scopes, OAuth `scope`).
+ */
 export type Access =
   | { readonly kind: 'public' }
+  | { readonly kind: 'optional' }
   | {
       readonly kind: 'authenticated';
       readonly scopes?: { readonly allOf: readonly string[] } | { readonly anyOf: readonly string[] };
-      /** Cognito groups (`cognito:groups`), any of which admits the token. */
+      /** Groups (the principal's, as its issuer profile maps them), any of which admits the token. */
       readonly groups?: readonly string[];
       /**
        * Groups any of which a person (a token with a username) must be in; a machine client (client_credentials,
@@ -30,19 +35,29 @@ export interface RoutePolicy {
   readonly rules: readonly PolicyRule[];
 }
 
-export const publicAccess: Access = { kind: 'public' };
-export const authenticatedAccess: Access = { kind: 'authenticated' };
+/** No authentication: the token is not read. */
+export const publicAccess: Access = Object.freeze({ kind: 'public' });
+/** Any valid token. What a request that no rule names needs. */
+export const authenticatedAccess: Access = Object.freeze({ kind: 'authenticated' });
+/** Anonymous callers admitted (no principal); a token that is sent must be valid, or the request is refused. */
+export const optionalAccess: Access = Object.freeze({ kind: 'optional' });
 
+/** A valid token granting every one of `allOf`. */
 export function requireScopes(...allOf: string[]): Access {
   return { kind: 'authenticated', scopes: { allOf } };
 }
 
+/** A valid token granting at least one of `anyOf`. */
 export function requireAnyScope(...anyOf: string[]): Access {
   return { kind: 'authenticated', scopes: { anyOf } };
 }
 
 const none: readonly string[] = Object.freeze([]);
 
+/**
+ * A path policy, closed by default: the first rule whose method and path match gives the access; a request no rule
+ * names needs a valid token.
+ */
 export function createRoutePolicy(rules: readonly PolicyRule[]): RoutePolicy {
   // Only whether a rule matches matters here, not its parameters: a bare regular expression test per rule.
   const compiled = rules.map((rule) => ({ rule, pattern: pathToRegexp(rule.path).regexp }));
@@ -86,5 +101,5 @@ export function missingGroups(
 
 /** `access`, and for a person also membership of one of `groups` (machine clients keep `access` as it is). */
 export function forPeopleInGroups(access: Access, ...groups: string[]): Access {
-  return access.kind === 'public' ? access : { ...access, groupsForPeople: groups };
+  return access.kind === 'authenticated' ? { ...access, groupsForPeople: groups } : access;
 }

@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { AuthRefusal, createVerifier, type Verifier } from '../src/auth/index.js';
-import { createTestClock, type TestClock } from './support/clock.js';
-import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
-import { cognitoAt } from './support/service.js';
+import { createVerifier, type Verifier } from '../src/verifier.js';
+import { answerNow as answeredNow, verify } from './support/outcome.js';
+import {
+  cognitoAt,
+  cognitoClaims,
+  createTestClock,
+  makeKey,
+  startJwksServer,
+  type JwksServer,
+  type TestClock,
+  type TestKey,
+} from './support/issuers.js';
 
 describe('the verified-token cache', () => {
   let jwks: JwksServer;
@@ -32,20 +40,17 @@ describe('the verified-token cache', () => {
   });
   afterEach(() => jwks.close());
 
-  /** What verifyNow answers, without an async step: the subject, the refusal's reason, or undefined (verify must). */
-  const answerNow = (token: string, from: Verifier = verifier) => {
-    const answer = from.verifyNow(token);
-    return answer instanceof AuthRefusal ? answer.reason : answer?.subject;
-  };
+  /** What the verifier answers without an async step: the subject, the refusal's reason, or undefined (a promise). */
+  const answerNow = (token: string, from: Verifier = verifier) => answeredNow(from, token);
 
   const sign = (overrides: Record<string, unknown> = {}) =>
     jwks.sign(key, cognitoClaims(jwks.issuer, { iat: Math.floor(clock.now() / 1000), ...overrides }));
 
   it('makes a reused token nearly free: the second verification is a cache hit', async () => {
     const token = await sign();
-    await verifier.verify(token);
-    await verifier.verify(token);
-    await verifier.verify(token);
+    await verify(verifier, token);
+    await verify(verifier, token);
+    await verify(verifier, token);
     assert.deepEqual(
       { ...verifier.stats },
       { tokenCacheHits: 2, tokenCacheMisses: 1, nodeSignatureChecks: 1, joseSignatureChecks: 0 },
@@ -56,32 +61,32 @@ describe('the verified-token cache', () => {
   it('keys on the exact token, so two clients never share an entry', async () => {
     const a = await sign({ client_id: 'client-a', sub: 'client-a' });
     const b = await sign({ client_id: 'client-b', sub: 'client-b' });
-    assert.equal((await verifier.verify(a)).clientId, 'client-a');
-    assert.equal((await verifier.verify(b)).clientId, 'client-b');
-    assert.equal((await verifier.verify(a)).clientId, 'client-a');
+    assert.equal((await verify(verifier, a)).clientId, 'client-a');
+    assert.equal((await verify(verifier, b)).clientId, 'client-b');
+    assert.equal((await verify(verifier, a)).clientId, 'client-a');
   });
 
   it('never serves a token past its exp', async () => {
     const token = await sign({ exp: Math.floor(clock.now() / 1000) + 60 });
-    await verifier.verify(token);
+    await verify(verifier, token);
     clock.advance(70_000);
-    await assert.rejects(verifier.verify(token), { reason: 'expired' });
+    await assert.rejects(verify(verifier, token), { reason: 'expired' });
   });
 
   it('never serves a token whose key the issuer removed, once the key set is refreshed', async () => {
     const token = await sign({ exp: Math.floor(clock.now() / 1000) + 7200 });
-    await verifier.verify(token);
+    await verify(verifier, token);
     jwks.publish([await makeKey()]);
     clock.advance(11 * 60_000); // past the key set's maximum age: the next use refreshes it in the background
     const done = refreshed();
-    await verifier.verify(token);
+    await verify(verifier, token);
     await done;
-    await assert.rejects(verifier.verify(token), { reason: 'unknown_kid' });
+    await assert.rejects(verify(verifier, token), { reason: 'unknown_kid' });
   });
 
   it('never answers for a key set past stale-if-error: a cached token gets the same 503 as a new one', async () => {
     const token = await sign({ exp: Math.floor(clock.now() / 1000) + 3 * 3600 });
-    await verifier.verify(token);
+    await verify(verifier, token);
     jwks.behave('fail');
     clock.advance(11 * 60_000); // past the maximum age, within stale-if-error (1 h): the held set still counts
     const done = refreshed();
@@ -89,15 +94,15 @@ describe('the verified-token cache', () => {
     await done;
     clock.advance(60 * 60_000); // past stale-if-error: the service trusts no key set now
     assert.equal(answerNow(token), undefined, 'only verify() can answer, with its 503');
-    await assert.rejects(verifier.verify(token), { reason: 'keys_unavailable' });
-    await assert.rejects(verifier.verify(await sign()), { reason: 'keys_unavailable' });
+    await assert.rejects(verify(verifier, token), { reason: 'keys_unavailable' });
+    await assert.rejects(verify(verifier, await sign()), { reason: 'keys_unavailable' });
     assert.equal(verifier.ready(), false, 'readiness says the same');
   });
 
   it('answers a reused token without an async step only while that needs no I/O (verifyNow)', async () => {
     const token = await sign({ exp: Math.floor(clock.now() / 1000) + 7200 });
     assert.equal(answerNow(token), undefined, "its kid's key not selected yet: only verify() can answer");
-    await verifier.verify(token);
+    await verify(verifier, token);
     assert.equal(answerNow(token), 'test-client');
     assert.equal(answerNow(`${token}x`), 'bad_signature', 'keyed on the exact string: another token is checked anew');
     clock.advance(11 * 60_000); // past the key set's maximum age: answered at once, a refresh runs meanwhile
@@ -113,11 +118,11 @@ describe('the verified-token cache', () => {
     // The refresh's event fires before its own promise settles, so the fetch still counts as in flight: only
     // verify() can answer, and it refuses the removed key's token.
     assert.equal(answerNow(token), undefined, 'its key was removed');
-    await assert.rejects(verifier.verify(token), { reason: 'unknown_kid' });
+    await assert.rejects(verify(verifier, token), { reason: 'unknown_kid' });
   });
 
   it('checks a new token at once when its key was selected before in this key set, as verify() would', async () => {
-    await verifier.verify(await sign());
+    await verify(verifier, await sign());
     const fresh = await sign({ sub: 'another-client', client_id: 'another-client' });
     assert.equal(answerNow(fresh), 'another-client');
     assert.equal(verifier.stats.nodeSignatureChecks, 2, 'its signature was checked, not taken from the cache');
@@ -141,14 +146,14 @@ describe('the verified-token cache', () => {
       signatureCheck: 'jose',
     });
     const token = await sign();
-    await byJose.verify(token);
+    await verify(byJose, token);
     assert.equal(answerNow(await sign({ sub: 'another-client' }), byJose), undefined);
     assert.equal(answerNow(token, byJose), 'test-client');
   });
 
   it("never answers from the cache past the token's exp", async () => {
     const token = await sign({ exp: Math.floor(clock.now() / 1000) + 60 });
-    await verifier.verify(token);
+    await verify(verifier, token);
     clock.advance(61_000);
     assert.equal(answerNow(token), 'test-client', 'verified anew: within the 5 s clock tolerance');
     assert.equal(verifier.stats.tokenCacheHits, 0);
@@ -163,14 +168,14 @@ describe('the verified-token cache', () => {
       now: clock.now,
     });
     const token = await sign();
-    await revocable.verify(token);
+    await verify(revocable, token);
     assert.equal(answerNow(token, revocable), undefined);
   });
 
   it('never caches a refused token as accepted', async () => {
     const token = await sign({ token_use: 'id' });
-    await assert.rejects(verifier.verify(token), { reason: 'wrong_token_use' });
-    await assert.rejects(verifier.verify(token), { reason: 'wrong_token_use' });
+    await assert.rejects(verify(verifier, token), { reason: 'wrong_token_use' });
+    await assert.rejects(verify(verifier, token), { reason: 'wrong_token_use' });
     assert.equal(verifier.stats.tokenCacheHits, 0);
   });
 
@@ -181,18 +186,18 @@ describe('the verified-token cache', () => {
       now: clock.now,
     });
     const tokens = await Promise.all([sign({ jti: '1' }), sign({ jti: '2' }), sign({ jti: '3' })]);
-    for (const t of tokens) await small.verify(t);
-    await small.verify(tokens[0]);
+    for (const t of tokens) await verify(small, t);
+    await verify(small, tokens[0]);
     assert.equal(small.stats.tokenCacheHits, 0, 'the first token was evicted');
-    await small.verify(tokens[2]);
+    await verify(small, tokens[2]);
     assert.equal(small.stats.tokenCacheHits, 1);
   });
 
   it('can be turned off', async () => {
     const off = createVerifier({ issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)], tokenCache: false });
     const token = await sign();
-    await off.verify(token);
-    await off.verify(token);
+    await verify(off, token);
+    await verify(off, token);
     assert.deepEqual(
       { ...off.stats },
       { tokenCacheHits: 0, tokenCacheMisses: 0, nodeSignatureChecks: 2, joseSignatureChecks: 0 },

@@ -3,16 +3,18 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { base64url, SignJWT } from 'jose';
+import type { IssuerConfig } from '../src/issuers.js';
+import { createVerifier as createRealVerifier, type Verifier, type VerifierOptions } from '../src/verifier.js';
+import { outcome, verify } from './support/outcome.js';
 import {
-  createVerifier as createRealVerifier,
-  type IssuerConfig,
-  type Verifier,
-  type VerifierOptions,
-} from '../src/auth/index.js';
-import { createTestClock } from './support/clock.js';
-import { outcome } from './support/outcome.js';
-import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
-import { cognitoAt } from './support/service.js';
+  cognitoAt,
+  cognitoClaims,
+  createTestClock,
+  makeKey,
+  startJwksServer,
+  type JwksServer,
+  type TestKey,
+} from './support/issuers.js';
 
 const encode = (value: unknown): string => base64url.encode(JSON.stringify(value));
 const encodeText = (value: string): string => base64url.encode(value);
@@ -49,7 +51,7 @@ for (const signatureCheck of ['node', 'jose'] as const) {
     const claims = (overrides: Record<string, unknown> = {}) => cognitoClaims(jwks.issuer, overrides);
 
     it('accepts the control token: Cognito-shaped, signed by the published key', async () => {
-      const principal = await verifier.verify(await jwks.sign(key));
+      const principal = await verify(verifier, await jwks.sign(key));
       assert.equal(principal.clientId, 'test-client');
       assert.deepEqual(principal.scopes, ['products/read', 'products/write']);
       assert.equal(principal.tokenUse, 'access');
@@ -279,9 +281,13 @@ for (const signatureCheck of ['node', 'jose'] as const) {
       it('refuses a Cognito ID token, unless the issuer allows ID tokens; then checks aud against the clients', async () => {
         const idToken = await jwks.sign(key, claims({ token_use: 'id', aud: 'web-client' }));
         assert.equal(await outcome(verifier, idToken), 'wrong_token_use');
-        const cognito = { tokenUse: ['access', 'id'] as const, clientIds: ['web-client'] };
-        const both = createVerifier({ issuers: [{ ...issuer, cognito }], tokenCache: false });
-        const principal = await both.verify(idToken);
+        const both = createVerifier({
+          issuers: [
+            cognitoAt(jwks.baseUrl, jwks.userPoolId, { tokenUse: ['access', 'id'], clientIds: ['web-client'] }),
+          ],
+          tokenCache: false,
+        });
+        const principal = await verify(both, idToken);
         assert.equal(principal.clientId, 'web-client');
         assert.equal(principal.tokenUse, 'id');
         const other = await jwks.sign(key, claims({ token_use: 'id', aud: 'other-client' }));
@@ -300,7 +306,7 @@ for (const signatureCheck of ['node', 'jose'] as const) {
 
       it('refuses an access token of an app client outside the allow-list', async () => {
         const listed = createVerifier({
-          issuers: [{ ...issuer, cognito: { tokenUse: ['access'], clientIds: ['mobile-app'] } }],
+          issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId, { clientIds: ['mobile-app'] })],
           tokenCache: false,
         });
         assert.equal(await outcome(listed, await jwks.sign(key)), 'client_not_allowed');

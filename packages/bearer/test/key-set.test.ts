@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { createKeySet, createVerifier, type KeySetEvent, type Verifier } from '../src/auth/index.js';
-import { createTestClock, type TestClock } from './support/clock.js';
+import { afterEach, before, beforeEach, describe, it } from 'node:test';
+import { createKeySet, type KeySetEvent } from '../src/key-set.js';
+import { createVerifier, type Verifier } from '../src/verifier.js';
 import { outcome } from './support/outcome.js';
-import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
-import { bearer, cognitoAt, configTrusting, startService } from './support/service.js';
+import {
+  cognitoAt,
+  cognitoClaims,
+  createTestClock,
+  makeKey,
+  startJwksServer,
+  type JwksServer,
+  type TestClock,
+  type TestKey,
+} from './support/issuers.js';
 
 // Against a real local HTTP JWKS server that the test controls, with a clock the test moves.
 describe('the key set', () => {
@@ -254,31 +262,5 @@ describe('the key set', () => {
     await verifier.warmUp();
     assert.equal(jwks.discoveryRequests(), 1);
     assert.equal(await outcome(verifier, await jwks.sign(key)), 'accepted');
-  });
-});
-
-describe('HTTP answers when keys cannot be had', () => {
-  let jwks: JwksServer;
-  before(async () => {
-    jwks = await startJwksServer();
-    jwks.behave('fail');
-  });
-  after(() => jwks.close());
-
-  it('answers 503 with Retry-After, not 401, when the issuer is down and nothing is cached; /ready says 503', async () => {
-    const running = await startService(configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]));
-    try {
-      const key = await makeKey();
-      const response = await fetch(`${running.url}/anything`, { headers: bearer(await jwks.sign(key)) });
-      assert.equal(response.status, 503);
-      assert.match(response.headers.get('retry-after') ?? '', /^\d+$/);
-      assert.equal(((await response.json()) as { error: string }).error, 'temporarily_unavailable');
-      const ready = await fetch(`${running.url}/ready`);
-      assert.equal(ready.status, 503);
-      jwks.behave('ok');
-      jwks.publish([key]);
-    } finally {
-      await running.close();
-    }
   });
 });

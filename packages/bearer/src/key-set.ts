@@ -1,7 +1,8 @@
 import { createLocalJWKSet, errors as joseErrors } from 'jose';
-import type { JSONWebKeySet, JWSHeaderParameters, FlattenedJWSInput, CryptoKey } from 'jose';
-import { AuthRefusal } from './errors.js';
-import { fetchJson } from './fetch-json.js';
+import type { CryptoKey, FlattenedJWSInput, JSONWebKeySet, JWSHeaderParameters } from 'jose';
+import { defaults } from './defaults.js';
+import { fetchJson, type Fetch } from './fetch-json.js';
+import { Refused, refused } from './refusals.js';
 
 export interface FetchLimits {
   /** Discovery and the fetch together, headers and body, must finish within this (not a per-socket idle timeout). */
@@ -10,18 +11,24 @@ export interface FetchLimits {
   readonly maxBytes: number;
 }
 
+/** How an issuer's remote key set is fetched and trusted; every number has its default in defaults.ts. */
 export interface KeySetOptions extends Partial<FetchLimits> {
-  /**
-   * Where the JWKS is, or a function that finds out (OIDC discovery) within the fetch's own deadline. Never a value
-   * taken from a token.
-   */
-  readonly jwksUri: string | ((signal: AbortSignal) => Promise<string>);
   /** After this long a fetched set is no longer trusted as current, so a key the issuer removed stops working. */
   readonly maxAgeMs?: number;
   /** After a fetch, an unknown `kid` is refused without fetching again for this long (flood protection). */
   readonly cooldownMs?: number;
   /** When a refresh fails, the last good set is still used for this long past its maximum age. */
   readonly staleIfErrorMs?: number;
+}
+
+export interface RemoteKeySetOptions extends KeySetOptions {
+  /**
+   * Where the JWKS is, or a function that finds out (OIDC discovery) within the fetch's own deadline. Never a value
+   * taken from a token.
+   */
+  readonly jwksUri: string | ((signal: AbortSignal, fetch: Fetch) => Promise<string>);
+  /** The `fetch` to use (jose's `customFetch`): the global one by default. */
+  readonly fetch?: Fetch;
   readonly now?: () => number;
   readonly onEvent?: (event: KeySetEvent) => void;
 }
@@ -49,58 +56,62 @@ export interface KeySetStatus {
   readonly generation: number;
 }
 
-export interface KeySet {
-  /** jose's key resolver signature: pass it straight to `jwtVerify`. */
-  readonly getKey: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
+/** What a key set says of itself to a caller outside the verifier (readiness, metrics). */
+export interface KeySetView {
+  status(): KeySetStatus;
+  readonly stats: Readonly<KeySetStats>;
+}
+
+/**
+ * Whether the held set may be used now: `fresh` (within its maximum age), `stale` (past it, within stale-if-error:
+ * usable while a refresh is due) or `unusable` (none held, or past stale-if-error).
+ */
+export type KeySetState = 'fresh' | 'stale' | 'unusable';
+
+/**
+ * An issuer's keys. Its questions (`state`, `refusesWithoutFetch`, `generation`, `status`) start no work and count
+ * nothing; work is asked for by name (`refresh`, `revalidate`, `select`), and the verifier decides when, as jose's
+ * remote JWK set separates `fresh`/`coolingDown` from `reload()`.
+ */
+export interface KeySet extends KeySetView {
+  /**
+   * The key for a token's header (jose's `createLocalJWKSet` selection: kid, alg → kty, use, key_ops), or a
+   * refusal. Fetches when no usable set is held, and once for an unknown kid outside the cooldown.
+   */
+  select(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey | Refused>;
   /** Fetch now (startup warm-up). Rejects when the fetch fails. */
   refresh(): Promise<void>;
+  state(): KeySetState;
   /**
-   * The held set may be used now: it is current, or past its maximum age but within the stale-if-error window.
-   * Past the maximum age this starts one refresh in the background (stale-while-revalidate, RFC 5861 §3), so that
-   * no request waits for it. Lets the verified-token cache answer only for a set that is still trusted.
+   * For a stale set: start one refresh in the background (stale-while-revalidate, RFC 5861 §3) unless one runs or the
+   * issuer failed a moment ago, so that no request waits for it; while refreshes fail, count the stale use.
    */
-  usable(): boolean;
+  revalidate(): void;
   /**
    * True when `kid` would certainly be refused without a fetch: the current set lacks it and the cooldown is on.
    * Lets a flood of random kids be refused before any parsing or signature work.
    */
   refusesWithoutFetch(kid: string): boolean;
+  /** Counts a token refused because `refusesWithoutFetch` said so. */
+  countCooldownRefusal(): void;
   /** Increases every time a different set is installed. */
   generation(): number;
-  status(): KeySetStatus;
-  readonly stats: Readonly<KeySetStats>;
 }
-
-interface Held {
-  readonly text: string;
-  readonly kids: ReadonlySet<string>;
-  readonly resolve: ReturnType<typeof createLocalJWKSet>;
-  readonly fetchedAt: number;
-}
-
-const defaults = {
-  maxAgeMs: 10 * 60_000,
-  cooldownMs: 30_000,
-  staleIfErrorMs: 60 * 60_000,
-  timeoutMs: 5_000,
-  maxBytes: 256 * 1024,
-};
-/** After a failed fetch the next attempt waits 1 s, then 2 s, 4 s … up to the cooldown. */
-const firstBackoffMs = 1_000;
 
 /**
  * The issuer's key set: fetched, cached for a bounded time, refetched once for an unknown `kid` and then held in a
  * cooldown, shared between concurrent callers, and kept usable through a short outage of the issuer.
  * Key selection itself (kid, alg → kty, use, key_ops) is jose's `createLocalJWKSet`.
  */
-export function createKeySet(options: KeySetOptions): KeySet {
-  const maxAgeMs = options.maxAgeMs ?? defaults.maxAgeMs;
-  const cooldownMs = options.cooldownMs ?? defaults.cooldownMs;
-  const staleIfErrorMs = options.staleIfErrorMs ?? defaults.staleIfErrorMs;
+export function createKeySet(options: RemoteKeySetOptions): KeySet {
+  const maxAgeMs = options.maxAgeMs ?? defaults.keySet.maxAgeMs;
+  const cooldownMs = options.cooldownMs ?? defaults.keySet.cooldownMs;
+  const staleIfErrorMs = options.staleIfErrorMs ?? defaults.keySet.staleIfErrorMs;
   const limits: FetchLimits = {
-    timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
-    maxBytes: options.maxBytes ?? defaults.maxBytes,
+    timeoutMs: options.timeoutMs ?? defaults.keySet.timeoutMs,
+    maxBytes: options.maxBytes ?? defaults.keySet.maxBytes,
   };
+  const fetchImpl: Fetch = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
   const emit = options.onEvent ?? (() => undefined);
   const stats: KeySetStats = { fetches: 0, failures: 0, cacheHits: 0, cooldownRefusals: 0, staleUses: 0 };
@@ -117,23 +128,24 @@ export function createKeySet(options: KeySetOptions): KeySet {
 
   function nextAttemptAt(): number {
     if (consecutiveFailures === 0) return lastAttemptAt + cooldownMs;
-    return lastAttemptAt + Math.min(cooldownMs, firstBackoffMs * 2 ** (consecutiveFailures - 1));
+    return lastAttemptAt + Math.min(cooldownMs, defaults.keySet.firstBackoffMs * 2 ** (consecutiveFailures - 1));
   }
 
-  function unavailable(cause?: unknown): AuthRefusal {
+  function backingOff(): boolean {
+    return inflight === undefined && now() < nextAttemptAt();
+  }
+
+  function unavailable(): Refused {
     const seconds = Math.max(1, Math.ceil((nextAttemptAt() - now()) / 1000));
-    return new AuthRefusal('keys_unavailable', { retryAfterSeconds: seconds, cause });
+    return new Refused('keys_unavailable', seconds);
   }
 
   async function load(): Promise<Held> {
     // One deadline for discovery and the fetch together: nobody waits longer than the timeout for a key.
     const signal = AbortSignal.timeout(limits.timeoutMs);
-    resolvedUri ??= typeof options.jwksUri === 'string' ? options.jwksUri : await options.jwksUri(signal);
-    const body = await fetchJson(resolvedUri, limits.maxBytes, signal);
-    const jwks = parseJwks(body);
-    const text = JSON.stringify(jwks);
-    const kids = new Set(jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'));
-    return { text, kids, resolve: createLocalJWKSet(jwks), fetchedAt: now() };
+    resolvedUri ??= typeof options.jwksUri === 'string' ? options.jwksUri : await options.jwksUri(signal, fetchImpl);
+    const body = await fetchJson(resolvedUri, limits.maxBytes, signal, fetchImpl);
+    return toHeld(parseJwks(body), now());
   }
 
   /** One fetch at a time, whoever asks; every caller gets its outcome. */
@@ -174,90 +186,84 @@ export function createKeySet(options: KeySetOptions): KeySet {
     return now() - set.fetchedAt < maxAgeMs + staleIfErrorMs;
   }
 
-  /** Past the maximum age, one refresh in the background, unless one runs or the issuer failed a moment ago. */
-  function revalidate(set: Held): void {
-    if (isFresh(set) || inflight || (consecutiveFailures > 0 && now() < nextAttemptAt())) return;
-    fetchShared().catch(() => undefined); // the failure is counted and logged; the held set stays in use meanwhile
+  function state(): KeySetState {
+    if (!held) return 'unusable';
+    if (isFresh(held)) return 'fresh';
+    return isUsableStale(held) ? 'stale' : 'unusable';
   }
 
-  /** The held set if it may be used now; past its maximum age it is refreshed in the background meanwhile. */
-  function usableHeld(): Held | undefined {
-    if (!held) return undefined;
-    if (isFresh(held)) return held;
-    if (!isUsableStale(held)) return undefined;
-    revalidate(held);
+  function revalidate(): void {
+    if (!held || isFresh(held)) return;
     if (consecutiveFailures > 0) stats.staleUses += 1;
-    return held;
+    if (inflight || (consecutiveFailures > 0 && now() < nextAttemptAt())) return;
+    fetchShared().catch(() => undefined); // the failure is counted and logged; the held set stays in use meanwhile
   }
 
   /**
    * A set that may be used now. Only when none is held (or the one held is past stale-if-error) does the caller
    * wait, for a shared fetch that ends at the timeout; while the issuer is backing off it is refused at once.
    */
-  async function current(): Promise<Held> {
-    const usable = usableHeld();
-    if (usable) return usable;
-    if (!inflight && consecutiveFailures > 0 && now() < nextAttemptAt()) throw unavailable();
+  async function current(): Promise<Held | Refused> {
+    const usable = state();
+    if (usable !== 'unusable' && held) {
+      if (usable === 'stale') revalidate();
+      return held;
+    }
+    if (consecutiveFailures > 0 && backingOff()) return unavailable();
     try {
       return await fetchShared();
-    } catch (error) {
-      throw unavailable(error);
+    } catch {
+      return unavailable();
     }
   }
 
-  async function getKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
-    if (typeof header.kid !== 'string' || header.kid.length === 0) throw new AuthRefusal('unknown_kid');
+  async function select(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey | Refused> {
+    if (typeof header.kid !== 'string' || header.kid.length === 0) return refused('unknown_kid');
     const set = await current();
-    try {
-      const key = await set.resolve(header, token);
+    if (set instanceof Refused) return set;
+    const key = await resolveIn(set, header, token);
+    if (key !== undefined) {
       stats.cacheHits += 1;
       return key;
-    } catch (error) {
-      if (!(error instanceof joseErrors.JWKSNoMatchingKey)) throw error;
     }
     // An unknown kid may mean the issuer rotated: one refetch, then a cooldown shared by every kid, so that a flood
     // of random kids costs the issuer at most one request per window.
     // While the issuer is failing, the kid may be one it has just rotated in: the client is told to try again (503),
     // not that its token is bad. Only a set fetched a moment ago can say a kid is unknown.
-    if (inflight === undefined && now() < nextAttemptAt()) {
-      if (consecutiveFailures > 0) throw unavailable();
+    if (backingOff()) {
+      if (consecutiveFailures > 0) return unavailable();
       stats.cooldownRefusals += 1;
-      throw new AuthRefusal('unknown_kid');
+      return refused('unknown_kid');
     }
     let refreshed: Held;
     try {
       refreshed = await fetchShared();
-    } catch (error) {
-      throw unavailable(error);
+    } catch {
+      return unavailable();
     }
-    try {
-      return await refreshed.resolve(header, token);
-    } catch (error) {
-      if (error instanceof joseErrors.JWKSNoMatchingKey) throw new AuthRefusal('unknown_kid');
-      throw error;
-    }
+    return (await resolveIn(refreshed, header, token)) ?? refused('unknown_kid');
   }
 
   return {
-    getKey,
+    select,
     async refresh() {
       await fetchShared();
     },
-    usable: () => usableHeld() !== undefined,
+    state,
+    revalidate,
     generation: () => generation,
     refusesWithoutFetch(kid) {
-      if (
-        !held ||
-        !isFresh(held) ||
-        held.kids.has(kid) ||
-        inflight !== undefined ||
-        consecutiveFailures > 0 ||
-        now() >= nextAttemptAt()
-      ) {
-        return false;
-      }
+      return (
+        held !== undefined &&
+        isFresh(held) &&
+        !held.kids.has(kid) &&
+        inflight === undefined &&
+        consecutiveFailures === 0 &&
+        now() < nextAttemptAt()
+      );
+    },
+    countCooldownRefusal() {
       stats.cooldownRefusals += 1;
-      return true;
     },
     status() {
       return {
@@ -269,6 +275,61 @@ export function createKeySet(options: KeySetOptions): KeySet {
     },
     stats,
   };
+}
+
+/**
+ * Keys given up front (an issuer's `jwks`), for offline use and tests: never fetched, never stale, and an unknown
+ * kid is refused at once, since no fetch could ever add it.
+ */
+export function createStaticKeySet(jwks: JSONWebKeySet, now: () => number = Date.now): KeySet {
+  const held = toHeld(parseJwks(jwks), now());
+  const stats: KeySetStats = { fetches: 0, failures: 0, cacheHits: 0, cooldownRefusals: 0, staleUses: 0 };
+  const status: KeySetStatus = { ready: true, fetchedAt: held.fetchedAt, stale: false, generation: 1 };
+  return {
+    async select(header, token) {
+      if (typeof header.kid !== 'string' || header.kid.length === 0) return refused('unknown_kid');
+      const key = await resolveIn(held, header, token);
+      if (key === undefined) return refused('unknown_kid');
+      stats.cacheHits += 1;
+      return key;
+    },
+    refresh: () => Promise.resolve(),
+    state: () => 'fresh',
+    revalidate: () => undefined,
+    generation: () => 1,
+    refusesWithoutFetch: (kid) => !held.kids.has(kid),
+    countCooldownRefusal() {
+      stats.cooldownRefusals += 1;
+    },
+    status: () => status,
+    stats,
+  };
+}
+
+interface Held {
+  readonly text: string;
+  readonly kids: ReadonlySet<string>;
+  readonly resolve: ReturnType<typeof createLocalJWKSet>;
+  readonly fetchedAt: number;
+}
+
+function toHeld(jwks: JSONWebKeySet, fetchedAt: number): Held {
+  const kids = new Set(jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'));
+  return { text: JSON.stringify(jwks), kids, resolve: createLocalJWKSet(jwks), fetchedAt };
+}
+
+/** jose's selection in `set`; `undefined` when no key matches (any other failure of jose's is thrown). */
+async function resolveIn(
+  set: Held,
+  header: JWSHeaderParameters,
+  token: FlattenedJWSInput,
+): Promise<CryptoKey | undefined> {
+  try {
+    return await set.resolve(header, token);
+  } catch (error) {
+    if (error instanceof joseErrors.JWKSNoMatchingKey) return undefined;
+    throw error;
+  }
 }
 
 function parseJwks(body: unknown): JSONWebKeySet {

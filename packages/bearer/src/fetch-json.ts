@@ -1,3 +1,6 @@
+/** The WHATWG `fetch` signature: the global one, or one the caller injects (a proxy agent, a test double). */
+export type Fetch = (input: URL, init: RequestInit) => Promise<Response>;
+
 const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** Key material travels over TLS; plain http is only for an issuer on this machine (local runs and tests). */
@@ -13,9 +16,14 @@ export function assertTrustedUrl(raw: string): URL {
  * fetch together), refusing a body over `maxBytes` without reading it to the end. Redirects are refused, not
  * followed.
  */
-export async function fetchJson(raw: string, maxBytes: number, signal: AbortSignal): Promise<unknown> {
+export async function fetchJson(
+  raw: string,
+  maxBytes: number,
+  signal: AbortSignal,
+  fetchImpl: Fetch = fetch,
+): Promise<unknown> {
   const url = assertTrustedUrl(raw);
-  const response = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } });
+  const response = await fetchImpl(url, { signal, redirect: 'error', headers: { accept: 'application/json' } });
   if (response.status !== 200) {
     await response.body?.cancel();
     throw new Error(`GET ${url.href} answered ${response.status}`);

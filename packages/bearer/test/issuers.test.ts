@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { cognitoIssuer, createVerifier, type Verifier } from '../src/auth/index.js';
-import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
-import { cognitoAt } from './support/service.js';
+import { cognito } from '../src/issuers.js';
+import { createVerifier, type Verifier } from '../src/verifier.js';
+import { verify } from './support/outcome.js';
+import {
+  cognitoAt,
+  cognitoClaims,
+  makeKey,
+  startJwksServer,
+  type JwksServer,
+  type TestKey,
+} from './support/issuers.js';
 
 describe('several issuers at once', () => {
   let poolA: JwksServer;
@@ -33,22 +41,22 @@ describe('several issuers at once', () => {
   });
 
   it('accepts each issuer’s tokens, checked by that issuer’s own rules', async () => {
-    assert.equal((await verifier.verify(await poolA.sign(keyA))).issuer, poolA.issuer);
+    assert.equal((await verify(verifier, await poolA.sign(keyA))).issuer, poolA.issuer);
     const oidcToken = await poolB.sign(keyB, { sub: 'user-1', iss: poolB.issuer, aud: 'product-api', exp: 4102444800 });
-    const principal = await verifier.verify(oidcToken);
+    const principal = await verify(verifier, oidcToken);
     assert.equal(principal.issuer, poolB.issuer);
     assert.equal(principal.tokenUse, undefined);
   });
 
   it('never lets one issuer’s key vouch for another issuer’s token', async () => {
     const crossed = await poolA.sign(keyB, cognitoClaims(poolA.issuer));
-    await assert.rejects(verifier.verify(crossed), { reason: 'unknown_kid' });
+    await assert.rejects(verify(verifier, crossed), { reason: 'unknown_kid' });
     const crossedBack = await poolB.sign(keyA, { sub: 'x', iss: poolB.issuer, aud: 'product-api', exp: 4102444800 });
-    await assert.rejects(verifier.verify(crossedBack), { reason: 'unknown_kid' });
+    await assert.rejects(verify(verifier, crossedBack), { reason: 'unknown_kid' });
   });
 
   it('accepts Cognito’s two issuer forms for one pool, with keys from the pool’s own JWKS', async () => {
-    const config = cognitoIssuer({ userPoolId: 'us-east-1_AbC123' });
+    const config = cognito({ userPoolId: 'us-east-1_AbC123', clientIds: null });
     assert.equal(config.issuer, 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC123');
     assert.deepEqual(config.alternateIssuers, ['https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC123']);
     assert.equal(config.jwksUri, 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC123/.well-known/jwks.json');
@@ -57,8 +65,8 @@ describe('several issuers at once', () => {
     const both = createVerifier({
       issuers: [{ ...cognitoAt(poolA.baseUrl, poolA.userPoolId), alternateIssuers: [alternate] }],
     });
-    assert.equal((await both.verify(await poolA.sign(keyA, cognitoClaims(alternate)))).issuer, poolA.issuer);
-    await assert.rejects(both.verify(await poolA.sign(keyA, cognitoClaims(`${alternate}x`))), {
+    assert.equal((await verify(both, await poolA.sign(keyA, cognitoClaims(alternate)))).issuer, poolA.issuer);
+    await assert.rejects(verify(both, await poolA.sign(keyA, cognitoClaims(`${alternate}x`))), {
       reason: 'wrong_issuer',
     });
   });

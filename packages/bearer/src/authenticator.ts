@@ -1,0 +1,172 @@
+import { defaults } from './defaults.js';
+import { authenticatedAccess, missingGroups, missingScopes, type Access, type RoutePolicy } from './policy.js';
+import type { Principal } from './principal.js';
+import { refusalResponse, Refused, type RefusalReason } from './refusals.js';
+import { createVerifier, type IssuerState, type VerifierOptions, type VerifierStats } from './verifier.js';
+
+/** What the authenticator needs of an HTTP request: any framework's request gives it without copying a body. */
+export interface AuthRequest {
+  readonly method: string;
+  /** The path without the query string; matched against the route policy. */
+  readonly path: string;
+  /** Header names in lower case, as Node's `IncomingMessage.headers` has them. */
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /**
+   * Node's `rawHeaders` (name, value, name, value …): Node keeps only the first of repeated `Authorization` headers in
+   * `headers`, so two credentials can be seen, and refused, only here.
+   */
+  readonly rawHeaders?: readonly string[];
+  /** The query string, without `?`: a token there is refused (RFC 6750 §2.3). */
+  readonly query?: string;
+}
+
+/** A refusal as an HTTP answer, plain data for any framework to write (RFC 6750 §3). */
+export interface Refusal {
+  /** Why: a closed set, for logs and counters. Never shown to the client beyond its code and description. */
+  readonly reason: RefusalReason;
+  readonly status: 400 | 401 | 403 | 503;
+  /** `WWW-Authenticate` (not on 503), `Cache-Control: no-store`, and `Retry-After` on 503. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The JSON body. `error` is `unauthorized` when no credentials were sent (RFC 6750 §3.1 then names no code). */
+  readonly body: { readonly error: string; readonly error_description: string };
+}
+
+/**
+ * How a request ends: admitted, with the principal (`undefined` on a public route, or anonymous on an optional one)
+ * and the access it was checked against; or refused, with the principal of a valid token that lacks a scope or group
+ * (403), for the log.
+ */
+export type Outcome =
+  | { readonly principal: Principal | undefined; readonly access: Access }
+  | { readonly refusal: Refusal; readonly principal?: Principal };
+
+export interface AuthenticatorOptions extends VerifierOptions {
+  /** Which access each request needs, by method and path; without one, every request needs a valid token. */
+  readonly policy?: RoutePolicy;
+  /** The protection space named in every challenge (RFC 6750 §3); `api` by default. */
+  readonly realm?: string;
+}
+
+export interface Authenticator {
+  /**
+   * Reads the bearer token, verifies it, checks the access the route needs, and answers: `{ principal }` or
+   * `{ refusal }`. The access is `access` when given (a framework's per-route rule), else the policy's for the
+   * request's method and path. Returns the outcome itself, not a promise, when no I/O was needed (a remembered token,
+   * a refusal before any key, a key already selected): an adapter then answers without a promise.
+   */
+  authenticate(request: AuthRequest, access?: Access): Outcome | Promise<Outcome>;
+  /** Fills every issuer's key set, so that the first request does not pay for the fetch. Rejects if one cannot be had. */
+  warmUp(): Promise<void>;
+  /** True when every issuer has a usable key set (a readiness probe). */
+  ready(): boolean;
+  /** Each issuer and its key set's status and counters. */
+  readonly issuers: readonly IssuerState[];
+  /** The verified-token cache's and the signature paths' counters. */
+  readonly stats: Readonly<VerifierStats>;
+}
+
+// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token, with b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const bearerHeader = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/**
+ * The framework-free core of bearer authentication: extract the token (RFC 6750 §2.1), verify it, apply the access
+ * rule, and turn any refusal into its RFC 6750 answer (400/401/403 with a challenge, 503 with `Retry-After`).
+ */
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
+  const verifier = createVerifier(options);
+  const realm = quote(options.realm ?? defaults.realm);
+  const { policy } = options;
+  /** Refusals that depend on the reason alone are built once. */
+  const plain = new Map<RefusalReason, { readonly refusal: Refusal }>();
+
+  function refuse(reason: RefusalReason): { readonly refusal: Refusal } {
+    let outcome = plain.get(reason);
+    if (!outcome) plain.set(reason, (outcome = { refusal: toRefusal(realm, reason) }));
+    return outcome;
+  }
+
+  function settle(verdict: Principal | Refused, access: Access): Outcome {
+    if (verdict instanceof Refused) {
+      return verdict.retryAfterSeconds === undefined
+        ? refuse(verdict.reason)
+        : { refusal: toRefusal(realm, verdict.reason, { retryAfterSeconds: verdict.retryAfterSeconds }) };
+    }
+    const scope = missingScopes(access, verdict.scopes);
+    if (scope.length > 0) return { refusal: toRefusal(realm, 'insufficient_scope', { scope }), principal: verdict };
+    const groups = missingGroups(access, verdict);
+    if (groups.length > 0) return { refusal: toRefusal(realm, 'group_not_allowed', { groups }), principal: verdict };
+    return { principal: verdict, access };
+  }
+
+  return {
+    authenticate(request, explicit) {
+      const access = explicit ?? policy?.accessFor(request.method, request.path) ?? authenticatedAccess;
+      if (access.kind === 'public') return { principal: undefined, access };
+      const extracted = extractToken(request);
+      if (extracted === 'missing' && access.kind === 'optional') return { principal: undefined, access };
+      if (typeof extracted !== 'object') return refuse(extracted);
+      const verdict = verifier.check(extracted.token);
+      return verdict instanceof Promise ? verdict.then((v) => settle(v, access)) : settle(verdict, access);
+    },
+    warmUp: () => verifier.warmUp(),
+    ready: () => verifier.ready(),
+    issuers: verifier.issuers,
+    stats: verifier.stats,
+  };
+}
+
+function countAuthorizationHeaders(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    // The length first: no lower-cased copy of every other header name.
+    if (name?.length === 13 && name.toLowerCase() === 'authorization') count += 1;
+  }
+  return count;
+}
+
+function extractToken(request: AuthRequest): { readonly token: string } | 'missing' | 'malformed' {
+  // Node keeps only the first of repeated Authorization headers; two credentials are ambiguous, so refuse them.
+  if (request.rawHeaders && countAuthorizationHeaders(request.rawHeaders) > 1) return 'malformed';
+  const header = request.headers['authorization'];
+  if (typeof header !== 'string' && header !== undefined) return 'malformed';
+  // RFC 6750 §2.3: tokens in the query string end up in logs and browser history; we accept only the header, and
+  // say so instead of silently ignoring a query token. §2: a client must not use more than one method at once.
+  const { query } = request;
+  if (query !== undefined && query !== '' && new URLSearchParams(query).has('access_token')) return 'malformed';
+  if (header === undefined || header === '') return 'missing';
+  const found = bearerHeader.exec(header);
+  return found?.[1] === undefined ? 'malformed' : { token: found[1] };
+}
+
+function quote(value: string): string {
+  return `"${value.replace(/["\\]/g, '')}"`;
+}
+
+/** The one place a refusal reason becomes an answer: status, challenge, headers and body. */
+function toRefusal(
+  realm: string,
+  reason: RefusalReason,
+  extra: { scope?: readonly string[]; groups?: readonly string[]; retryAfterSeconds?: number } = {},
+): Refusal {
+  const { status, error, description: text } = refusalResponse(reason);
+  // Which group is missing comes from the access rule, never from the token, so it may be said.
+  const description = extra.groups ? `${text}: one of ${extra.groups.join(', ')}` : text;
+  const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
+  if (status === 503) {
+    // The key set says when its next fetch is due; a refusal that knows nothing better says 1 s.
+    headers['Retry-After'] = String(extra.retryAfterSeconds ?? 1);
+  } else {
+    const params = [`realm=${realm}`];
+    // RFC 6750 §3: the answer to a request without credentials carries no error code.
+    if (error !== undefined) params.push(`error=${quote(error)}`, `error_description=${quote(description)}`);
+    if (extra.scope && extra.scope.length > 0) params.push(`scope=${quote(extra.scope.join(' '))}`);
+    headers['WWW-Authenticate'] = `Bearer ${params.join(', ')}`;
+  }
+  return Object.freeze({
+    reason,
+    status,
+    headers: Object.freeze(headers),
+    body: Object.freeze({ error: error ?? 'unauthorized', error_description: description }),
+  });
+}

@@ -1,0 +1,22 @@
+// The public surface of @product-service/bearer: the authenticator, the access rules, the issuer profiles, and
+// their types. Everything else is internal; its defaults are at `@product-service/bearer/defaults`.
+export { createAuthenticator } from './authenticator.js';
+export type { Authenticator, AuthenticatorOptions, AuthRequest, Outcome, Refusal } from './authenticator.js';
+export {
+  authenticatedAccess,
+  createRoutePolicy,
+  forPeopleInGroups,
+  optionalAccess,
+  publicAccess,
+  requireAnyScope,
+  requireScopes,
+} from './policy.js';
+export type { Access, PolicyMethod, PolicyRule, RoutePolicy } from './policy.js';
+export { cognito, oidc, rfc9068 } from './issuers.js';
+export type { CognitoOptions, IssuerConfig, OidcOptions, Rfc9068Options } from './issuers.js';
+export type { ClaimsMapper, Principal, PrincipalClaims, TokenUse } from './principal.js';
+export type { BearerErrorCode, RefusalReason } from './refusals.js';
+export type { KeySetEvent, KeySetOptions, KeySetStats, KeySetStatus, KeySetView } from './key-set.js';
+export type { Algorithm } from './defaults.js';
+export type { Fetch } from './fetch-json.js';
+export type { IssuerState, VerifierStats } from './verifier.js';
