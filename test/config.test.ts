@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import type { IssuerConfig } from '@product-service/bearer';
+import { defaults } from '@product-service/bearer/defaults';
 import { ConfigError, loadConfig, configVariableNames } from '../src/config.js';
 
 /** The Cognito rules an issuer's claims mapping applies: which app clients' access tokens pass, and ID tokens. */
@@ -86,6 +87,28 @@ describe('configuration', () => {
       accessOf: { one: 'one', two: 'two', three: 'client_not_allowed' },
       id: 'wrong_token_use',
     });
+  });
+
+  it("takes the authentication defaults from the package's one defaults file, not a copy of its own", () => {
+    const { auth } = loadConfig({ PORT: '0' });
+    assert.deepEqual(
+      {
+        clockToleranceSec: auth.clockToleranceSec,
+        tokenCacheSize: auth.tokenCacheSize,
+        maxAgeMs: auth.keySet.maxAgeMs,
+        cooldownMs: auth.keySet.cooldownMs,
+        staleIfErrorMs: auth.keySet.staleIfErrorMs,
+        timeoutMs: auth.keySet.timeoutMs,
+      },
+      {
+        clockToleranceSec: defaults.clockToleranceSec,
+        tokenCacheSize: defaults.tokenCacheSize,
+        maxAgeMs: defaults.keySet.maxAgeMs,
+        cooldownMs: defaults.keySet.cooldownMs,
+        staleIfErrorMs: defaults.keySet.staleIfErrorMs,
+        timeoutMs: defaults.keySet.timeoutMs,
+      },
+    );
   });
 
   it('lets AWS_REGION override the region in the pool id', () => {

@@ -9,6 +9,7 @@ import {
   cognito,
   createAuthenticator,
   createRoutePolicy,
+  optionalAccess,
   publicAccess,
   requireAnyScope,
   requireScopes,
@@ -161,5 +162,62 @@ describe('the bearer middleware with a route policy', () => {
     assert.ok((counters.refused.insufficient_scope ?? 0) >= 3);
     assert.ok((counters.refused.missing ?? 0) >= 2);
     assert.ok((counters.refused.malformed ?? 0) >= 2);
+  });
+});
+
+describe('the bearer middleware with an answer hook and an optional route', () => {
+  let jwks: JwksServer;
+  let key: TestKey;
+  let server: Server;
+  let url: string;
+
+  before(async () => {
+    jwks = await startJwksServer();
+    key = await makeKey();
+    jwks.publish([key]);
+    const authenticator = createAuthenticator({
+      issuers: [cognito({ userPoolId: jwks.userPoolId, issuerBaseUrl: jwks.baseUrl, clientIds: null })],
+      // The authenticator's own policy, used when the middleware is given none.
+      policy: createRoutePolicy([{ method: 'GET', path: '/feed', access: optionalAccess }]),
+    });
+    const app = new Koa<AuthState>();
+    app.use(
+      createBearerAuth({
+        authenticator,
+        // The service's own error writer: the refusal is plain data, written in the service's shape.
+        answer: (ctx, refusal) => {
+          ctx.status = refusal.status;
+          ctx.set(refusal.headers);
+          ctx.body = { problem: refusal.body.error, reason: refusal.reason };
+        },
+      }),
+    );
+    app.use((ctx) => {
+      ctx.body = { subject: ctx.state.principal?.subject ?? null };
+    });
+    server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await jwks.close();
+  });
+
+  it('writes refusals through the hook, with the RFC 6750 headers', async () => {
+    const response = await fetch(`${url}/private`);
+    assert.equal(response.status, 401);
+    assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="api"');
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+    assert.deepEqual(await response.json(), { problem: 'unauthorized', reason: 'missing' });
+  });
+
+  it('admits an anonymous caller on an optional route, and refuses a bad token there', async () => {
+    assert.deepEqual(await (await fetch(`${url}/feed`)).json(), { subject: null });
+    const good = await fetch(`${url}/feed`, { headers: bearer(await jwks.sign(key)) });
+    assert.deepEqual(await good.json(), { subject: 'test-client' });
+    const forged = await jwks.sign(await makeKey('RS256', key.kid));
+    assert.equal((await fetch(`${url}/feed`, { headers: bearer(forged) })).status, 401);
   });
 });

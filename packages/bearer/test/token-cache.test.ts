@@ -139,6 +139,26 @@ describe('the verified-token cache', () => {
     );
   });
 
+  // aws-jwt-verify's verify and verifySync share one decomposed JWT; so do the synchronous and asynchronous paths here
+  // (the old verifyNow parsed a token, gave up for want of a selected key, and verify parsed it again).
+  it('parses a token once, also when its answer needs the asynchronous key selection', async () => {
+    const token = await sign();
+    const parse = JSON.parse;
+    let parses = 0;
+    JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => {
+      parses += 1;
+      return parse(text, reviver) as unknown;
+    }) as typeof JSON.parse;
+    try {
+      const pending = verifier.check(token);
+      assert.ok(pending instanceof Promise, "its kid's key not selected yet: answered by a promise");
+      assert.equal(((await pending) as { subject?: string }).subject, 'test-client');
+    } finally {
+      JSON.parse = parse;
+    }
+    assert.equal(parses, 2, 'the header and the payload, each once');
+  });
+
   it('leaves every new token to verify() when jose checks signatures, and still answers a remembered one', async () => {
     const byJose = createVerifier({
       issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],

@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as bearer from '@product-service/bearer';
+import * as defaults from '@product-service/bearer/defaults';
+
+// The public surface is small on purpose (the old src/auth/index.ts exported 44 names, internals among them): what
+// a caller needs, nothing it could come to depend on by accident. Changing this list is an API change.
+describe('the public surface of @product-service/bearer', () => {
+  it('exports the authenticator, the access rules and the issuer profiles, and nothing else at run time', () => {
+    assert.deepEqual(Object.keys(bearer).sort(), [
+      'authenticatedAccess',
+      'cognito',
+      'createAuthenticator',
+      'createRoutePolicy',
+      'forPeopleInGroups',
+      'oidc',
+      'optionalAccess',
+      'publicAccess',
+      'requireAnyScope',
+      'requireScopes',
+      'rfc9068',
+    ]);
+  });
+
+  it('has its defaults at ./defaults, frozen', () => {
+    assert.deepEqual(Object.keys(defaults).sort(), ['defaults', 'supportedAlgorithms']);
+    assert.ok(Object.isFrozen(defaults.defaults) && Object.isFrozen(defaults.defaults.keySet));
+    assert.throws(() => {
+      (defaults.defaults as { clockToleranceSec: number }).clockToleranceSec = 60;
+    }, TypeError);
+  });
+});
