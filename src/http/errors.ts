@@ -7,7 +7,7 @@ export const defaultRetryAfterSeconds = 1;
 
 /**
  * What an answer is made of. An HttpProblem is one; so is the bearer middleware's refusal, which is written without
- * building an Error (a refusal's stack trace was 5 % of the CPU under a flood of forged tokens, see AuthRefusal).
+ * building an Error (a refusal's stack trace was 5 % of the CPU under a flood of forged tokens, which is why the verifier's refusals are values).
  */
 export interface ProblemAnswer {
   readonly status: number;

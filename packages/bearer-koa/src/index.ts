@@ -21,6 +21,7 @@ export interface AuthCounters {
   refused: Partial<Record<RefusalReason, number>>;
 }
 
+/** Fresh counters, to pass as `counters` and read for metrics. */
 export function createAuthCounters(): AuthCounters {
   return { accepted: 0, refused: {} };
 }

@@ -81,7 +81,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
   function refuse(reason: RefusalReason): { readonly refusal: Refusal } {
     let outcome = plain.get(reason);
-    if (!outcome) plain.set(reason, (outcome = { refusal: toRefusal(realm, reason) }));
+    if (!outcome) plain.set(reason, (outcome = Object.freeze({ refusal: toRefusal(realm, reason) })));
     return outcome;
   }
 

@@ -5,7 +5,7 @@ import { errors as joseErrors, type CryptoKey, type JWTPayload } from 'jose';
  * The signature step of a JWS, with node:crypto's one-shot `crypto.verify` instead of WebCrypto: about half the CPU
  * of `crypto.subtle.verify` for RS256 here, the rest of the verification unchanged. The key is the one jose's
  * `createLocalJWKSet` selected and imported for the token's `alg` (kid, kty, use, key_ops); it is used only when it
- * is exactly the key jose would use, else the caller lets jose verify the token. `test/signature.test.ts` holds the
+ * is exactly the key jose would use, else the caller lets jose verify the token. `test/signature.test.ts` (in this package) holds the
  * two paths to the same verdict over every token of the suite and thousands of generated ones.
  */
 interface Scheme {

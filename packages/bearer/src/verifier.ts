@@ -40,7 +40,7 @@ export interface VerifierOptions {
   readonly now?: () => number;
   /**
    * Who checks the signature: node:crypto's one-shot `crypto.verify` on the key jose selected (the default, about
-   * half the CPU), or jose's WebCrypto path. Both give the same verdict (test/signature.test.ts); every other check
+   * half the CPU), or jose's WebCrypto path. Both give the same verdict (test/signature.test.ts in this package); every other check
    * is the same either way.
    */
   readonly signatureCheck?: 'node' | 'jose';

@@ -93,15 +93,15 @@ describe('the verified-token cache', () => {
     assert.equal(answerNow(token), 'test-client');
     await done;
     clock.advance(60 * 60_000); // past stale-if-error: the service trusts no key set now
-    assert.equal(answerNow(token), undefined, 'only verify() can answer, with its 503');
+    assert.equal(answerNow(token), undefined, 'only a promise can answer, with its 503');
     await assert.rejects(verify(verifier, token), { reason: 'keys_unavailable' });
     await assert.rejects(verify(verifier, await sign()), { reason: 'keys_unavailable' });
     assert.equal(verifier.ready(), false, 'readiness says the same');
   });
 
-  it('answers a reused token without an async step only while that needs no I/O (verifyNow)', async () => {
+  it('answers a reused token without an async step only while that needs no I/O', async () => {
     const token = await sign({ exp: Math.floor(clock.now() / 1000) + 7200 });
-    assert.equal(answerNow(token), undefined, "its kid's key not selected yet: only verify() can answer");
+    assert.equal(answerNow(token), undefined, "its kid's key not selected yet: only a promise can answer");
     await verify(verifier, token);
     assert.equal(answerNow(token), 'test-client');
     assert.equal(answerNow(`${token}x`), 'bad_signature', 'keyed on the exact string: another token is checked anew');
@@ -116,12 +116,12 @@ describe('the verified-token cache', () => {
     assert.equal(answerNow(token), 'test-client', 'until the refresh is in');
     await done;
     // The refresh's event fires before its own promise settles, so the fetch still counts as in flight: only
-    // verify() can answer, and it refuses the removed key's token.
+    // a promise answers, and it refuses the removed key's token.
     assert.equal(answerNow(token), undefined, 'its key was removed');
     await assert.rejects(verify(verifier, token), { reason: 'unknown_kid' });
   });
 
-  it('checks a new token at once when its key was selected before in this key set, as verify() would', async () => {
+  it('checks a new token at once when its key was selected before in this key set, as the promise would', async () => {
     await verify(verifier, await sign());
     const fresh = await sign({ sub: 'another-client', client_id: 'another-client' });
     assert.equal(answerNow(fresh), 'another-client');
@@ -159,7 +159,7 @@ describe('the verified-token cache', () => {
     assert.equal(parses, 2, 'the header and the payload, each once');
   });
 
-  it('leaves every new token to verify() when jose checks signatures, and still answers a remembered one', async () => {
+  it('leaves every new token to a promise when jose checks signatures, and still answers a remembered one', async () => {
     const byJose = createVerifier({
       issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
       now: clock.now,

@@ -29,7 +29,7 @@ async function signRaw(key: TestKey, header: string, payload: string): Promise<s
 
 // One test per attack or rule, each naming where the rule comes from. The verifier is the real one, fetching keys
 // over HTTP from a JWKS server the test controls. Every vector runs twice: with the signature checked by node:crypto
-// (the default) and by jose, which must give the same verdict (test/signature.test.ts adds generated tokens).
+// (the default) and by jose, which must give the same verdict (signature.test.ts adds generated tokens).
 for (const signatureCheck of ['node', 'jose'] as const) {
   const createVerifier = (options: VerifierOptions): Verifier => createRealVerifier({ ...options, signatureCheck });
   describe(`token vectors, signature checked by ${signatureCheck === 'node' ? 'node:crypto' : 'jose'}`, () => {
