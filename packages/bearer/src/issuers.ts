@@ -64,6 +64,9 @@ const userPoolIdPattern = /^(?<region>[a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+$/;
  * tokens).
  */
 export function cognito(options: CognitoOptions): IssuerConfig {
+  // Checked here, not at the first token: JavaScript callers have no type to stop them.
+  if ((options.clientIds as unknown) === undefined)
+    throw new TypeError('cognito: clientIds is required (null accepts any client)');
   let issuer: string;
   let alternateIssuers: string[] = [];
   if (options.issuerBaseUrl) {

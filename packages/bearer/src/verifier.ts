@@ -2,7 +2,8 @@ import { errors as joseErrors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { CryptoKey, FlattenedJWSInput, JWSHeaderParameters, JWTPayload, JWTVerifyOptions } from 'jose';
 import { defaults, supportedAlgorithms } from './defaults.js';
-import { fetchJson, type Fetch } from './fetch-json.js';
+import { discoverJwksUri } from './discovery.js';
+import type { Fetch } from './fetch-json.js';
 import { oidcClaims, type IssuerConfig } from './issuers.js';
 import { createKeySet, createStaticKeySet, type KeySet, type KeySetEvent, type KeySetView } from './key-set.js';
 import type { Principal } from './principal.js';
@@ -435,15 +436,3 @@ const byClaim: Readonly<Record<string, RefusalReason>> = {
   iat: 'issued_in_future',
   typ: 'wrong_type',
 };
-
-/** OIDC discovery (OpenID Connect Discovery 1.0 §4): the document must name the very issuer we configured (§4.3). */
-async function discoverJwksUri(issuer: string, signal: AbortSignal, fetchImpl: Fetch): Promise<string> {
-  const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-  // Within the key set's deadline (`signal`), which also bounds the JWKS fetch after it.
-  const document = await fetchJson(url, defaults.keySet.maxBytes, signal, fetchImpl);
-  if (typeof document !== 'object' || document === null) throw new Error(`${url} is not a JSON object`);
-  const { issuer: stated, jwks_uri: jwksUri } = document as { issuer?: unknown; jwks_uri?: unknown };
-  if (stated !== issuer) throw new Error(`${url} names issuer ${String(stated)}, not ${issuer}`);
-  if (typeof jwksUri !== 'string') throw new Error(`${url} has no jwks_uri`);
-  return jwksUri;
-}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { oidc, rfc9068 } from '../src/issuers.js';
+import { cognito, oidc, rfc9068 } from '../src/issuers.js';
 import { createVerifier, type Verifier } from '../src/verifier.js';
 import { outcome, verify } from './support/outcome.js';
 import { makeKey, startJwksServer, type JwksServer, type TestKey } from './support/issuers.js';
@@ -73,6 +73,21 @@ describe('the rfc9068 profile: JWT access tokens (RFC 9068)', () => {
 
   it('cannot be configured without an audience (RFC 9068 §4: the resource server must check aud)', () => {
     assert.throws(() => rfc9068({ issuer: jwks.issuer, audience: [] }), /audience is required/);
+  });
+});
+
+// As aws-jwt-verify's should-not-compile tests: what a profile cannot do without is required by its type (tsc --noEmit
+// checks these lines in `npm test`) and again at construction, for JavaScript callers.
+describe('what the profiles require', () => {
+  it('refuses a Cognito pool without clientIds, by type and at construction (null accepts any client)', () => {
+    // @ts-expect-error: clientIds is required
+    assert.throws(() => cognito({ userPoolId: 'us-east-1_AbC123' }), /clientIds is required/);
+    assert.equal(cognito({ userPoolId: 'us-east-1_AbC123', clientIds: null }).jwks, undefined);
+  });
+
+  it('refuses an rfc9068 issuer without an audience, by type and at construction', () => {
+    // @ts-expect-error: audience is required
+    assert.throws(() => rfc9068({ issuer: 'https://issuer.example' }));
   });
 });
 
