@@ -167,9 +167,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const app = new Koa<AuthState>();
   app.proxy = true;
   app.silent = true;
+  // Outermost: the request's server span holds everything, down to the request's own log line.
+  if (requestTelemetry) app.use(requestTelemetry);
   app.use(createUnreadBodyDrain());
   app.use(createRequestLog(logger));
-  if (requestTelemetry) app.use(requestTelemetry);
   app.use(async (ctx, next) => {
     ctx.set('X-Content-Type-Options', 'nosniff');
     await next();

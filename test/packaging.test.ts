@@ -115,7 +115,7 @@ describe('the Dockerfile and the build agree', () => {
         if (!(name in pkg.dependencies)) missing.add(`${name} (${file})`);
       }
       for (const [, specifier = ''] of text.matchAll(/await import\('([^'.][^']*)'\)/g)) {
-        // A package's subpath (import-in-the-middle/register-hooks.mjs) is that package's.
+        // A package's subpath (@opentelemetry/sdk-trace/…) is that package's.
         const name = specifier
           .split('/')
           .slice(0, specifier.startsWith('@') ? 2 : 1)

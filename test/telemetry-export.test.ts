@@ -109,8 +109,7 @@ describe('traces and metrics over OTLP from node dist/server.js', () => {
     }
   }
 
-  const otelModules = (modules: readonly string[]) =>
-    modules.filter((url) => url.includes('/@opentelemetry/') || url.includes('/import-in-the-middle/'));
+  const otelModules = (modules: readonly string[]) => modules.filter((url) => url.includes('/@opentelemetry/'));
 
   it('loads no OpenTelemetry module when no OTEL_ variable is set, and its log lines carry no trace id', async () => {
     const { modules, logs, code } = await run({});

@@ -1,14 +1,12 @@
 // The span tree of a PATCH, in process: a real SDK tracer provider with an in-memory exporter, set up as
-// src/telemetry/register.ts does before the app (the module hook first, then the SDK, then the app's modules), so
-// that the instrumentations patch the HTTP server and the AWS SDK as the app imports them.
+// src/telemetry/register.ts does before the app (the SDK first, then the app's modules), so that the instrumentations
+// patch the AWS SDK as the app imports it.
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { register } from 'import-in-the-middle/register-hooks.mjs';
-
-register({ include: ['http', 'https', 'node:http', 'node:https'] });
 const { InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace');
+const { SpanKind, SpanStatusCode } = await import('@opentelemetry/api');
 const { InMemoryMetricExporter, PeriodicExportingMetricReader, AggregationTemporality } =
   await import('@opentelemetry/sdk-metrics');
 const { startTelemetry } = await import('../src/telemetry/sdk.js');
@@ -124,6 +122,51 @@ describe('the span tree of PATCH /products/:id (in-memory exporter)', () => {
     const { traceId, spanId } = publish.spanContext();
     assert.ok(body.includes('traceparent'), body);
     assert.ok(body.includes(`00-${traceId}-${spanId}-01`), body);
+  });
+
+  it("continues the caller's W3C trace context and describes the request by the HTTP conventions (server span)", async () => {
+    // W3C Trace Context §3.2: version 00, a trace id, the caller's span id, flags 01 (sampled).
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const callerSpanId = '00f067aa0ba902b7';
+    spans.reset();
+    // node:http, not fetch: this process's fetch is traced, and would send a traceparent of its own.
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      get(
+        `${running.url}/products/${productId}?fields=name&note=private-value`,
+        { headers: { ...bearer(token), traceparent: `00-${traceId}-${callerSpanId}-01`, 'user-agent': 'span-test/1' } },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode));
+        },
+      ).on('error', reject);
+    });
+    assert.equal(status, 200);
+    const server = spans.getFinishedSpans().find((span) => span.name === 'GET /products/:id');
+    assert.ok(server);
+    assert.equal(server.kind, SpanKind.SERVER);
+    assert.equal(server.spanContext().traceId, traceId);
+    assert.equal(server.parentSpanContext?.spanId, callerSpanId);
+    assert.deepEqual(
+      {
+        method: server.attributes['http.request.method'],
+        status: server.attributes['http.response.status_code'],
+        path: server.attributes['url.path'],
+        query: server.attributes['url.query'],
+        agent: server.attributes['user_agent.original'],
+      },
+      {
+        method: 'GET',
+        status: 200,
+        path: `/products/${productId}`,
+        // Names only: a value (an RFC 6750 §2.3 access_token among them) never reaches a span.
+        query: 'fields=REDACTED&note=REDACTED',
+        agent: 'span-test/1',
+      },
+    );
+    assert.notEqual(server.status.code, SpanStatusCode.ERROR);
+    // The DynamoDB read is a child of the server span, in the caller's trace.
+    const getItem = spans.getFinishedSpans().find((span) => span.attributes['rpc.method'] === 'GetItem');
+    assert.equal(getItem?.parentSpanContext?.spanId, server.spanContext().spanId);
   });
 
   it('carries no token, authorization header, client id, subject or cursor secret in any span', () => {

@@ -2,7 +2,16 @@
 // The names, units and attributes are a contract: the collector's awsemf exporter turns them into CloudWatch metrics
 // in the ProductService namespace, and infra/'s alarms and dashboard name them (docs/operations.md lists them).
 import { METHODS } from 'node:http';
-import { trace, type Attributes } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+} from '@opentelemetry/api';
+import type { ParameterizedContext } from 'koa';
 import { match } from 'path-to-regexp';
 import type { RefusalReason } from '@product-service/bearer';
 import type { Route } from '../http/route.js';
@@ -31,6 +40,36 @@ function templates(routes: readonly Route[]): (path: string) => RouteTemplate | 
   }
   const known = [...byPath.values()];
   return (path) => known.find(({ matches }) => matches(path));
+}
+
+/**
+ * The server span's request attributes (semantic conventions for HTTP server spans, stable), read from what Node
+ * already parsed. No header but `Host` and `User-Agent` is read: `Authorization` carries the bearer token. The query
+ * string may carry an `access_token` (RFC 6750 §2.3, which the service refuses): its names are kept, never its values.
+ */
+function serverSpanAttributes(ctx: ParameterizedContext, method: string): Attributes {
+  const { req } = ctx;
+  const attributes: Attributes = {
+    'http.request.method': method,
+    'url.scheme': ctx.protocol,
+    'url.path': ctx.path,
+    'network.protocol.version': req.httpVersion,
+    'client.address': ctx.ip,
+  };
+  if (method !== ctx.method) attributes['http.request.method_original'] = ctx.method;
+  if (ctx.querystring !== '') {
+    const names = [...new URLSearchParams(ctx.querystring).keys()];
+    attributes['url.query'] = names.map((name) => `${name}=REDACTED`).join('&');
+  }
+  const host = ctx.hostname;
+  if (host !== '') attributes['server.address'] = host;
+  const port = Number(ctx.host.slice(host.length + 1));
+  if (Number.isInteger(port) && port > 0) attributes['server.port'] = port;
+  const userAgent = ctx.get('user-agent');
+  if (userAgent !== '') attributes['user_agent.original'] = userAgent;
+  if (req.socket.remoteAddress !== undefined) attributes['network.peer.address'] = req.socket.remoteAddress;
+  if (req.socket.remotePort !== undefined) attributes['network.peer.port'] = req.socket.remotePort;
+  return attributes;
 }
 
 function statusClass(status: number): string {
@@ -69,14 +108,22 @@ export function createTelemetry(sdk: TelemetrySdk): Telemetry {
   return {
     requests(routes) {
       const routeOf = templates(routes);
+      const tracer = sdk.tracerProvider.getTracer('product-service');
       return async (ctx, next) => {
         const started = performance.now();
-        const span = trace.getActiveSpan();
+        const method = knownMethods.has(ctx.method) ? ctx.method : '_OTHER';
+        // The caller's W3C trace context, if any, is the parent; the sampler decides from it (parentbased_*).
+        const parent = propagation.extract(ROOT_CONTEXT, ctx.headers);
+        const span = tracer.startSpan(
+          method,
+          { kind: SpanKind.SERVER, attributes: serverSpanAttributes(ctx, method) },
+          parent,
+        );
         try {
-          await next();
+          // Everything the request does runs in its span's context: store calls, fetches, every log line.
+          await context.with(trace.setSpan(parent, span), next);
         } finally {
           const route = routeOf(ctx.path);
-          const method = knownMethods.has(ctx.method) ? ctx.method : '_OTHER';
           const { status } = ctx;
           const refusal = ctx.state.authRefusal;
           requestDuration.record((performance.now() - started) / 1000, {
@@ -85,21 +132,28 @@ export function createTelemetry(sdk: TelemetrySdk): Telemetry {
             'http.response.status_class': statusClass(status),
           });
           if (status === 503 && refusal === undefined && route?.usesStore) storeUnavailable.add(1);
-          if (span?.isRecording()) {
+          if (span.isRecording()) {
             // OpenTelemetry's HTTP conventions: `{method} {http.route}`, the method alone when no route matched.
             span.updateName(route ? `${method} ${route.template}` : method);
+            span.setAttribute('http.response.status_code', status);
             if (route) span.setAttribute('http.route', route.template);
             if (refusal) span.setAttribute('product_service.auth.refusal', refusal);
+            // A server span is an error for 5xx only; a 4xx is the client's (semantic conventions, HTTP spans).
+            if (status >= 500) {
+              span.setAttribute('error.type', String(status));
+              span.setStatus({ code: SpanStatusCode.ERROR });
+            }
           }
+          span.end();
         }
       };
     },
 
     logFields() {
-      const context = trace.getActiveSpan()?.spanContext();
+      const active = trace.getActiveSpan()?.spanContext();
       // A new object each time: pino merges the line's own fields into it.
-      if (!context) return {};
-      return { trace_id: context.traceId, span_id: context.spanId };
+      if (!active) return {};
+      return { trace_id: active.traceId, span_id: active.spanId };
     },
 
     keySetEvent(event) {
@@ -113,9 +167,11 @@ export function createTelemetry(sdk: TelemetrySdk): Telemetry {
 
     instrumentStore(client) {
       client.middlewareStack.add(
-        (next, context) => async (args) => {
+        (next, handlerContext) => async (args) => {
           const started = performance.now();
-          const attributes: Attributes = { 'db.operation.name': context.commandName?.replace(/Command$/, '') ?? '' };
+          const attributes: Attributes = {
+            'db.operation.name': handlerContext.commandName?.replace(/Command$/, '') ?? '',
+          };
           try {
             const output = await next(args);
             storeDuration.record((performance.now() - started) / 1000, { ...attributes, outcome: 'ok' });

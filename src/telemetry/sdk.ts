@@ -9,7 +9,6 @@ import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-
 import { OTLPTraceExporter as ProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
 import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -84,30 +83,15 @@ function metricExporterOf(config: TelemetryConfig) {
 }
 
 /**
- * The instrumentations: inbound HTTP (the server span of each request), outbound fetch (the issuer's discovery and
- * JWKS), the AWS SDK (DynamoDB, SNS, whose Publish carries `traceparent` in its message attributes). Koa's own
- * instrumentation is unmaintained; src/telemetry/instruments.ts names the server span from the route table instead.
+ * The instrumentations: outbound fetch (the issuer's discovery and JWKS) and the AWS SDK (DynamoDB, SNS, whose Publish
+ * carries `traceparent` in its message attributes). The server span of each request is not instrumentation-http's but
+ * src/telemetry/instruments.ts's Koa middleware, which names it from the route table: instrumentation-http binds every
+ * request's and response's event emitters to the trace context, which cost 30 % more CPU per request against 13 % for
+ * the same spans made in the middleware (docs/benchmarks.md, "What tracing costs"). Koa's own instrumentation is
+ * unmaintained.
  */
 function instrumentations(): Instrumentation[] {
   return [
-    new HttpInstrumentation({
-      // No header becomes an attribute: Authorization carries the bearer token.
-      headersToSpanAttributes: {
-        server: { requestHeaders: [], responseHeaders: [] },
-        client: { requestHeaders: [], responseHeaders: [] },
-      },
-      // The query string may carry an `access_token` (RFC 6750 §2.3, which the service refuses): its names are kept,
-      // never its values.
-      requestHook(span, request) {
-        const url = 'method' in request && !('path' in request) ? (request.url ?? '') : '';
-        const at = url.indexOf('?');
-        if (at < 0) return;
-        const names = [...new URLSearchParams(url.slice(at + 1)).keys()];
-        span.setAttribute('url.query', names.map((name) => `${name}=REDACTED`).join('&'));
-      },
-      // OTLP exports are HTTP requests too; tracing them would trace the tracing.
-      ignoreOutgoingRequestHook: () => true,
-    }),
     new UndiciInstrumentation({ headersToSpanAttributes: { requestHeaders: [], responseHeaders: [] } }),
     new AwsInstrumentation({ suppressInternalInstrumentation: true }),
   ];

@@ -8,7 +8,7 @@ import type { ConflictOutcome } from '../products/service.js';
 
 /** What the service measures, as the service sees it; the OpenTelemetry side lives in src/telemetry/instruments.ts. */
 export interface Telemetry {
-  /** Names the server span by route template and records the request's duration; undefined when off. */
+  /** Makes the server span (named by route template) the context of everything the request does, and records its duration; undefined when off. */
   requests(routes: readonly Route[]): Middleware<AuthState> | undefined;
   /** Fields for every log line (`trace_id`, `span_id` inside a traced request); undefined when off. */
   readonly logFields: (() => Record<string, string>) | undefined;
