@@ -19,7 +19,16 @@ import type { ProductRepository } from '../src/products/repository.js';
 import { createProductService } from '../src/products/service.js';
 import { createTelemetry } from '../src/telemetry/instruments.js';
 import { startTelemetry } from '../src/telemetry/sdk.js';
-import { bearer, fetchToken, localTestConfig, startService, type RunningService } from './support/service.js';
+import { makeKey, startJwksServer, type JwksServer } from './support/jwks-server.js';
+import {
+  bearer,
+  cognitoAt,
+  configTrusting,
+  fetchToken,
+  localTestConfig,
+  startService,
+  type RunningService,
+} from './support/service.js';
 
 const config = localTestConfig({
   OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
@@ -78,6 +87,55 @@ describe('product_service.store.conflicts', () => {
 });
 
 // Last: closing the service shuts the SDK down.
+describe('the key-set metrics when the issuer fails', () => {
+  let jwks: JwksServer;
+  let running: RunningService;
+
+  before(async () => {
+    jwks = await startJwksServer('local_FailingIssuer');
+    const trusting = configTrusting([
+      // A set is current for 300 ms, then used for up to a minute more while its issuer fails (stale-if-error).
+      cognitoAt(jwks.baseUrl, jwks.userPoolId, { keySet: { maxAgeMs: 300, staleIfErrorMs: 60_000 } }),
+    ]);
+    // The SDK this file shares: the service must not shut it down when it closes (the next describe uses it).
+    const telemetry = { ...createTelemetry(sdk), shutdown: () => Promise.resolve() };
+    running = await startService({ ...trusting, products: config.products }, { telemetry });
+  });
+  after(async () => {
+    await running.close();
+    await jwks.close();
+  });
+
+  it('counts the failed fetch, each use of the stale set, and the 503s for a key that cannot be had', async () => {
+    const before = await collect('product_service.keyset.fetches');
+    const failedBefore = Number(valueOf(before.points, { outcome: 'failed' }) ?? 0);
+    const key = await makeKey();
+    jwks.publish([key]);
+    const token = await jwks.sign(key);
+    const call = async (bearerToken: string) =>
+      (await fetch(`${running.url}/metrics`, { headers: bearer(bearerToken) })).status;
+    assert.equal(await call(token), 200);
+    jwks.behave('fail');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // Past its maximum age: this use starts the refresh, which fails; the next uses are of a stale set.
+    assert.equal(await call(token), 200);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(await call(token), 200);
+    assert.equal(await call(await jwks.sign(key)), 200, 'a new token signed by a held key is still admitted');
+    // A key the stale set lacks cannot be had while the issuer fails: 503, not 401.
+    assert.equal(await call(await jwks.sign(await makeKey())), 503);
+
+    const fetches = await collect('product_service.keyset.fetches');
+    assert.equal(fetches.unit, '{fetch}');
+    assert.ok(Number(valueOf(fetches.points, { outcome: 'failed' })) > failedBefore);
+    const stale = await collect('product_service.keyset.stale_uses');
+    assert.equal(stale.unit, '{use}');
+    assert.ok(Number(stale.points[0]?.value) >= 2, JSON.stringify(stale.points));
+    const refusals = await collect('product_service.auth.refusals');
+    assert.equal(valueOf(refusals.points, { 'product_service.auth.refusal': 'keys_unavailable' }), 1);
+  });
+});
+
 describe('the contract metrics when dependencies fail', () => {
   let store: LocalDynamo;
   let sns: Server;
