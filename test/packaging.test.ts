@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeKey, startJwksServer } from './support/jwks-server.js';
+import { createTestKey, startTestIssuer } from '@product-service/bearer-testing';
 import { awsLikeEnv, startStoreProcess, stop, watchLines } from './support/processes.js';
 import { bearer } from './support/service.js';
 
@@ -190,9 +190,8 @@ describe('the production install', () => {
 
   it('starts in AWS mode and answers, and without an issuer says in one line what to set', async () => {
     const store = await startStoreProcess();
-    const jwks = await startJwksServer('local_Production');
-    const key = await makeKey();
-    jwks.publish([key]);
+    const key = await createTestKey();
+    const jwks = await startTestIssuer({ userPoolId: 'local_Production', keys: [key] });
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
     const child = spawn(process.execPath, ['dist/server.js'], {
       cwd: dir,
