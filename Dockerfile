@@ -7,6 +7,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/bearer/package.json ./packages/bearer/
 COPY packages/bearer-koa/package.json ./packages/bearer-koa/
+COPY packages/bearer-testing/package.json ./packages/bearer-testing/
 # No dependency's install script runs (Scarf's telemetry among them); none is needed to build or run.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.base.json tsconfig.json tsconfig.build.json ./
@@ -14,6 +15,8 @@ COPY packages/bearer/tsconfig.json ./packages/bearer/
 COPY packages/bearer/src ./packages/bearer/src
 COPY packages/bearer-koa/tsconfig.json ./packages/bearer-koa/
 COPY packages/bearer-koa/src ./packages/bearer-koa/src
+COPY packages/bearer-testing/tsconfig.json ./packages/bearer-testing/
+COPY packages/bearer-testing/src ./packages/bearer-testing/src
 COPY src ./src
 # The packages first (tsc -b, into packages/*/dist), then the service against their dist/.
 RUN npm run build
@@ -25,6 +28,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/bearer/package.json ./packages/bearer/
 COPY packages/bearer-koa/package.json ./packages/bearer-koa/
+# The test kit's manifest too (the install covers every workspace); its dist/ is not shipped: a dev dependency.
+COPY packages/bearer-testing/package.json ./packages/bearer-testing/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 # npm links each workspace package into node_modules; their compiled code is what the service imports.
 COPY --from=build /app/packages/bearer/dist ./packages/bearer/dist

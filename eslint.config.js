@@ -51,6 +51,18 @@ export default tseslint.config(
     },
   },
   {
+    // The test kit: the core's public exports only (its types), as any user of the packages has them.
+    files: ['packages/bearer-testing/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['../*', '@product-service/bearer/*'], message: 'Only the public exports of the core.' }],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/auth/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import autocannon from 'autocannon';
 import { base64url } from 'jose';
-import { cognitoClaims, makeKey, startJwksServer } from '../test/support/jwks-server.js';
+import { cognitoAccessClaims, createTestKey, startTestIssuer } from '@product-service/bearer-testing';
 import type { DirectCommand, DirectOp, DirectResult } from './direct-caller.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
@@ -197,11 +197,10 @@ async function benchVerifyInProcess(): Promise<void> {
 }
 
 async function benchAuth(): Promise<void> {
-  const jwks = await startJwksServer('local_BenchPool');
-  const key = await makeKey();
-  jwks.publish([key]);
+  const key = await createTestKey();
+  const jwks = await startTestIssuer({ userPoolId: 'local_BenchPool', keys: [key] });
   const claims = () =>
-    cognitoClaims(jwks.issuer, { scope: 'products/read', exp: Math.floor(Date.now() / 1000) + 3600 });
+    cognitoAccessClaims(jwks.issuer, { scope: 'products/read', exp: Math.floor(Date.now() / 1000) + 3600 });
 
   const child = spawn(
     process.execPath,
@@ -300,7 +299,7 @@ async function benchAuth(): Promise<void> {
       return `${header}.${base64url.encode(JSON.stringify(claims()))}.${base64url.encode(randomUUID())}`;
     });
     const floodRate = 1_000;
-    const fetchesBefore = jwks.requests();
+    const fetchesBefore = jwks.requests.jwks;
     const floodStarted = performance.now();
     let flood: Measured | undefined;
     const [normal, legit] = await alternate([
@@ -314,7 +313,7 @@ async function benchAuth(): Promise<void> {
         return during;
       },
     ]);
-    const fetches = jwks.requests() - fetchesBefore;
+    const fetches = jwks.requests.jwks - fetchesBefore;
     const windowSeconds = (performance.now() - floodStarted) / 1000;
     process.stdout.write(`3. A flood of unknown kids (${floodRate} req/s) beside legitimate traffic\n`);
     process.stdout.write(`${line('legitimate, alone', normal)}\n${line('legitimate, during the flood', legit)}\n`);
@@ -364,9 +363,8 @@ async function benchProducts(): Promise<void> {
     OTEL_METRIC_EXPORT_INTERVAL: '5000',
   };
   const probe = './bench/module-probe.ts';
-  const productJwks = await startJwksServer('local_ProductsBench');
-  const productKey = await makeKey();
-  productJwks.publish([productKey]);
+  const productKey = await createTestKey();
+  const productJwks = await startTestIssuer({ userPoolId: 'local_ProductsBench', keys: [productKey] });
   const { endpoint } = JSON.parse(await firstLine(store)) as { endpoint: string };
   storePid = store.pid ?? 0;
   // dynalite accepts any credentials; the SDK's default chain reads these.

@@ -8,17 +8,16 @@ import { createVerifier as createFastJwtVerifier } from 'fast-jwt';
 import { cognito } from '@product-service/bearer';
 import { Refused } from '../packages/bearer/src/refusals.js';
 import { createVerifier } from '../packages/bearer/src/verifier.js';
-import { cognitoClaims, makeKey, startJwksServer } from '../test/support/jwks-server.js';
+import { cognitoAccessClaims, createTestKey, startTestIssuer } from '@product-service/bearer-testing';
 
 const rounds = Number(process.argv[2] ?? 5);
 const perRound = Number(process.argv[3] ?? 20_000);
 
-const jwks = await startJwksServer('local_InProcess');
-const key = await makeKey();
-jwks.publish([key]);
+const key = await createTestKey();
+const jwks = await startTestIssuer({ userPoolId: 'local_InProcess', keys: [key] });
 const issuerConfig = cognito({ userPoolId: jwks.userPoolId, issuerBaseUrl: jwks.baseUrl, clientIds: null });
 const distinct = await Promise.all(
-  Array.from({ length: 2_000 }, () => jwks.sign(key, cognitoClaims(jwks.issuer, { scope: 'products/read' }))),
+  Array.from({ length: 2_000 }, () => jwks.sign(key, cognitoAccessClaims(jwks.issuer, { scope: 'products/read' }))),
 );
 const keySet = (await (await fetch(issuerConfig.jwksUri ?? '')).json()) as JSONWebKeySet;
 

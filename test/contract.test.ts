@@ -8,7 +8,7 @@ import {
   productIdPattern,
   productPage,
 } from '../src/products/schema.js';
-import { makeKey, startJwksServer, type JwksServer } from './support/jwks-server.js';
+import { createTestKey, startTestIssuer, type TestIssuer } from '@product-service/bearer-testing';
 import { responseValidator, type ResponseCheck } from './support/openapi-validator.js';
 import {
   bearer,
@@ -61,7 +61,7 @@ describe('the contract', () => {
   let running: RunningService;
   let down: RunningService;
   let failingIssuer: RunningService;
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let documented: Documented;
 
   before(async () => {
@@ -69,8 +69,8 @@ describe('the contract', () => {
     down = await startService(
       localTestConfig({ DYNAMODB_ENDPOINT: `http://127.0.0.1:${await freePort()}`, DYNAMODB_TIMEOUT_MS: '200' }),
     );
-    jwks = await startJwksServer('local_Contract');
-    jwks.behave('fail');
+    jwks = await startTestIssuer({ userPoolId: 'local_Contract', keys: [] });
+    await jwks.setMode('down');
     failingIssuer = await startService(configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]));
     const document = (await (await fetch(`${running.url}/openapi.json`)).json()) as { paths: Documented };
     documented = document.paths;
@@ -99,7 +99,7 @@ describe('the contract', () => {
     await call(base, 'metrics', '/metrics', { token: all });
     await call(base, 'metrics', '/metrics');
     await call(base, 'metrics', '/metrics', { headers: { authorization: 'Basic eDp5' } });
-    await call(failingIssuer.url, 'metrics', '/metrics', { token: await jwks.sign(await makeKey()) });
+    await call(failingIssuer.url, 'metrics', '/metrics', { token: await jwks.sign(await createTestKey()) });
 
     // Create, then the ways a create goes wrong.
     const created = await fetch(`${base}/products`, {

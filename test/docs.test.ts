@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { scopesOf } from '../src/openapi.js';
-import { makeKey, startJwksServer } from './support/jwks-server.js';
+import { startTestIssuer } from '@product-service/bearer-testing';
 import { cognitoAt, configTrusting, localTestConfig, startService, type RunningService } from './support/service.js';
 
 describe('the docs page and its contract', () => {
@@ -76,8 +76,7 @@ describe('the docs page and its contract', () => {
   });
 
   it('offers a bearer token field, never a token URL that nothing serves (OIDC issuer without OAUTH_TOKEN_URL)', async () => {
-    const jwks = await startJwksServer();
-    jwks.publish([await makeKey()]);
+    const jwks = await startTestIssuer();
     // The service as configured for an issuer of its own: no token URL is set, so none may be guessed.
     const oidc = await startService(configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]));
     try {

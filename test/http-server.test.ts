@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import { makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
+import { createTestKey, startTestIssuer, type TestIssuer, type TestKey } from '@product-service/bearer-testing';
 import {
   awsLikeEnv,
   spawnTs,
@@ -18,7 +18,7 @@ import { openRaw, type RawConnection } from './support/raw-http.js';
 
 /** The service as in AWS, in its own process: a JWKS server the test controls, a dynalite in a process of its own. */
 async function startServer(
-  jwks: JwksServer,
+  jwks: TestIssuer,
   store: StoreProcess,
   env: Record<string, string> = {},
 ): Promise<{ child: Child; url: string }> {
@@ -53,16 +53,15 @@ async function nextRequest(connection: RawConnection): Promise<{ status: number;
 
 describe('the HTTP server, under clients that misbehave', () => {
   let store: StoreProcess;
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
   let token: string;
   let server: { child: Child; url: string };
 
   before(async () => {
     store = await startStoreProcess();
-    jwks = await startJwksServer('local_HttpServer');
-    key = await makeKey();
-    jwks.publish([key]);
+    key = await createTestKey();
+    jwks = await startTestIssuer({ userPoolId: 'local_HttpServer', keys: [key] });
     token = await jwks.sign(key);
     server = await startServer(jwks, store, { HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1500' });
   });
@@ -219,11 +218,11 @@ describe('the HTTP server, under clients that misbehave', () => {
 
 describe('the HTTP server, while the issuer hangs', () => {
   let store: StoreProcess;
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
 
   before(async () => {
     store = await startStoreProcess();
-    jwks = await startJwksServer('local_HangingIssuer');
+    jwks = await startTestIssuer({ userPoolId: 'local_HangingIssuer', keys: [] });
   });
   after(async () => {
     await store.close();
@@ -231,7 +230,7 @@ describe('the HTTP server, while the issuer hangs', () => {
   });
 
   it('answers tokens whose key it holds at once; past stale-if-error, cached and new tokens get the same 503', async (t) => {
-    const key = await makeKey();
+    const key = await createTestKey();
     jwks.publish([key]);
     const server = await startServer(jwks, store, {
       JWKS_MAX_AGE_SECONDS: '1',
@@ -251,7 +250,7 @@ describe('the HTTP server, while the issuer hangs', () => {
         };
       };
       assert.equal((await call(cached)).status, 200);
-      jwks.behave('hang'); // accepts connections, never answers
+      await jwks.setMode('hang'); // accepts connections, never answers
       const hangStarted = performance.now();
       let slowest = 0;
       let requests = 0;
@@ -277,7 +276,7 @@ describe('the HTTP server, while the issuer hangs', () => {
       assert.match(old.retryAfter ?? '', /^\d+$/);
       assert.equal((await fetch(`${server.url}/ready`)).status, 503, '/ready says the same');
     } finally {
-      jwks.behave('ok');
+      await jwks.setMode('ok');
       await stop(server.child);
     }
   });

@@ -1,21 +1,26 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { base64url, exportSPKI, SignJWT } from 'jose';
-import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
+import {
+  cognitoAccessClaims,
+  createTestKey,
+  startTestIssuer,
+  type TestIssuer,
+  type TestKey,
+} from '@product-service/bearer-testing';
 import { bearer, cognitoAt, configTrusting, startService, type RunningService } from './support/service.js';
 
 const encode = (value: unknown): string => base64url.encode(JSON.stringify(value));
 
 // Each refusal is a 401 with error="invalid_token": a token that was sent and is no good (RFC 6750 §3.1).
 describe('refused tokens', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
   let running: RunningService;
 
   before(async () => {
-    jwks = await startJwksServer();
-    key = await makeKey();
-    jwks.publish([key]);
+    key = await createTestKey();
+    jwks = await startTestIssuer({ keys: [key] });
     running = await startService(configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]));
   });
   after(async () => {
@@ -50,18 +55,18 @@ describe('refused tokens', () => {
   it('refuses an expired token (RFC 7519 §4.1.4)', async () => {
     const past = Math.floor(Date.now() / 1000) - 3600;
     await assertInvalidToken(
-      await jwks.sign(key, cognitoClaims(jwks.issuer, { iat: past - 3600, exp: past })),
+      await jwks.sign(key, cognitoAccessClaims(jwks.issuer, { iat: past - 3600, exp: past })),
       'token expired',
     );
   });
 
   it('refuses a token signed by another key under the trusted kid', async () => {
-    const impostor = await makeKey('RS256', key.kid);
+    const impostor = await createTestKey('RS256', key.kid);
     await assertInvalidToken(await jwks.sign(impostor), 'token signature invalid');
   });
 
   it('refuses alg "none", an unsecured JWT (RFC 8725 §2.1, §3.1)', async () => {
-    const token = `${encode({ alg: 'none', kid: key.kid })}.${encode(cognitoClaims(jwks.issuer))}.`;
+    const token = `${encode({ alg: 'none', kid: key.kid })}.${encode(cognitoAccessClaims(jwks.issuer))}.`;
     await assertInvalidToken(token, 'token algorithm not accepted');
   });
 
@@ -73,37 +78,37 @@ describe('refused tokens', () => {
         ]),
       ),
     );
-    const token = await new SignJWT(cognitoClaims(jwks.issuer))
+    const token = await new SignJWT(cognitoAccessClaims(jwks.issuer))
       .setProtectedHeader({ alg: 'HS256', kid: key.kid })
       .sign(secret);
     await assertInvalidToken(token, 'token algorithm not accepted');
   });
 
   it('refuses a token from an issuer that is not configured, without fetching anything for it (RFC 8725 §3.8)', async () => {
-    const before = jwks.requests();
+    const before = jwks.requests.jwks;
     await assertInvalidToken(
-      await jwks.sign(key, cognitoClaims('https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other')),
+      await jwks.sign(key, cognitoAccessClaims('https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other')),
       'token issuer not accepted',
     );
-    assert.equal(jwks.requests(), before);
+    assert.equal(jwks.requests.jwks, before);
   });
 
   it('refuses a Cognito ID token where an access token is required (token_use, RFC 8725 §2.8)', async () => {
     await assertInvalidToken(
-      await jwks.sign(key, cognitoClaims(jwks.issuer, { token_use: 'id', aud: 'test-client' })),
+      await jwks.sign(key, cognitoAccessClaims(jwks.issuer, { token_use: 'id', aud: 'test-client' })),
       'token use not accepted',
     );
   });
 
   it('refuses a token without exp: every token must expire', async () => {
-    const claims = cognitoClaims(jwks.issuer);
+    const claims = cognitoAccessClaims(jwks.issuer);
     delete claims.exp;
     await assertInvalidToken(await jwks.sign(key, claims), 'token claims invalid');
   });
 
   it('refuses a token whose payload was changed after signing', async () => {
     const [header, , signature] = (await jwks.sign(key)).split('.');
-    const forged = encode(cognitoClaims(jwks.issuer, { scope: 'products/read products/write admin' }));
+    const forged = encode(cognitoAccessClaims(jwks.issuer, { scope: 'products/read products/write admin' }));
     await assertInvalidToken(`${header}.${forged}.${signature}`, 'token signature invalid');
   });
 
@@ -127,24 +132,24 @@ describe('refused tokens', () => {
   }
 });
 describe('HTTP answers when keys cannot be had', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   before(async () => {
-    jwks = await startJwksServer();
-    jwks.behave('fail');
+    jwks = await startTestIssuer({ keys: [] });
+    await jwks.setMode('down');
   });
   after(() => jwks.close());
 
   it('answers 503 with Retry-After, not 401, when the issuer is down and nothing is cached; /ready says 503', async () => {
     const running = await startService(configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]));
     try {
-      const key = await makeKey();
+      const key = await createTestKey();
       const response = await fetch(`${running.url}/anything`, { headers: bearer(await jwks.sign(key)) });
       assert.equal(response.status, 503);
       assert.match(response.headers.get('retry-after') ?? '', /^\d+$/);
       assert.equal(((await response.json()) as { error: string }).error, 'temporarily_unavailable');
       const ready = await fetch(`${running.url}/ready`);
       assert.equal(ready.status, 503);
-      jwks.behave('ok');
+      await jwks.setMode('ok');
       jwks.publish([key]);
     } finally {
       await running.close();

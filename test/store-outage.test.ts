@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { makeKey, startJwksServer } from './support/jwks-server.js';
+import { createTestKey, startTestIssuer } from '@product-service/bearer-testing';
 import { stop, watchLines } from './support/processes.js';
 import { bearer, fetchToken, freePort, localTestConfig, startService, type RunningService } from './support/service.js';
 
@@ -135,9 +135,8 @@ describe('when DynamoDB cannot answer', () => {
 // the same bounded 503, and the log says why in a line, without the credential provider's stack trace.
 describe('when no AWS credentials can be had', () => {
   it('answers 503 with Retry-After, and logs the reason without a stack trace', async () => {
-    const jwks = await startJwksServer('local_NoCredentials');
-    const key = await makeKey();
-    jwks.publish([key]);
+    const key = await createTestKey();
+    const jwks = await startTestIssuer({ userPoolId: 'local_NoCredentials', keys: [key] });
     const env: NodeJS.ProcessEnv = Object.fromEntries(
       Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')),
     );

@@ -4,7 +4,13 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildDist } from './support/dist.js';
-import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
+import {
+  cognitoAccessClaims,
+  createTestKey,
+  startTestIssuer,
+  type TestIssuer,
+  type TestKey,
+} from '@product-service/bearer-testing';
 import { startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver.js';
 import { awsLikeEnv, startStoreProcess, watchLines, type StoreProcess } from './support/processes.js';
 import { bearer } from './support/service.js';
@@ -45,13 +51,17 @@ interface Run {
 describe('traces and metrics over OTLP from node dist/server.js', () => {
   let dir: string;
   let store: StoreProcess;
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
 
   before(async () => {
     dir = buildDist('telemetry');
     writeFileSync(join(dir, 'probe.mjs'), probeSource);
-    [store, jwks, key] = await Promise.all([startStoreProcess(), startJwksServer('local_Telemetry'), makeKey()]);
+    [store, jwks, key] = await Promise.all([
+      startStoreProcess(),
+      startTestIssuer({ userPoolId: 'local_Telemetry', keys: [] }),
+      createTestKey(),
+    ]);
     jwks.publish([key]);
   });
   after(async () => {
@@ -81,7 +91,7 @@ describe('traces and metrics over OTLP from node dist/server.js', () => {
     try {
       const listening = await lines.first((line) => line.includes('product-service listening'));
       const base = `http://127.0.0.1:${String((JSON.parse(listening) as { port: number }).port)}`;
-      const token = await jwks.sign(key, cognitoClaims(jwks.issuer, { sub: subject, client_id: clientId }));
+      const token = await jwks.sign(key, cognitoAccessClaims(jwks.issuer, { sub: subject, client_id: clientId }));
       const created = await fetch(`${base}/products`, {
         method: 'POST',
         headers: { ...bearer(token), 'content-type': 'application/json' },

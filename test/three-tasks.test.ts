@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeEvent } from '../src/products/repository.js';
-import { makeKey, startJwksServer, type JwksServer } from './support/jwks-server.js';
+import { createTestKey, startTestIssuer, type TestIssuer } from '@product-service/bearer-testing';
 import {
   awsLikeEnv,
   spawnTs,
@@ -29,16 +29,15 @@ interface Published {
 // in-process turn-taking cannot help. Events are read from each task's log (the publisher without an SNS topic).
 describe('three tasks sharing one store', () => {
   let store: StoreProcess;
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let token: string;
   const tasks: { child: Child; url: string }[] = [];
   const published: Published[] = [];
 
   before(async () => {
     store = await startStoreProcess();
-    jwks = await startJwksServer('local_ThreeTasks');
-    const key = await makeKey();
-    jwks.publish([key]);
+    const key = await createTestKey();
+    jwks = await startTestIssuer({ userPoolId: 'local_ThreeTasks', keys: [key] });
     token = await jwks.sign(key);
     await Promise.all(
       [0, 1, 2].map(async () => {

@@ -16,28 +16,27 @@ import {
 } from '@product-service/bearer';
 import { createAuthCounters, createBearerAuth, type AuthState } from '@product-service/bearer-koa';
 import {
-  cognitoClaims,
-  makeKey,
-  startJwksServer,
-  type JwksServer,
+  cognitoAccessClaims,
+  createTestKey,
+  startTestIssuer,
+  type TestIssuer,
   type TestKey,
-} from '../../../test/support/jwks-server.js';
+} from '@product-service/bearer-testing';
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 // The two packages as another service would use them, through their public exports: a Koa app with a route policy
 // of its own.
 describe('the bearer middleware with a route policy', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
   let server: Server;
   let url: string;
   const counters = createAuthCounters();
 
   before(async () => {
-    jwks = await startJwksServer();
-    key = await makeKey();
-    jwks.publish([key]);
+    key = await createTestKey();
+    jwks = await startTestIssuer({ keys: [key] });
     const authenticator = createAuthenticator({
       issuers: [cognito({ userPoolId: jwks.userPoolId, issuerBaseUrl: jwks.baseUrl, clientIds: null })],
       realm: 'items',
@@ -67,7 +66,8 @@ describe('the bearer middleware with a route policy', () => {
     await jwks.close();
   });
 
-  const token = (overrides: Record<string, unknown> = {}) => jwks.sign(key, cognitoClaims(jwks.issuer, overrides));
+  const token = (overrides: Record<string, unknown> = {}) =>
+    jwks.sign(key, cognitoAccessClaims(jwks.issuer, overrides));
 
   it('lets a public route through without a token', async () => {
     const response = await fetch(`${url}/open`);
@@ -166,15 +166,14 @@ describe('the bearer middleware with a route policy', () => {
 });
 
 describe('the bearer middleware with an answer hook and an optional route', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
   let server: Server;
   let url: string;
 
   before(async () => {
-    jwks = await startJwksServer();
-    key = await makeKey();
-    jwks.publish([key]);
+    key = await createTestKey();
+    jwks = await startTestIssuer({ keys: [key] });
     const authenticator = createAuthenticator({
       issuers: [cognito({ userPoolId: jwks.userPoolId, issuerBaseUrl: jwks.baseUrl, clientIds: null })],
       // The authenticator's own policy, used when the middleware is given none.
@@ -217,7 +216,7 @@ describe('the bearer middleware with an answer hook and an optional route', () =
     assert.deepEqual(await (await fetch(`${url}/feed`)).json(), { subject: null });
     const good = await fetch(`${url}/feed`, { headers: bearer(await jwks.sign(key)) });
     assert.deepEqual(await good.json(), { subject: 'test-client' });
-    const forged = await jwks.sign(await makeKey('RS256', key.kid));
+    const forged = await jwks.sign(await createTestKey('RS256', key.kid));
     assert.equal((await fetch(`${url}/feed`, { headers: bearer(forged) })).status, 401);
   });
 });

@@ -13,7 +13,13 @@ import {
   type Outcome,
   type Refusal,
 } from '../src/index.js';
-import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/issuers.js';
+import {
+  cognitoAccessClaims,
+  createTestKey,
+  startTestIssuer,
+  type TestIssuer,
+  type TestKey,
+} from '@product-service/bearer-testing';
 
 const get = (path: string, headers: AuthRequest['headers'] = {}, more: Partial<AuthRequest> = {}): AuthRequest => ({
   method: 'GET',
@@ -31,14 +37,13 @@ async function refusalOf(outcome: Outcome | Promise<Outcome>): Promise<Refusal> 
 // The core's one call, as every framework adapter uses it: a request in, `{ principal }` or `{ refusal }` out, the
 // refusal plain data an adapter writes as it is (RFC 6750 §3).
 describe('authenticate(): refusals as data, for each status', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
   let auth: Authenticator;
 
   before(async () => {
-    jwks = await startJwksServer();
-    key = await makeKey();
-    jwks.publish([key]);
+    key = await createTestKey();
+    jwks = await startTestIssuer({ keys: [key] });
     auth = createAuthenticator({
       issuers: [cognito({ userPoolId: jwks.userPoolId, issuerBaseUrl: jwks.baseUrl, clientIds: null })],
       realm: 'items',
@@ -53,7 +58,8 @@ describe('authenticate(): refusals as data, for each status', () => {
   });
   after(() => jwks.close());
 
-  const token = (overrides: Record<string, unknown> = {}) => jwks.sign(key, cognitoClaims(jwks.issuer, overrides));
+  const token = (overrides: Record<string, unknown> = {}) =>
+    jwks.sign(key, cognitoAccessClaims(jwks.issuer, overrides));
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
   it('401 without credentials: a challenge with the realm and no error code (RFC 6750 §3.1)', async () => {
@@ -112,8 +118,8 @@ describe('authenticate(): refusals as data, for each status', () => {
   });
 
   it('503 with Retry-After and no challenge when no keys can be had (RFC 9110 §15.6.4, §10.2.3)', async () => {
-    const down = await startJwksServer('local_Down');
-    down.behave('fail');
+    const down = await startTestIssuer({ userPoolId: 'local_Down', keys: [] });
+    await down.setMode('down');
     try {
       const outage = createAuthenticator({
         issuers: [cognito({ userPoolId: down.userPoolId, issuerBaseUrl: down.baseUrl, clientIds: null })],
@@ -158,14 +164,13 @@ describe('authenticate(): refusals as data, for each status', () => {
 });
 
 describe('optional authentication', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
   let auth: Authenticator;
 
   before(async () => {
-    jwks = await startJwksServer();
-    key = await makeKey();
-    jwks.publish([key]);
+    key = await createTestKey();
+    jwks = await startTestIssuer({ keys: [key] });
     auth = createAuthenticator({
       issuers: [cognito({ userPoolId: jwks.userPoolId, issuerBaseUrl: jwks.baseUrl, clientIds: null })],
     });
@@ -185,7 +190,7 @@ describe('optional authentication', () => {
   });
 
   it('still refuses a bad token (401) and malformed credentials (400): sending credentials means they are checked', async () => {
-    const forged = await jwks.sign(await makeKey('RS256', key.kid));
+    const forged = await jwks.sign(await createTestKey('RS256', key.kid));
     const bad = await refusalOf(auth.authenticate(get('/feed', { authorization: `Bearer ${forged}` }), optionalAccess));
     assert.deepEqual([bad.status, bad.reason], [401, 'bad_signature']);
     const malformed = await refusalOf(auth.authenticate(get('/feed', { authorization: 'Bearer' }), optionalAccess));
@@ -197,9 +202,8 @@ describe('optional authentication', () => {
 // every other module's feet, for the verifier's own speed. Refusals are values now, and that setting is never touched.
 describe('no process-wide side effects', () => {
   it('leaves Error.stackTraceLimit as it was, through refusals of every kind: no write to it at all', async () => {
-    const jwks = await startJwksServer();
-    const key = await makeKey();
-    jwks.publish([key]);
+    const key = await createTestKey();
+    const jwks = await startTestIssuer({ keys: [key] });
     const descriptor = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit');
     // Every write is recorded, even one put back at once (as the old refusal did).
     const writes: unknown[] = [];
@@ -220,8 +224,8 @@ describe('no process-wide side effects', () => {
         'Basic x',
         `Bearer ${t}x`,
         `Bearer ${t.slice(0, 20)}`,
-        `Bearer ${await jwks.sign(key, cognitoClaims(jwks.issuer, { token_use: 'id' }))}`,
-        `Bearer ${await jwks.sign(await makeKey())}`,
+        `Bearer ${await jwks.sign(key, cognitoAccessClaims(jwks.issuer, { token_use: 'id' }))}`,
+        `Bearer ${await jwks.sign(await createTestKey())}`,
       ]) {
         const refusal = await refusalOf(auth.authenticate(get('/x', authorization ? { authorization } : {})));
         reasons.push(refusal.reason);

@@ -4,28 +4,26 @@ import { cognito } from '../src/issuers.js';
 import { createVerifier, type Verifier } from '../src/verifier.js';
 import { verify } from './support/outcome.js';
 import {
-  cognitoAt,
-  cognitoClaims,
-  makeKey,
-  startJwksServer,
-  type JwksServer,
+  cognitoAccessClaims,
+  createTestKey,
+  startTestIssuer,
+  type TestIssuer,
   type TestKey,
-} from './support/issuers.js';
+} from '@product-service/bearer-testing';
+import { cognitoAt } from './support/issuers.js';
 
 describe('several issuers at once', () => {
-  let poolA: JwksServer;
-  let poolB: JwksServer;
+  let poolA: TestIssuer;
+  let poolB: TestIssuer;
   let keyA: TestKey;
   let keyB: TestKey;
   let verifier: Verifier;
 
   before(async () => {
-    poolA = await startJwksServer('local_PoolA');
-    poolB = await startJwksServer('local_PoolB');
-    keyA = await makeKey();
-    keyB = await makeKey();
-    poolA.publish([keyA]);
-    poolB.publish([keyB]);
+    keyA = await createTestKey();
+    keyB = await createTestKey();
+    poolA = await startTestIssuer({ userPoolId: 'local_PoolA', keys: [keyA] });
+    poolB = await startTestIssuer({ userPoolId: 'local_PoolB', keys: [keyB] });
     verifier = createVerifier({
       issuers: [
         cognitoAt(poolA.baseUrl, poolA.userPoolId),
@@ -49,7 +47,7 @@ describe('several issuers at once', () => {
   });
 
   it('never lets one issuer’s key vouch for another issuer’s token', async () => {
-    const crossed = await poolA.sign(keyB, cognitoClaims(poolA.issuer));
+    const crossed = await poolA.sign(keyB, cognitoAccessClaims(poolA.issuer));
     await assert.rejects(verify(verifier, crossed), { reason: 'unknown_kid' });
     const crossedBack = await poolB.sign(keyA, { sub: 'x', iss: poolB.issuer, aud: 'product-api', exp: 4102444800 });
     await assert.rejects(verify(verifier, crossedBack), { reason: 'unknown_kid' });
@@ -65,8 +63,8 @@ describe('several issuers at once', () => {
     const both = createVerifier({
       issuers: [{ ...cognitoAt(poolA.baseUrl, poolA.userPoolId), alternateIssuers: [alternate] }],
     });
-    assert.equal((await verify(both, await poolA.sign(keyA, cognitoClaims(alternate)))).issuer, poolA.issuer);
-    await assert.rejects(verify(both, await poolA.sign(keyA, cognitoClaims(`${alternate}x`))), {
+    assert.equal((await verify(both, await poolA.sign(keyA, cognitoAccessClaims(alternate)))).issuer, poolA.issuer);
+    await assert.rejects(verify(both, await poolA.sign(keyA, cognitoAccessClaims(`${alternate}x`))), {
       reason: 'wrong_issuer',
     });
   });

@@ -5,30 +5,29 @@ import { createKeySet, type KeySetEvent } from '../src/key-set.js';
 import { createVerifier, type Verifier } from '../src/verifier.js';
 import { outcome } from './support/outcome.js';
 import {
-  cognitoAt,
-  cognitoClaims,
+  cognitoAccessClaims,
   createTestClock,
-  makeKey,
-  startJwksServer,
-  type JwksServer,
+  createTestKey,
+  startTestIssuer,
+  type TestIssuer,
   type TestClock,
   type TestKey,
-} from './support/issuers.js';
+} from '@product-service/bearer-testing';
+import { cognitoAt } from './support/issuers.js';
 
 // Against a real local HTTP JWKS server that the test controls, with a clock the test moves.
 describe('the key set', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
   let clock: TestClock;
   let events: KeySetEvent[];
   let waiters: { type: KeySetEvent['type']; resolve: () => void }[];
 
   before(async () => {
-    key = await makeKey();
+    key = await createTestKey();
   });
   beforeEach(async () => {
-    jwks = await startJwksServer();
-    jwks.publish([key]);
+    jwks = await startTestIssuer({ keys: [key] });
     clock = createTestClock();
     events = [];
     waiters = [];
@@ -54,7 +53,10 @@ describe('the key set', () => {
   const sign = (k: TestKey) =>
     jwks.sign(
       k,
-      cognitoClaims(jwks.issuer, { iat: Math.floor(clock.now() / 1000), exp: Math.floor(clock.now() / 1000) + 7200 }),
+      cognitoAccessClaims(jwks.issuer, {
+        iat: Math.floor(clock.now() / 1000),
+        exp: Math.floor(clock.now() / 1000) + 7200,
+      }),
     );
 
   it('is filled at startup, so the first request does not fetch, and readiness says so', async () => {
@@ -62,9 +64,9 @@ describe('the key set', () => {
     assert.equal(verifier.ready(), false);
     await verifier.warmUp();
     assert.equal(verifier.ready(), true);
-    assert.equal(jwks.requests(), 1);
+    assert.equal(jwks.requests.jwks, 1);
     assert.equal(await outcome(verifier, await sign(key)), 'accepted');
-    assert.equal(jwks.requests(), 1);
+    assert.equal(jwks.requests.jwks, 1);
     assert.equal(verifier.issuers[0]?.keySet.stats.cacheHits, 1);
   });
 
@@ -72,19 +74,19 @@ describe('the key set', () => {
     const verifier = verifierFor();
     await verifier.warmUp();
     clock.advance(31_000); // past the cooldown that follows the warm-up fetch
-    const next = await makeKey();
+    const next = await createTestKey();
     jwks.publish([key, next]);
     assert.equal(await outcome(verifier, await sign(next)), 'accepted');
-    assert.equal(jwks.requests(), 2);
+    assert.equal(jwks.requests.jwks, 2);
     assert.equal(await outcome(verifier, await sign(key)), 'accepted');
-    assert.equal(jwks.requests(), 2);
+    assert.equal(jwks.requests.jwks, 2);
   });
 
   it('stops trusting a removed key once the set is past its maximum age (10 min by default)', async () => {
     const verifier = verifierFor();
     await verifier.warmUp();
     const token = await sign(key);
-    const nextKey = await makeKey();
+    const nextKey = await createTestKey();
     jwks.publish([nextKey]); // the issuer drops `key`
     clock.advance(9 * 60_000);
     assert.equal(await outcome(verifier, token), 'accepted', 'still within the maximum age');
@@ -102,19 +104,19 @@ describe('the key set', () => {
     const verifier = verifierFor();
     await verifier.warmUp();
     clock.advance(31_000);
-    const forged = await Promise.all(Array.from({ length: 50 }, () => makeKey('RS256', randomUUID())));
+    const forged = await Promise.all(Array.from({ length: 50 }, () => createTestKey('RS256', randomUUID())));
     const tokens = await Promise.all(forged.map((k) => sign(k)));
     const outcomes = await Promise.all(tokens.map((t) => outcome(verifier, t)));
     assert.ok(outcomes.every((o) => o === 'unknown_kid'));
-    assert.equal(jwks.requests(), 2, 'the warm-up fetch and one refetch');
+    assert.equal(jwks.requests.jwks, 2, 'the warm-up fetch and one refetch');
     for (const t of tokens.slice(0, 10)) await outcome(verifier, t);
-    assert.equal(jwks.requests(), 2);
+    assert.equal(jwks.requests.jwks, 2);
     assert.ok((verifier.issuers[0]?.keySet.stats.cooldownRefusals ?? 0) >= 10);
     // Legitimate tokens are unaffected during the flood.
     assert.equal(await outcome(verifier, await sign(key)), 'accepted');
     clock.advance(31_000);
     await outcome(verifier, tokens[0] ?? '');
-    assert.equal(jwks.requests(), 3, 'one more fetch in the next window');
+    assert.equal(jwks.requests.jwks, 3, 'one more fetch in the next window');
   });
 
   it('shares one fetch between concurrent first requests', async () => {
@@ -123,14 +125,14 @@ describe('the key set', () => {
     const token = await sign(key);
     const outcomes = await Promise.all(Array.from({ length: 20 }, () => outcome(verifier, token)));
     assert.deepEqual(new Set(outcomes), new Set(['accepted']));
-    assert.equal(jwks.requests(), 1);
+    assert.equal(jwks.requests.jwks, 1);
   });
 
   it('keeps accepting with the last good set while the issuer is down, for a bounded time, and logs it', async () => {
     const verifier = verifierFor();
     await verifier.warmUp();
     const token = await sign(key);
-    jwks.behave('fail');
+    await jwks.setMode('down');
     clock.advance(11 * 60_000); // past the maximum age: a refresh is due and fails
     const failed = next('fetch_failed');
     assert.equal(await outcome(verifier, token), 'accepted');
@@ -145,7 +147,7 @@ describe('the key set', () => {
     clock.advance(60 * 60_000); // past the stale-if-error window (1 h)
     assert.equal(await outcome(verifier, token), 'keys_unavailable');
     assert.equal(verifier.ready(), false);
-    jwks.behave('ok');
+    await jwks.setMode('ok');
     clock.advance(31_000);
     assert.equal(await outcome(verifier, token), 'accepted', 'recovers when the issuer is back');
   });
@@ -154,7 +156,7 @@ describe('the key set', () => {
     const verifier = verifierFor({ timeoutMs: 1_000 });
     await verifier.warmUp();
     const token = await sign(key);
-    jwks.behave('hang');
+    await jwks.setMode('hang');
     clock.advance(11 * 60_000); // past the maximum age
     const started = performance.now();
     const outcomes = await Promise.all(Array.from({ length: 20 }, () => outcome(verifier, token)));
@@ -163,16 +165,16 @@ describe('the key set', () => {
     assert.ok(elapsed < 400, `20 requests took ${Math.round(elapsed)} ms against a 1 s fetch timeout`);
     assert.equal(verifier.issuers[0]?.keySet.stats.fetches, 2, 'the warm-up fetch and one background refresh');
     await next('fetch_failed'); // the hanging refresh ends at its timeout, and nobody waited for it
-    assert.equal(jwks.requests(), 2);
+    assert.equal(jwks.requests.jwks, 2);
   });
 
   it('makes a request for a kid it does not hold wait for the shared refresh, never past the fetch timeout', async () => {
     const verifier = verifierFor({ timeoutMs: 300 });
     await verifier.warmUp();
     clock.advance(31_000); // past the cooldown: an unknown kid may be fetched
-    jwks.behave('hang');
+    await jwks.setMode('hang');
     const started = performance.now();
-    assert.equal(await outcome(verifier, await sign(await makeKey())), 'keys_unavailable');
+    assert.equal(await outcome(verifier, await sign(await createTestKey())), 'keys_unavailable');
     const elapsed = performance.now() - started;
     assert.ok(elapsed >= 250 && elapsed < 1_500, `waited ${Math.round(elapsed)} ms for a 300 ms timeout`);
     assert.equal(await outcome(verifier, await sign(key)), 'accepted', 'a held key never waited');
@@ -183,24 +185,24 @@ describe('the key set', () => {
   it('answers an unknown kid with keys_unavailable while the last refresh failed, and unknown_kid after a good one', async () => {
     const verifier = verifierFor({ timeoutMs: 200 });
     await verifier.warmUp();
-    const rotatedIn = await sign(await makeKey());
+    const rotatedIn = await sign(await createTestKey());
     assert.equal(await outcome(verifier, rotatedIn), 'unknown_kid', 'a fresh set, the cooldown running: 401');
     clock.advance(31_000);
-    jwks.behave('fail');
+    await jwks.setMode('down');
     assert.equal(await outcome(verifier, rotatedIn), 'keys_unavailable', 'the refresh it asked for failed');
     assert.equal(await outcome(verifier, rotatedIn), 'keys_unavailable', 'backing off after the failure: no fetch');
-    assert.equal(jwks.requests(), 2);
+    assert.equal(jwks.requests.jwks, 2);
     assert.equal(await outcome(verifier, await sign(key)), 'accepted', 'a held key is still good');
-    jwks.behave('ok');
+    await jwks.setMode('ok');
     clock.advance(31_000);
     assert.equal(await outcome(verifier, rotatedIn), 'unknown_kid', 'the issuer answered: the kid is not its');
     assert.equal(await outcome(verifier, rotatedIn), 'unknown_kid', 'and the cooldown holds');
-    assert.equal(jwks.requests(), 3);
+    assert.equal(jwks.requests.jwks, 3);
   });
 
   it('counts the backoff after a failed fetch from the end of the attempt, not its start', async () => {
     const verifier = verifierFor({ timeoutMs: 200 });
-    jwks.behave('hang');
+    await jwks.setMode('hang');
     const token = await sign(key);
     const failed = next('fetch_failed');
     const first = outcome(verifier, token);
@@ -209,27 +211,27 @@ describe('the key set', () => {
     assert.equal(await first, 'keys_unavailable');
     clock.advance(200); // 1.1 s after the start of the attempt, 0.2 s after its end: still backing off
     assert.equal(await outcome(verifier, token), 'keys_unavailable');
-    assert.equal(jwks.requests(), 1);
-    jwks.behave('ok');
+    assert.equal(jwks.requests.jwks, 1);
+    await jwks.setMode('ok');
     clock.advance(800); // 1 s after the end
     assert.equal(await outcome(verifier, token), 'accepted');
-    assert.equal(jwks.requests(), 2);
+    assert.equal(jwks.requests.jwks, 2);
   });
 
   it('backs off after a failed fetch instead of calling the issuer on every request', async () => {
     const verifier = verifierFor();
-    jwks.behave('fail');
+    await jwks.setMode('down');
     const token = await sign(key);
     for (let i = 0; i < 10; i += 1) assert.equal(await outcome(verifier, token), 'keys_unavailable');
-    assert.equal(jwks.requests(), 1);
+    assert.equal(jwks.requests.jwks, 1);
     clock.advance(1_000);
     await outcome(verifier, token);
-    assert.equal(jwks.requests(), 2);
+    assert.equal(jwks.requests.jwks, 2);
   });
 
   it('gives up on a slow issuer at the total timeout', async () => {
     const verifier = verifierFor({ timeoutMs: 200 });
-    jwks.behave('hang');
+    await jwks.setMode('hang');
     const started = performance.now();
     assert.equal(await outcome(verifier, await sign(key)), 'keys_unavailable');
     const elapsed = performance.now() - started;
@@ -237,7 +239,7 @@ describe('the key set', () => {
   });
 
   it('gives up on a JWKS larger than the size cap', async () => {
-    jwks.serveRaw(JSON.stringify({ keys: [key.publicJwk], padding: 'x'.repeat(10_000) }));
+    await jwks.setMode('garbage', { body: JSON.stringify({ keys: [key.publicJwk], padding: 'x'.repeat(10_000) }) });
     const verifier = verifierFor({ maxBytes: 4_096 });
     assert.equal(await outcome(verifier, await sign(key)), 'keys_unavailable');
     assert.ok(events.some((e) => e.type === 'fetch_failed' && e.error.includes('byte cap')));
@@ -252,7 +254,7 @@ describe('the key set', () => {
     const verifier = verifierFor();
     await verifier.warmUp();
     await outcome(verifier, await sign(key));
-    await outcome(verifier, await sign(await makeKey()));
+    await outcome(verifier, await sign(await createTestKey()));
     const stats = verifier.issuers[0]?.keySet.stats;
     assert.deepEqual({ ...stats }, { fetches: 1, failures: 0, cacheHits: 1, cooldownRefusals: 1, staleUses: 0 });
   });
@@ -260,7 +262,7 @@ describe('the key set', () => {
   it('finds the JWKS through OIDC discovery when no JWKS URI is configured', async () => {
     const verifier = createVerifier({ issuers: [{ issuer: jwks.issuer }], tokenCache: false });
     await verifier.warmUp();
-    assert.equal(jwks.discoveryRequests(), 1);
+    assert.equal(jwks.requests.discovery, 1);
     assert.equal(await outcome(verifier, await jwks.sign(key)), 'accepted');
   });
 });

@@ -6,14 +6,14 @@ import { createVerifier } from '../src/verifier.js';
 import type { Fetch } from '../src/fetch-json.js';
 import { outcome } from './support/outcome.js';
 import {
-  cognitoAt,
-  cognitoClaims,
+  cognitoAccessClaims,
   createTestClock,
-  makeKey,
-  startJwksServer,
-  type JwksServer,
+  createTestKey,
+  startTestIssuer,
+  type TestIssuer,
   type TestKey,
-} from './support/issuers.js';
+} from '@product-service/bearer-testing';
+import { cognitoAt } from './support/issuers.js';
 
 /** A `fetch` that records every URL it is asked for, then asks the real one (or refuses, when `offline`). */
 function recordingFetch(offline = false): { readonly fetch: Fetch; readonly urls: string[] } {
@@ -30,13 +30,12 @@ function recordingFetch(offline = false): { readonly fetch: Fetch; readonly urls
 // An issuer whose keys are given up front (aws-jwt-verify's cacheJwks, express-oauth2-jwt-bearer's publicKey): for
 // offline use and tests. Nothing is ever fetched, whatever the tokens say.
 describe('a static JWKS', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
 
   before(async () => {
-    jwks = await startJwksServer();
-    key = await makeKey();
-    jwks.publish([key]); // served, but the verifier must never ask
+    key = await createTestKey();
+    jwks = await startTestIssuer({ keys: [key] });
   });
   after(() => jwks.close());
 
@@ -61,19 +60,22 @@ describe('a static JWKS', () => {
     const sign = (k: TestKey) =>
       jwks.sign(
         k,
-        cognitoClaims(jwks.issuer, { iat: Math.floor(clock.now() / 1000), exp: Math.floor(clock.now() / 1000) + 7200 }),
+        cognitoAccessClaims(jwks.issuer, {
+          iat: Math.floor(clock.now() / 1000),
+          exp: Math.floor(clock.now() / 1000) + 7200,
+        }),
       );
     assert.equal(await outcome(verifier, await sign(key)), 'accepted');
     assert.equal(
-      await outcome(verifier, await sign(await makeKey())),
+      await outcome(verifier, await sign(await createTestKey())),
       'unknown_kid',
       'a kid not given is refused at once',
     );
     clock.advance(60 * 60_000); // far past a remote set's maximum age
     assert.equal(await outcome(verifier, await sign(key)), 'accepted');
     assert.deepEqual(recorder.urls, [], 'the injected fetch was never called');
-    assert.equal(jwks.requests(), 0, 'the JWKS server saw nothing');
-    assert.equal(jwks.discoveryRequests(), 0);
+    assert.equal(jwks.requests.jwks, 0, 'the JWKS server saw nothing');
+    assert.equal(jwks.requests.discovery, 0);
   });
 
   it('takes the keys in place of discovery for an oidc issuer', async () => {
@@ -91,13 +93,12 @@ describe('a static JWKS', () => {
 });
 
 describe('an injected fetch (as jose’s customFetch)', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
 
   before(async () => {
-    jwks = await startJwksServer();
-    key = await makeKey();
-    jwks.publish([key]);
+    key = await createTestKey();
+    jwks = await startTestIssuer({ keys: [key] });
   });
   after(() => jwks.close());
 
@@ -117,26 +118,25 @@ describe('an injected fetch (as jose’s customFetch)', () => {
   });
 
   it('answers 503 keys_unavailable when it fails, like any fetch', async () => {
-    const before = jwks.requests();
+    const before = jwks.requests.jwks;
     const verifier = createVerifier({
       issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
       fetch: () => Promise.reject(new Error('proxy down')),
     });
     assert.equal(await outcome(verifier, await jwks.sign(key)), 'keys_unavailable');
-    assert.equal(jwks.requests(), before, 'the global fetch was not used instead');
+    assert.equal(jwks.requests.jwks, before, 'the global fetch was not used instead');
   });
 });
 
 // jose's remote JWK set separates questions (fresh, coolingDown) from work (reload). Ours: asking a key set about
 // itself starts no refresh and bumps no counter; the verifier decides when to refresh.
 describe('the key set’s questions have no side effects', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
 
   before(async () => {
-    jwks = await startJwksServer();
-    key = await makeKey();
-    jwks.publish([key]);
+    key = await createTestKey();
+    jwks = await startTestIssuer({ keys: [key] });
   });
   after(() => jwks.close());
 
@@ -149,7 +149,7 @@ describe('the key set’s questions have no side effects', () => {
       onEvent: (event) => event.type === 'fetched' && onFetched(),
     });
     await keySet.refresh();
-    const requests = jwks.requests();
+    const requests = jwks.requests.jwks;
     const stats = { ...keySet.stats };
     const ask = () => {
       for (let i = 0; i < 5; i += 1) {
@@ -168,12 +168,12 @@ describe('the key set’s questions have no side effects', () => {
     assert.equal(keySet.state(), 'stale');
     // A fetch is counted the moment it starts, so an unchanged `fetches` means none was started.
     assert.deepEqual({ ...keySet.stats }, stats, 'no fetch started, no counter moved');
-    assert.equal(jwks.requests(), requests);
+    assert.equal(jwks.requests.jwks, requests);
     // Work happens when asked for by name.
     const fetched = new Promise<void>((resolve) => (onFetched = resolve));
     keySet.revalidate();
     await fetched;
-    assert.equal(jwks.requests(), requests + 1, 'revalidate() fetched once');
+    assert.equal(jwks.requests.jwks, requests + 1, 'revalidate() fetched once');
     assert.equal(keySet.state(), 'fresh');
   });
 
@@ -191,7 +191,10 @@ describe('the key set’s questions have no side effects', () => {
     await verifier.warmUp();
     const token = await jwks.sign(
       key,
-      cognitoClaims(jwks.issuer, { iat: Math.floor(clock.now() / 1000), exp: Math.floor(clock.now() / 1000) + 7200 }),
+      cognitoAccessClaims(jwks.issuer, {
+        iat: Math.floor(clock.now() / 1000),
+        exp: Math.floor(clock.now() / 1000) + 7200,
+      }),
     );
     assert.equal(await outcome(verifier, token), 'accepted');
     clock.advance(11 * 60_000);

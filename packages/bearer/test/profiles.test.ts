@@ -4,18 +4,17 @@ import { after, before, describe, it } from 'node:test';
 import { cognito, oidc, rfc9068 } from '../src/issuers.js';
 import { createVerifier, type Verifier } from '../src/verifier.js';
 import { outcome, verify } from './support/outcome.js';
-import { makeKey, startJwksServer, type JwksServer, type TestKey } from './support/issuers.js';
+import { createTestKey, startTestIssuer, type TestIssuer, type TestKey } from '@product-service/bearer-testing';
 
 // The issuer profiles: each says which rules its tokens follow and how their claims become a principal.
 describe('the rfc9068 profile: JWT access tokens (RFC 9068)', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
   let verifier: Verifier;
 
   before(async () => {
-    jwks = await startJwksServer();
-    key = await makeKey();
-    jwks.publish([key]);
+    key = await createTestKey();
+    jwks = await startTestIssuer({ keys: [key] });
     verifier = createVerifier({
       issuers: [rfc9068({ issuer: jwks.issuer, jwksUri: jwks.jwksUri, audience: ['https://api.example.com'] })],
       tokenCache: false,
@@ -92,13 +91,12 @@ describe('what the profiles require', () => {
 });
 
 describe('the oidc profile with a claims mapper of its own', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
 
   before(async () => {
-    jwks = await startJwksServer();
-    key = await makeKey();
-    jwks.publish([key]);
+    key = await createTestKey();
+    jwks = await startTestIssuer({ keys: [key] });
   });
   after(() => jwks.close());
 

@@ -6,7 +6,8 @@ import { supportedAlgorithms, type Algorithm } from '../src/defaults.js';
 import { Refused } from '../src/refusals.js';
 import { createVerifier, type Verifier } from '../src/verifier.js';
 import { outcome } from './support/outcome.js';
-import { cognitoAt, cognitoClaims, startJwksServer, type JwksServer, type TestKey } from './support/issuers.js';
+import { cognitoAccessClaims, startTestIssuer, type TestIssuer, type TestKey } from '@product-service/bearer-testing';
+import { cognitoAt } from './support/issuers.js';
 
 // The node:crypto signature step against jose's, over generated tokens (the suite's own vectors run through both in
 // test/token-vectors.test.ts): every token must get the same verdict, acceptance or the same refusal reason.
@@ -76,7 +77,7 @@ function signWith(key: SigningKey, alg: string, input: string, form: SignatureFo
 }
 
 describe('the node:crypto signature step gives the same verdict as jose', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let keys: SigningKey[];
   let byNode: Verifier;
   let byJose: Verifier;
@@ -84,7 +85,7 @@ describe('the node:crypto signature step gives the same verdict as jose', () => 
   const now = Date.now();
 
   before(async () => {
-    jwks = await startJwksServer('local_Differential');
+    jwks = await startTestIssuer({ userPoolId: 'local_Differential', keys: [] });
     keys = supportedAlgorithms.map((alg, i) => makeSigningKey(alg, `key-${i}-${alg}`));
     // A second key for some algorithms under a kid of its own, and an RSA key too short for jose (RFC 7518 §3.3).
     keys.push(makeSigningKey('RS256', 'second-RS256'), makeSigningKey('ES256', 'second-ES256'));
@@ -112,7 +113,7 @@ describe('the node:crypto signature step gives the same verdict as jose', () => 
       // Mostly the key's own alg; else another one (with the same key: RS256 read as PS256, ES256 as ES384, …).
       const alg = roll < 0.7 ? key.alg : pick([...supportedAlgorithms, 'none', 'HS256']);
       const kid = random() < 0.9 ? key.kid : pick([other.kid, 'no-such-kid']);
-      const claims = cognitoClaims(jwks.issuer, {
+      const claims = cognitoAccessClaims(jwks.issuer, {
         iat: nowSec,
         exp: random() < 0.9 ? nowSec + 600 : nowSec - 600,
         ...(random() < 0.05 ? { nbf: nowSec + 600 } : {}),
@@ -162,7 +163,7 @@ describe('the node:crypto signature step gives the same verdict as jose', () => 
   it('leaves a key jose would refuse as it is to jose: an RSA key under 2048 bits (RFC 7518 §3.3)', async () => {
     const short = keys.find((key) => key.kid === 'short-RS256');
     assert.ok(short);
-    const input = `${base64url.encode(JSON.stringify({ alg: 'RS256', kid: short.kid }))}.${base64url.encode(JSON.stringify(cognitoClaims(jwks.issuer)))}`;
+    const input = `${base64url.encode(JSON.stringify({ alg: 'RS256', kid: short.kid }))}.${base64url.encode(JSON.stringify(cognitoAccessClaims(jwks.issuer)))}`;
     const token = `${input}.${base64url.encode(nodeSign('sha256', Buffer.from(input), short.privateKey))}`;
     const before = byNode.stats.joseSignatureChecks;
     assert.equal(await outcome(byNode, token), 'malformed_token');

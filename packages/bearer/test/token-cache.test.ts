@@ -3,18 +3,18 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createVerifier, type Verifier } from '../src/verifier.js';
 import { answerNow as answeredNow, verify } from './support/outcome.js';
 import {
-  cognitoAt,
-  cognitoClaims,
+  cognitoAccessClaims,
   createTestClock,
-  makeKey,
-  startJwksServer,
-  type JwksServer,
+  createTestKey,
+  startTestIssuer,
+  type TestIssuer,
   type TestClock,
   type TestKey,
-} from './support/issuers.js';
+} from '@product-service/bearer-testing';
+import { cognitoAt } from './support/issuers.js';
 
 describe('the verified-token cache', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
   let clock: TestClock;
   let verifier: Verifier;
@@ -23,9 +23,8 @@ describe('the verified-token cache', () => {
   const refreshed = () => new Promise<void>((resolve) => onRefreshEnd.push(resolve));
 
   beforeEach(async () => {
-    jwks = await startJwksServer();
-    key = await makeKey();
-    jwks.publish([key]);
+    key = await createTestKey();
+    jwks = await startTestIssuer({ keys: [key] });
     clock = createTestClock();
     onRefreshEnd = [];
     verifier = createVerifier({
@@ -44,7 +43,7 @@ describe('the verified-token cache', () => {
   const answerNow = (token: string, from: Verifier = verifier) => answeredNow(from, token);
 
   const sign = (overrides: Record<string, unknown> = {}) =>
-    jwks.sign(key, cognitoClaims(jwks.issuer, { iat: Math.floor(clock.now() / 1000), ...overrides }));
+    jwks.sign(key, cognitoAccessClaims(jwks.issuer, { iat: Math.floor(clock.now() / 1000), ...overrides }));
 
   it('makes a reused token nearly free: the second verification is a cache hit', async () => {
     const token = await sign();
@@ -76,7 +75,7 @@ describe('the verified-token cache', () => {
   it('never serves a token whose key the issuer removed, once the key set is refreshed', async () => {
     const token = await sign({ exp: Math.floor(clock.now() / 1000) + 7200 });
     await verify(verifier, token);
-    jwks.publish([await makeKey()]);
+    jwks.publish([await createTestKey()]);
     clock.advance(11 * 60_000); // past the key set's maximum age: the next use refreshes it in the background
     const done = refreshed();
     await verify(verifier, token);
@@ -87,7 +86,7 @@ describe('the verified-token cache', () => {
   it('never answers for a key set past stale-if-error: a cached token gets the same 503 as a new one', async () => {
     const token = await sign({ exp: Math.floor(clock.now() / 1000) + 3 * 3600 });
     await verify(verifier, token);
-    jwks.behave('fail');
+    await jwks.setMode('down');
     clock.advance(11 * 60_000); // past the maximum age, within stale-if-error (1 h): the held set still counts
     const done = refreshed();
     assert.equal(answerNow(token), 'test-client');
@@ -110,7 +109,7 @@ describe('the verified-token cache', () => {
     assert.equal(answerNow(token), 'test-client');
     await done;
     assert.equal(answerNow(token), 'test-client', 'the same keys came back: the entry stands');
-    jwks.publish([await makeKey()]);
+    jwks.publish([await createTestKey()]);
     clock.advance(11 * 60_000);
     done = refreshed();
     assert.equal(answerNow(token), 'test-client', 'until the refresh is in');

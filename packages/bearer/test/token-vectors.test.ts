@@ -7,14 +7,14 @@ import type { IssuerConfig } from '../src/issuers.js';
 import { createVerifier as createRealVerifier, type Verifier, type VerifierOptions } from '../src/verifier.js';
 import { outcome, verify } from './support/outcome.js';
 import {
-  cognitoAt,
-  cognitoClaims,
+  cognitoAccessClaims,
   createTestClock,
-  makeKey,
-  startJwksServer,
-  type JwksServer,
+  createTestKey,
+  startTestIssuer,
+  type TestIssuer,
   type TestKey,
-} from './support/issuers.js';
+} from '@product-service/bearer-testing';
+import { cognitoAt } from './support/issuers.js';
 
 const encode = (value: unknown): string => base64url.encode(JSON.stringify(value));
 const encodeText = (value: string): string => base64url.encode(value);
@@ -33,22 +33,21 @@ async function signRaw(key: TestKey, header: string, payload: string): Promise<s
 for (const signatureCheck of ['node', 'jose'] as const) {
   const createVerifier = (options: VerifierOptions): Verifier => createRealVerifier({ ...options, signatureCheck });
   describe(`token vectors, signature checked by ${signatureCheck === 'node' ? 'node:crypto' : 'jose'}`, () => {
-    let jwks: JwksServer;
+    let jwks: TestIssuer;
     let key: TestKey;
     let issuer: IssuerConfig;
     let verifier: Verifier;
 
     before(async () => {
-      jwks = await startJwksServer();
-      key = await makeKey();
-      jwks.publish([key]);
+      key = await createTestKey();
+      jwks = await startTestIssuer({ keys: [key] });
       issuer = cognitoAt(jwks.baseUrl, jwks.userPoolId);
       verifier = createVerifier({ issuers: [issuer], tokenCache: false });
       await verifier.warmUp();
     });
     after(() => jwks.close());
 
-    const claims = (overrides: Record<string, unknown> = {}) => cognitoClaims(jwks.issuer, overrides);
+    const claims = (overrides: Record<string, unknown> = {}) => cognitoAccessClaims(jwks.issuer, overrides);
 
     it('accepts the control token: Cognito-shaped, signed by the published key', async () => {
       const principal = await verify(verifier, await jwks.sign(key));
@@ -72,7 +71,7 @@ for (const signatureCheck of ['node', 'jose'] as const) {
       });
 
       it('refuses an allowed-looking algorithm the issuer is not configured for (RS512 when RS256 is the list)', async () => {
-        const rs512 = await makeKey('RS512', key.kid);
+        const rs512 = await createTestKey('RS512', key.kid);
         assert.equal(await outcome(verifier, await jwks.sign(rs512)), 'bad_algorithm');
       });
 
@@ -83,16 +82,16 @@ for (const signatureCheck of ['node', 'jose'] as const) {
       });
 
       it('refuses a key whose JWK alg does not fit the token header (the JWK alg, use and kty must match)', async () => {
-        const local = await startJwksServer('local_AlgPool');
+        const local = await startTestIssuer({ userPoolId: 'local_AlgPool', keys: [] });
         try {
-          const ps = await makeKey('PS256');
+          const ps = await createTestKey('PS256');
           // Published as RS256, used to sign PS256: same RSA key, different algorithm.
           local.publish([{ ...ps, publicJwk: { ...ps.publicJwk, alg: 'RS256' } }]);
           const mixed = createVerifier({
             issuers: [{ ...cognitoAt(local.baseUrl, local.userPoolId), algorithms: ['RS256', 'PS256'] }],
             tokenCache: false,
           });
-          const token = await local.sign(ps, cognitoClaims(local.issuer));
+          const token = await local.sign(ps, cognitoAccessClaims(local.issuer));
           assert.equal(await outcome(mixed, token), 'unknown_kid');
           // And a key published for encryption (`use: enc`) never verifies a signature.
           local.publish([{ ...ps, publicJwk: { ...ps.publicJwk, use: 'enc' } }]);
@@ -108,15 +107,15 @@ for (const signatureCheck of ['node', 'jose'] as const) {
 
       it('accepts PS256, ES256 and EdDSA when configured for them', async () => {
         for (const alg of ['PS256', 'ES256', 'EdDSA'] as const) {
-          const local = await startJwksServer(`local_${alg}`);
+          const local = await startTestIssuer({ userPoolId: `local_${alg}`, keys: [] });
           try {
-            const k = await makeKey(alg);
+            const k = await createTestKey(alg);
             local.publish([k]);
             const v = createVerifier({
               issuers: [{ ...cognitoAt(local.baseUrl, local.userPoolId), algorithms: [alg] }],
               tokenCache: false,
             });
-            assert.equal(await outcome(v, await local.sign(k, cognitoClaims(local.issuer))), 'accepted', alg);
+            assert.equal(await outcome(v, await local.sign(k, cognitoAccessClaims(local.issuer))), 'accepted', alg);
           } finally {
             await local.close();
           }
@@ -124,15 +123,15 @@ for (const signatureCheck of ['node', 'jose'] as const) {
       });
 
       it('refuses the all-zero ECDSA signature, "psychic signatures" (CVE-2022-21449)', async () => {
-        const local = await startJwksServer('local_EcPool');
+        const local = await startTestIssuer({ userPoolId: 'local_EcPool', keys: [] });
         try {
-          const es = await makeKey('ES256');
+          const es = await createTestKey('ES256');
           local.publish([es]);
           const v = createVerifier({
             issuers: [{ ...cognitoAt(local.baseUrl, local.userPoolId), algorithms: ['ES256'] }],
             tokenCache: false,
           });
-          const [header, payload] = (await local.sign(es, cognitoClaims(local.issuer))).split('.');
+          const [header, payload] = (await local.sign(es, cognitoAccessClaims(local.issuer))).split('.');
           const zeros = base64url.encode(new Uint8Array(64));
           assert.equal(await outcome(v, `${header}.${payload}.${zeros}`), 'bad_signature');
         } finally {
@@ -143,10 +142,10 @@ for (const signatureCheck of ['node', 'jose'] as const) {
 
     describe('keys named by the token are never followed (RFC 8725 §3.10)', () => {
       it('refuses a token carrying its own key in an embedded jwk header (CVE-2018-0114)', async () => {
-        const attacker = await makeKey('RS256', 'attacker');
+        const attacker = await createTestKey('RS256', 'attacker');
         const token = await jwks.sign(attacker, claims(), { jwk: attacker.publicJwk });
         assert.equal(await outcome(verifier, token), 'unknown_kid');
-        const sameKid = await makeKey('RS256', key.kid);
+        const sameKid = await createTestKey('RS256', key.kid);
         const token2 = await jwks.sign(sameKid, claims(), { jwk: sameKid.publicJwk });
         assert.equal(await outcome(verifier, token2), 'bad_signature');
       });
@@ -161,7 +160,7 @@ for (const signatureCheck of ['node', 'jose'] as const) {
           await new Promise<void>((resolve) => attackerServer.listen(0, '127.0.0.1', resolve));
           const { port } = attackerServer.address() as AddressInfo;
           try {
-            const attacker = await makeKey('RS256', 'attacker-kid');
+            const attacker = await createTestKey('RS256', 'attacker-kid');
             const token = await jwks.sign(attacker, claims(), { [header]: `http://127.0.0.1:${port}/keys` });
             assert.equal(await outcome(verifier, token), 'unknown_kid');
             assert.equal(attackerRequests, 0);
@@ -173,7 +172,7 @@ for (const signatureCheck of ['node', 'jose'] as const) {
 
       for (const kid of ['../../../../etc/passwd', "' OR '1'='1' --", '%00', 'a'.repeat(2000)]) {
         it(`refuses a hostile kid (${kid.slice(0, 24)}) as unknown, without any effect beyond a lookup (RFC 8725 §3.10)`, async () => {
-          const forged = await makeKey('RS256', kid);
+          const forged = await createTestKey('RS256', kid);
           assert.equal(await outcome(verifier, await jwks.sign(forged)), 'unknown_kid');
         });
       }

@@ -1,5 +1,6 @@
-/** A clock the test moves by hand, for the verifier's and key set's `now` option. */
+/** A clock the test moves by hand: its `now` goes to the core's `now` option and to `startTestIssuer({ now })`. */
 export interface TestClock {
+  /** Epoch milliseconds. */
   readonly now: () => number;
   advance(ms: number): void;
 }
