@@ -19,7 +19,7 @@ import type { ProductRepository } from '../src/products/repository.js';
 import { createProductService } from '../src/products/service.js';
 import { createTelemetry } from '../src/telemetry/instruments.js';
 import { startTelemetry } from '../src/telemetry/sdk.js';
-import { makeKey, startJwksServer, type JwksServer } from './support/jwks-server.js';
+import { createTestKey, startTestIssuer, type TestIssuer, type TestKey } from '@product-service/bearer-testing';
 import {
   bearer,
   cognitoAt,
@@ -88,11 +88,13 @@ describe('product_service.store.conflicts', () => {
 
 // Last: closing the service shuts the SDK down.
 describe('the key-set metrics when the issuer fails', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
+  let key: TestKey;
   let running: RunningService;
 
   before(async () => {
-    jwks = await startJwksServer('local_FailingIssuer');
+    key = await createTestKey();
+    jwks = await startTestIssuer({ userPoolId: 'local_FailingIssuer', keys: [key] });
     const trusting = configTrusting([
       // A set is current for 300 ms, then used for up to a minute more while its issuer fails (stale-if-error).
       cognitoAt(jwks.baseUrl, jwks.userPoolId, { keySet: { maxAgeMs: 300, staleIfErrorMs: 60_000 } }),
@@ -109,21 +111,23 @@ describe('the key-set metrics when the issuer fails', () => {
   it('counts the failed fetch, each use of the stale set, and the 503s for a key that cannot be had', async () => {
     const before = await collect('product_service.keyset.fetches');
     const failedBefore = Number(valueOf(before.points, { outcome: 'failed' }) ?? 0);
-    const key = await makeKey();
-    jwks.publish([key]);
-    const token = await jwks.sign(key);
+    const token = await jwks.cognitoAccessToken({}, { key });
     const call = async (bearerToken: string) =>
       (await fetch(`${running.url}/metrics`, { headers: bearer(bearerToken) })).status;
     assert.equal(await call(token), 200);
-    jwks.behave('fail');
+    await jwks.setMode('down');
     await new Promise((resolve) => setTimeout(resolve, 400));
     // Past its maximum age: this use starts the refresh, which fails; the next uses are of a stale set.
     assert.equal(await call(token), 200);
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(await call(token), 200);
-    assert.equal(await call(await jwks.sign(key)), 200, 'a new token signed by a held key is still admitted');
+    assert.equal(
+      await call(await jwks.cognitoAccessToken({}, { key })),
+      200,
+      'a new token signed by a held key is still admitted',
+    );
     // A key the stale set lacks cannot be had while the issuer fails: 503, not 401.
-    assert.equal(await call(await jwks.sign(await makeKey())), 503);
+    assert.equal(await call(await jwks.cognitoAccessToken({}, { key: await createTestKey() })), 503);
 
     const fetches = await collect('product_service.keyset.fetches');
     assert.equal(fetches.unit, '{fetch}');
