@@ -7,6 +7,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/bearer/package.json ./packages/bearer/
 COPY packages/bearer-koa/package.json ./packages/bearer-koa/
+COPY packages/bearer-express/package.json ./packages/bearer-express/
+COPY packages/bearer-fastify/package.json ./packages/bearer-fastify/
+COPY packages/bearer-node/package.json ./packages/bearer-node/
 # No dependency's install script runs (Scarf's telemetry among them); none is needed to build or run.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.base.json tsconfig.json tsconfig.build.json ./
@@ -14,6 +17,12 @@ COPY packages/bearer/tsconfig.json ./packages/bearer/
 COPY packages/bearer/src ./packages/bearer/src
 COPY packages/bearer-koa/tsconfig.json ./packages/bearer-koa/
 COPY packages/bearer-koa/src ./packages/bearer-koa/src
+COPY packages/bearer-express/tsconfig.json ./packages/bearer-express/
+COPY packages/bearer-express/src ./packages/bearer-express/src
+COPY packages/bearer-fastify/tsconfig.json ./packages/bearer-fastify/
+COPY packages/bearer-fastify/src ./packages/bearer-fastify/src
+COPY packages/bearer-node/tsconfig.json ./packages/bearer-node/
+COPY packages/bearer-node/src ./packages/bearer-node/src
 COPY src ./src
 # The packages first (tsc -b, into packages/*/dist), then the service against their dist/.
 RUN npm run build
@@ -25,10 +34,17 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/bearer/package.json ./packages/bearer/
 COPY packages/bearer-koa/package.json ./packages/bearer-koa/
+COPY packages/bearer-express/package.json ./packages/bearer-express/
+COPY packages/bearer-fastify/package.json ./packages/bearer-fastify/
+COPY packages/bearer-node/package.json ./packages/bearer-node/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-# npm links each workspace package into node_modules; their compiled code is what the service imports.
+# npm links each workspace package into node_modules; their compiled code is what the service imports (the
+# Express, Fastify and node:http adapters are shipped with the rest of the workspace, a few KB, but not imported).
 COPY --from=build /app/packages/bearer/dist ./packages/bearer/dist
 COPY --from=build /app/packages/bearer-koa/dist ./packages/bearer-koa/dist
+COPY --from=build /app/packages/bearer-express/dist ./packages/bearer-express/dist
+COPY --from=build /app/packages/bearer-fastify/dist ./packages/bearer-fastify/dist
+COPY --from=build /app/packages/bearer-node/dist ./packages/bearer-node/dist
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000

@@ -39,8 +39,8 @@ export default tseslint.config(
     },
   },
   {
-    // The Koa adapter: the core through its public exports only, never its internals.
-    files: ['packages/bearer-koa/src/**/*.ts'],
+    // The adapters: the core through its public exports only, never its internals.
+    files: ['packages/bearer-*/src/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
