@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { publicAccess, type Access, type AuthRequest, type Outcome } from '@product-service/bearer';
+import { cognito, publicAccess, type Access, type AuthRequest, type Outcome } from '@product-service/bearer';
 import * as adapter from '@product-service/bearer-express';
 import { bearer, requireGroups, requireScopes } from '@product-service/bearer-express';
 
@@ -49,7 +49,10 @@ describe('the Express middleware', () => {
       await new Promise<void>((resolve) => server.once('listening', resolve));
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     });
-    after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    after(() => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
 
     it('asks the core for the route access after the app-level check: all of the scopes, one of the groups', async () => {
       seen.length = 0;
@@ -78,6 +81,23 @@ describe('the Express middleware', () => {
       assert.equal(response.status, 500);
       assert.match((await response.json()) as string, /need app\.use\(bearer/);
     } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('builds its own authenticator from the options, closed by default', async () => {
+    const app = express();
+    app.use(bearer({ issuers: [cognito({ userPoolId: 'us-east-1_AbC123', clientIds: null, jwks: { keys: [] } })] }));
+    app.get('/closed', (_req, res) => res.json({ ok: true }));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', resolve));
+    try {
+      const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/closed`);
+      assert.equal(response.status, 401);
+      assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="api"');
+    } finally {
+      server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });

@@ -81,7 +81,8 @@ const plugin: FastifyPluginCallback<FastifyBearerOptions> = (fastify, options, d
       access,
     );
     if (outcome instanceof Promise) {
-      outcome.then((o) => settle(request, reply, done, o), done);
+      // A writer that throws is reported as the hook's error, as a sync one would be.
+      outcome.then((o) => settle(request, reply, done, o), done).catch(done);
     } else {
       settle(request, reply, done, outcome);
     }

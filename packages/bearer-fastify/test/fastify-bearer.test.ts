@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Fastify, { type FastifyInstance, type onRequestHookHandler } from 'fastify';
-import { optionalAccess, publicAccess, requireScopes, type Access, type Outcome } from '@product-service/bearer';
+import {
+  cognito,
+  optionalAccess,
+  publicAccess,
+  requireScopes,
+  type Access,
+  type Outcome,
+} from '@product-service/bearer';
 import * as adapter from '@product-service/bearer-fastify';
 import { bearer } from '@product-service/bearer-fastify';
 
@@ -48,6 +55,21 @@ describe('the Fastify plugin', () => {
     assert.deepEqual((await app.inject('/scoped')).json(), { principal: null });
     await app.inject('/plain');
     assert.deepEqual(seen, [requireScopes('items/read'), optionalAccess]);
+    await app.close();
+  });
+
+  it('builds its own authenticator from the options, closed by default', async () => {
+    const app = Fastify();
+    await app.register(bearer, {
+      issuers: [cognito({ userPoolId: 'us-east-1_AbC123', clientIds: null, jwks: { keys: [] } })],
+      realm: 'own',
+    });
+    app.get('/open', { config: { access: publicAccess } }, () => ({ ok: true }));
+    app.get('/closed', () => ({ ok: true }));
+    assert.equal((await app.inject('/open')).statusCode, 200);
+    const closed = await app.inject('/closed');
+    assert.equal(closed.statusCode, 401);
+    assert.equal(closed.headers['www-authenticate'], 'Bearer realm="own"');
     await app.close();
   });
 });
