@@ -45,10 +45,14 @@ export function writeRefusal(_req: Request, res: Response, refusal: Refusal): vo
   res.status(refusal.status).set(refusal.headers).json(refusal.body);
 }
 
-/** The authenticator and writer of the app-level middleware, for the route middleware that follows it. */
-const installed = new WeakMap<Request, Gate>();
-
 type Gate = (req: Request, res: Response, next: NextFunction, access: Access | undefined) => unknown;
+
+/**
+ * Where the app-level middleware leaves its gate (authenticator, policy, writer) for the route middleware after it:
+ * a symbol-keyed property of the request, not a WeakMap entry that every request would pay for.
+ */
+const gateKey = Symbol('@product-service/bearer-express gate');
+type GatedRequest = Request & { [gateKey]?: Gate };
 
 function toAuthRequest(req: Request): AuthRequest {
   const mark = req.url.indexOf('?');
@@ -93,7 +97,7 @@ export function bearer(options: ExpressBearerOptions): RequestHandler {
   };
 
   return (req, res, next) => {
-    installed.set(req, gate);
+    (req as GatedRequest)[gateKey] = gate;
     return gate(req, res, next, undefined);
   };
 }
@@ -105,7 +109,7 @@ export function bearer(options: ExpressBearerOptions): RequestHandler {
  */
 export function requireAccess(access: Access): RequestHandler {
   return (req, res, next) => {
-    const gate = installed.get(req);
+    const gate = (req as GatedRequest)[gateKey];
     if (!gate) {
       next(new Error('requireAccess(), requireScopes() and requireGroups() need app.use(bearer(…)) before them'));
       return undefined;
