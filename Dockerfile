@@ -8,6 +8,9 @@ COPY package.json package-lock.json ./
 COPY packages/bearer/package.json ./packages/bearer/
 COPY packages/bearer-koa/package.json ./packages/bearer-koa/
 COPY packages/bearer-testing/package.json ./packages/bearer-testing/
+COPY packages/bearer-express/package.json ./packages/bearer-express/
+COPY packages/bearer-fastify/package.json ./packages/bearer-fastify/
+COPY packages/bearer-node/package.json ./packages/bearer-node/
 # No dependency's install script runs (Scarf's telemetry among them); none is needed to build or run.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.base.json tsconfig.json tsconfig.build.json ./
@@ -17,6 +20,12 @@ COPY packages/bearer-koa/tsconfig.json ./packages/bearer-koa/
 COPY packages/bearer-koa/src ./packages/bearer-koa/src
 COPY packages/bearer-testing/tsconfig.json ./packages/bearer-testing/
 COPY packages/bearer-testing/src ./packages/bearer-testing/src
+COPY packages/bearer-express/tsconfig.json ./packages/bearer-express/
+COPY packages/bearer-express/src ./packages/bearer-express/src
+COPY packages/bearer-fastify/tsconfig.json ./packages/bearer-fastify/
+COPY packages/bearer-fastify/src ./packages/bearer-fastify/src
+COPY packages/bearer-node/tsconfig.json ./packages/bearer-node/
+COPY packages/bearer-node/src ./packages/bearer-node/src
 COPY src ./src
 # The packages first (tsc -b, into packages/*/dist), then the service against their dist/.
 RUN npm run build
@@ -28,10 +37,14 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/bearer/package.json ./packages/bearer/
 COPY packages/bearer-koa/package.json ./packages/bearer-koa/
-# The test kit's manifest too (the install covers every workspace); its dist/ is not shipped: a dev dependency.
+# Every workspace's manifest (the install covers them all); only the dist/ of what the service imports is shipped.
 COPY packages/bearer-testing/package.json ./packages/bearer-testing/
+COPY packages/bearer-express/package.json ./packages/bearer-express/
+COPY packages/bearer-fastify/package.json ./packages/bearer-fastify/
+COPY packages/bearer-node/package.json ./packages/bearer-node/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-# npm links each workspace package into node_modules; their compiled code is what the service imports.
+# npm links each workspace package into node_modules; the compiled code of the two the service imports is shipped
+# (the other adapters and the test kit are not imported, so their dist/ stays out).
 COPY --from=build /app/packages/bearer/dist ./packages/bearer/dist
 COPY --from=build /app/packages/bearer-koa/dist ./packages/bearer-koa/dist
 COPY --from=build /app/dist ./dist

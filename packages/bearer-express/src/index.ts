@@ -1,0 +1,129 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import {
+  createAuthenticator,
+  requireScopes as scopesAccess,
+  type Access,
+  type Authenticator,
+  type AuthenticatorOptions,
+  type AuthRequest,
+  type Outcome,
+  type Principal,
+  type Refusal,
+  type RefusalReason,
+  type RoutePolicy,
+} from '@product-service/bearer';
+
+declare global {
+  // Express types its request through this global namespace (@types/express-serve-static-core): augmenting it is
+  // how `req.auth` is typed in every handler.
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The verified principal; `undefined` on a public route or for an anonymous caller on an optional one. */
+      auth?: Principal;
+      /** Why the request was refused, for the request log. */
+      authRefusal?: RefusalReason;
+    }
+  }
+}
+
+export interface ExpressBearerOptionsWithAuthenticator {
+  readonly authenticator: Pick<Authenticator, 'authenticate'>;
+  /** Which access each request needs; the authenticator's own policy when absent. Closed by default either way. */
+  readonly policy?: RoutePolicy;
+  /** Writes a refusal (the service's own error writer); by default its status, headers and JSON body as they are. */
+  readonly answer?: (req: Request, res: Response, refusal: Refusal) => void;
+}
+
+/** An authenticator of your own (to warm it up, ask `ready()`), or the options to build one. */
+export type ExpressBearerOptions =
+  | ExpressBearerOptionsWithAuthenticator
+  | (AuthenticatorOptions & Pick<ExpressBearerOptionsWithAuthenticator, 'answer'>);
+
+/** Writes a refusal as it is: its status, its headers (`WWW-Authenticate`, `Cache-Control`, `Retry-After`), JSON. */
+export function writeRefusal(_req: Request, res: Response, refusal: Refusal): void {
+  res.status(refusal.status).set(refusal.headers).json(refusal.body);
+}
+
+type Gate = (req: Request, res: Response, next: NextFunction, access: Access | undefined) => unknown;
+
+/**
+ * Where the app-level middleware leaves its gate (authenticator, policy, writer) for the route middleware after it:
+ * a symbol-keyed property of the request, not a WeakMap entry that every request would pay for.
+ */
+const gateKey = Symbol('@product-service/bearer-express gate');
+type GatedRequest = Request & { [gateKey]?: Gate };
+
+function toAuthRequest(req: Request): AuthRequest {
+  const mark = req.url.indexOf('?');
+  return {
+    method: req.method,
+    path: req.path,
+    query: mark === -1 ? '' : req.url.slice(mark + 1),
+    headers: req.headers,
+    rawHeaders: req.rawHeaders,
+  };
+}
+
+/**
+ * App-level bearer authentication, closed by default: `app.use(bearer({ authenticator, policy }))`. Every request
+ * needs what the policy says (a valid token where it says nothing); the principal is left on `req.auth`. Route
+ * middleware (`requireScopes`, `requireGroups`, `requireAccess`) then asks more of a route.
+ *
+ * Written without `async`: an outcome the authenticator gives at once calls `next()` at once, without a promise.
+ */
+export function bearer(options: ExpressBearerOptions): RequestHandler {
+  const authenticator = 'authenticator' in options ? options.authenticator : createAuthenticator(options);
+  const policy = 'authenticator' in options ? options.policy : undefined;
+  const answer = options.answer ?? writeRefusal;
+
+  function settle(req: Request, res: Response, next: NextFunction, outcome: Outcome): void {
+    // A valid token refused for a missing scope or group still names its principal, for the request log.
+    if (outcome.principal) req.auth = outcome.principal;
+    if ('refusal' in outcome) {
+      req.authRefusal = outcome.refusal.reason;
+      answer(req, res, outcome.refusal);
+      return;
+    }
+    next();
+  }
+
+  const gate: Gate = (req, res, next, access) => {
+    const request = toAuthRequest(req);
+    const outcome = authenticator.authenticate(request, access ?? policy?.accessFor(request.method, request.path));
+    if (outcome instanceof Promise) return outcome.then((o) => settle(req, res, next, o), next);
+    settle(req, res, next, outcome);
+    return undefined;
+  };
+
+  return (req, res, next) => {
+    (req as GatedRequest)[gateKey] = gate;
+    return gate(req, res, next, undefined);
+  };
+}
+
+/**
+ * Route middleware: the route needs `access`, checked by the core (a 403 `insufficient_scope` naming what is
+ * missing). Needs `bearer()` before it. The core checks the token again against the route's access: with its
+ * verified-token cache on (the default) that is one lookup, not a second signature check.
+ */
+export function requireAccess(access: Access): RequestHandler {
+  return (req, res, next) => {
+    const gate = (req as GatedRequest)[gateKey];
+    if (!gate) {
+      next(new Error('requireAccess(), requireScopes() and requireGroups() need app.use(bearer(…)) before them'));
+      return undefined;
+    }
+    return gate(req, res, next, access);
+  };
+}
+
+/** Route middleware: a valid token granting every one of `scopes` (RFC 6750 §3.1: 403 with `scope=` otherwise). */
+export function requireScopes(...scopes: string[]): RequestHandler {
+  return requireAccess(scopesAccess(...scopes));
+}
+
+/** Route middleware: a valid token whose principal is in one of `groups` (403 otherwise). */
+export function requireGroups(...groups: string[]): RequestHandler {
+  return requireAccess({ kind: 'authenticated', groups });
+}

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { cognito, createAuthenticator, type KeySetEvent } from '@product-service/bearer';
+import { createTestClock } from '@product-service/bearer-testing';
+import {
+  cognitoAccessClaims,
+  createTestKey,
+  startTestIssuer,
+  type TestIssuer,
+  type TestKey,
+} from '@product-service/bearer-testing';
+import { openRaw } from '../support/raw-http.js';
+import { adapters, type AdapterName } from './adapters.js';
+import { cases, realm, type Sent, type World } from './cases.js';
+
+interface Answer {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  readonly body: string;
+}
+
+/** Over real HTTP: fetch, or a raw socket for what fetch will not send (two Authorization headers). */
+async function send(url: string, sent: Sent): Promise<Answer> {
+  const { method = 'GET', path, authorization } = sent;
+  if (Array.isArray(authorization)) {
+    const connection = await openRaw(url);
+    const lines = (authorization as readonly string[]).map((value) => `Authorization: ${value}\r\n`).join('');
+    await connection.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines}Connection: close\r\n\r\n`);
+    const response = await connection.response();
+    connection.destroy();
+    return { status: response.status, headers: { get: (name) => response.headers[name] ?? null }, body: response.body };
+  }
+  const headers: Record<string, string> = typeof authorization === 'string' ? { authorization } : {};
+  const response = await fetch(`${url}${path}`, { method, headers });
+  return { status: response.status, headers: response.headers, body: await response.text() };
+}
+
+// One table (cases.ts), four adapters: each must answer every case with the same status, challenge and body.
+for (const name of Object.keys(adapters) as AdapterName[]) {
+  describe(`conformance: the ${name} adapter`, () => {
+    let jwks: TestIssuer;
+    let key: TestKey;
+    let other: TestKey;
+
+    before(async () => {
+      jwks = await startTestIssuer({ keys: [] });
+      [key, other] = await Promise.all([createTestKey(), createTestKey()]);
+    });
+    after(() => jwks.close());
+
+    for (const testCase of cases) {
+      it(`${testCase.name} (${testCase.source})`, async () => {
+        jwks.publish([key]);
+        await jwks.setMode(testCase.issuerDown ? 'down' : 'ok');
+        const fetchesBefore = jwks.requests.jwks;
+        const clock = createTestClock();
+        const seen: KeySetEvent[] = [];
+        let wake = (): void => undefined;
+        const authenticator = createAuthenticator({
+          issuers: [cognito({ userPoolId: jwks.userPoolId, issuerBaseUrl: jwks.baseUrl, clientIds: null })],
+          realm,
+          now: clock.now,
+          onKeySetEvent: (_issuer, event) => {
+            seen.push(event);
+            wake();
+          },
+        });
+        const world: World = {
+          jwks,
+          key,
+          other,
+          clock,
+          token: (claims = {}, signer = key) => {
+            const now = Math.floor(clock.now() / 1000);
+            return jwks.sign(
+              signer,
+              cognitoAccessClaims(jwks.issuer, { iat: now, exp: now + 7200, scope: 'items/read', ...claims }),
+            );
+          },
+          async events(type, count) {
+            while (seen.filter((event) => event.type === type).length < count) {
+              await new Promise<void>((resolve) => (wake = resolve));
+            }
+          },
+        };
+        const running = await adapters[name](authenticator);
+        try {
+          for (const [index, step] of testCase.steps.entries()) {
+            const where = `${name}, step ${index + 1}`;
+            await step.before?.(world);
+            const sent = await step.send(world);
+            const answer = await send(running.url, sent);
+            const { expect } = step;
+            assert.equal(answer.status, expect.status, `${where}: status`);
+            assert.equal(answer.headers.get('www-authenticate'), expect.challenge, `${where}: WWW-Authenticate`);
+            if (expect.body === null) assert.equal(answer.body, '', `${where}: no body`);
+            else if (expect.body !== 'any') {
+              assert.match(answer.headers.get('content-type') ?? '', /^application\/json/, `${where}: JSON`);
+              assert.deepEqual(JSON.parse(answer.body), expect.body, `${where}: body`);
+            }
+            const refused = expect.status >= 400 && expect.status !== 404;
+            if (refused) assert.equal(answer.headers.get('cache-control'), 'no-store', `${where}: Cache-Control`);
+            if (expect.retryAfter)
+              assert.match(answer.headers.get('retry-after') ?? '', /^\d+$/, `${where}: Retry-After`);
+            else assert.equal(answer.headers.get('retry-after'), null, `${where}: no Retry-After`);
+            if (expect.jwksFetches !== undefined) {
+              assert.equal(jwks.requests.jwks - fetchesBefore, expect.jwksFetches, `${where}: JWKS fetches`);
+            }
+            // No answer echoes the token or its signature (RFC 6750 §5.3: tokens must not leak).
+            const tokens = [sent.authorization ?? [], sent.path.split('access_token=')[1] ?? []].flat();
+            for (const token of tokens) {
+              const signature = token.split('.')[2] ?? '';
+              const text = answer.body + (answer.headers.get('www-authenticate') ?? '');
+              if (signature.length > 16) assert.ok(!text.includes(signature), `${where}: the token is not echoed`);
+            }
+          }
+        } finally {
+          await running.close();
+        }
+      });
+    }
+  });
+}
