@@ -3,7 +3,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
-import { createAuthenticator, createRoutePolicy, type Authenticator, type Principal } from '@product-service/bearer';
+import {
+  createAuthenticator,
+  createRoutePolicy,
+  protectedResourceMetadataUrl,
+  type Authenticator,
+  type Principal,
+} from '@product-service/bearer';
 import { createAuthCounters, createBearerAuth, type AuthCounters, type AuthState } from '@product-service/bearer-koa';
 import { createCors } from './http/cors.js';
 import type { Config } from './config.js';
@@ -94,9 +100,11 @@ export async function createService(config: Config, options: ServiceOptions = {}
   // Closed in reverse: telemetry last, so that what the drainer does as it stops is exported too.
   const closers: (() => Promise<void>)[] = [() => telemetry.shutdown()];
 
+  const { resourceUrl, stepUpMaxAgeSec } = config.auth;
   const authenticator = createAuthenticator({
     issuers: config.auth.issuers.map((issuer) => ({ ...issuer, keySet: { ...config.auth.keySet, ...issuer.keySet } })),
     realm: config.auth.realm,
+    ...(resourceUrl === undefined ? {} : { resourceMetadataUrl: protectedResourceMetadataUrl(resourceUrl) }),
     clockToleranceSec: config.auth.clockToleranceSec,
     ...(config.auth.maxTokenAgeSec === undefined ? {} : { maxTokenAgeSec: config.auth.maxTokenAgeSec }),
     tokenCache: config.auth.tokenCacheSize > 0 ? { maxEntries: config.auth.tokenCacheSize } : false,
@@ -151,9 +159,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const routes = createRoutes({
     authenticator,
     authCounters,
-    products: { products, cursors },
+    products: { products, cursors, stepUpMaxAgeSec },
     openApiDocument: () => openApiDocument,
     tokenUrl,
+    resourceMetadata: resourceUrl === undefined ? undefined : { resource: resourceUrl, issuers: config.auth.issuers },
   });
   const openApiDocument = createOpenApiDocument({
     routes,

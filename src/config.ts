@@ -39,6 +39,13 @@ export interface Config {
     /** 0 turns the verified-token cache off. */
     readonly tokenCacheSize: number;
     readonly keySet: KeySetOptions;
+    /**
+     * The resource identifier (RFC 9728 §1.2), e.g. `https://api.example.com`: when set, its metadata is served at
+     * the well-known path and named as `resource_metadata` in every challenge. Off when unset.
+     */
+    readonly resourceUrl: string | undefined;
+    /** When set, a person deleting a product must have signed in at most this many seconds ago (RFC 9470). */
+    readonly stepUpMaxAgeSec: number | undefined;
   };
   /** Browser origins allowed to call the API (CORS); none by default outside local mode. */
   readonly corsOrigins: readonly string[];
@@ -192,6 +199,23 @@ const variables = z.object({
   CLOCK_TOLERANCE_SECONDS: whole(defaults.clockToleranceSec, 300),
   MAX_TOKEN_AGE_SECONDS: z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).optional(),
   TOKEN_CACHE_SIZE: whole(defaults.tokenCacheSize, 1_000_000),
+  // RFC 9728 §1.2: https, no fragment; no query either, so that the metadata's path (§3.1) is one a router serves.
+  RESOURCE_URL: httpsUrl
+    .refine((value) => !/[?#]/.test(value), 'must have no query or fragment')
+    .refine(
+      (value) => new URL(value).username === '' && new URL(value).password === '',
+      'must have no user or password',
+    )
+    // The metadata's path becomes a route; letters, digits, `-._~` and `/` only, so no character reads as a pattern.
+    .refine((value) => /^[\w.~/-]*$/.test(new URL(value).pathname), 'must have a path of letters, digits, -._~ and /')
+    .optional(),
+  STEP_UP_MAX_AGE_SECONDS: z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number of seconds')
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 31_536_000, 'must be from 1 to 31536000')
+    .optional(),
   JWKS_MAX_AGE_SECONDS: whole(defaults.keySet.maxAgeMs / 1000),
   JWKS_COOLDOWN_SECONDS: whole(defaults.keySet.cooldownMs / 1000),
   JWKS_STALE_IF_ERROR_SECONDS: whole(defaults.keySet.staleIfErrorMs / 1000),
@@ -386,6 +410,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
       clockToleranceSec: e.CLOCK_TOLERANCE_SECONDS,
       maxTokenAgeSec: e.MAX_TOKEN_AGE_SECONDS,
       tokenCacheSize: e.TOKEN_CACHE_SIZE,
+      resourceUrl: e.RESOURCE_URL,
+      stepUpMaxAgeSec: e.STEP_UP_MAX_AGE_SECONDS,
       keySet: {
         maxAgeMs: e.JWKS_MAX_AGE_SECONDS * 1000,
         cooldownMs: e.JWKS_COOLDOWN_SECONDS * 1000,

@@ -20,6 +20,18 @@ export function scopesOf(access: Access): readonly string[] {
   return 'allOf' in access.scopes ? access.scopes.allOf : access.scopes.anyOf;
 }
 
+/** What a step-up rule adds to the 401 (RFC 9470 §3), in words: who is asked, and for what. */
+function stepUpOf(access: Access): string {
+  if (access.kind !== 'authenticated' || !access.stepUp) return '';
+  const { maxAgeSec, acrValues, peopleOnly } = access.stepUp;
+  const needs = [
+    ...(maxAgeSec === undefined ? [] : [`a sign-in at most ${maxAgeSec} s old (\`max_age\`)`]),
+    ...(acrValues === undefined ? [] : [`an \`acr\` of ${acrValues.join(', ')} (\`acr_values\`)`]),
+  ];
+  const who = peopleOnly ? 'a person (a token with a username)' : 'the token';
+  return `; or \`insufficient_user_authentication\` (RFC 9470 §3) when ${who} lacks ${needs.join(' and ')}`;
+}
+
 /** What authentication and the store add to a route's own answers, from its access and whether it uses the store. */
 function answersOf(route: Route & { readonly doc: NonNullable<Route['doc']> }): Record<number, Answer | string> {
   const answers: Record<number, Answer | string> = { ...route.doc.answers };
@@ -31,7 +43,7 @@ function answersOf(route: Route & { readonly doc: NonNullable<Route['doc']> }): 
       own === undefined
         ? `Bad request: ${malformed}`
         : `${typeof own === 'string' ? own : own.description}; or ${malformed}`;
-    answers[401] = 'No token, or a bad one: `WWW-Authenticate` says why (RFC 6750 §3.1)';
+    answers[401] = `No token, or a bad one: \`WWW-Authenticate\` says why (RFC 6750 §3.1)${stepUpOf(access)}`;
     if (access.scopes || access.groups || access.groupsForPeople) {
       const needs = [
         ...(access.scopes ? [`the scope ${scopesOf(access).join(' ')}`] : []),
@@ -147,7 +159,10 @@ export function createOpenApiDocument(options: OpenApiOptions): Record<string, u
     },
     tags: [
       { name: 'products', description: 'The products API: every route needs a token with a products scope' },
-      { name: 'health', description: 'Health, readiness, counters and this document' },
+      {
+        name: 'health',
+        description: 'Health, readiness, counters, this document and the protected resource metadata (RFC 9728)',
+      },
     ],
     paths,
     components: {

@@ -1,7 +1,14 @@
-import { authenticatedAccess, publicAccess, type Authenticator } from '@product-service/bearer';
+import {
+  authenticatedAccess,
+  protectedResourceMetadata,
+  protectedResourceMetadataPath,
+  publicAccess,
+  type Authenticator,
+  type IssuerConfig,
+} from '@product-service/bearer';
 import type { AuthCounters } from '@product-service/bearer-koa';
 import { docsRoutes } from './http/docs.js';
-import type { Route } from './http/route.js';
+import { policyRulesOf, type Route } from './http/route.js';
 import { productRoutes, type ProductRouteDeps } from './products/routes.js';
 
 const readiness = {
@@ -25,6 +32,8 @@ export interface RouteDeps {
   /** The OpenAPI document, which is made from these very routes once they exist. */
   readonly openApiDocument: () => Record<string, unknown>;
   readonly tokenUrl: string | undefined;
+  /** The resource identifier and the issuers, when the service publishes its RFC 9728 metadata. */
+  readonly resourceMetadata?: { readonly resource: string; readonly issuers: readonly IssuerConfig[] } | undefined;
 }
 
 /**
@@ -32,7 +41,7 @@ export interface RouteDeps {
  * valid token (and, with no route behind it, answers 404), so the service is closed by default.
  */
 export function createRoutes(deps: RouteDeps): readonly Route[] {
-  return [
+  const routes: Route[] = [
     {
       method: 'GET',
       path: '/hello',
@@ -127,4 +136,52 @@ export function createRoutes(deps: RouteDeps): readonly Route[] {
     ...docsRoutes({ tokenUrl: deps.tokenUrl }),
     ...productRoutes(deps.products),
   ];
+  if (deps.resourceMetadata) routes.push(resourceMetadataRoute(deps.resourceMetadata, routes));
+  return routes;
+}
+
+const metadataSchema = {
+  type: 'object',
+  required: ['resource', 'bearer_methods_supported'],
+  properties: {
+    resource: { type: 'string', format: 'uri' },
+    authorization_servers: { type: 'array', items: { type: 'string', format: 'uri' } },
+    scopes_supported: { type: 'array', items: { type: 'string' } },
+    bearer_methods_supported: { type: 'array', items: { const: 'header' } },
+    resource_name: { type: 'string' },
+    resource_documentation: { type: 'string', format: 'uri' },
+  },
+};
+
+/**
+ * RFC 9728 §3: the resource's metadata at its well-known path, public (a client reads it before it has a token),
+ * built once from the issuers and from the scopes the other routes ask for, so that it cannot drift from them.
+ */
+function resourceMetadataRoute(
+  { resource, issuers }: NonNullable<RouteDeps['resourceMetadata']>,
+  routes: readonly Route[],
+): Route {
+  const document = protectedResourceMetadata({
+    resource,
+    issuers,
+    policy: { rules: policyRulesOf(routes) },
+    resourceName: 'ProductService',
+    resourceDocumentation: new URL('/docs', resource).href,
+  });
+  return {
+    method: 'GET',
+    path: protectedResourceMetadataPath(resource),
+    access: publicAccess,
+    doc: {
+      operationId: 'protectedResourceMetadata',
+      summary: 'OAuth 2.0 protected resource metadata (RFC 9728): the issuers and scopes this API accepts',
+      tag: 'health',
+      answers: { 200: { description: 'The metadata (RFC 9728 §2)', schema: metadataSchema, example: document } },
+    },
+    handler(ctx) {
+      // The same for every caller and changed only by a redeploy (RFC 9728 §7.10 suggests caching it).
+      ctx.set('Cache-Control', 'public, max-age=3600');
+      ctx.body = document;
+    },
+  };
 }

@@ -176,6 +176,30 @@ describe('configuration', () => {
     });
   }
 
+  it('leaves RFC 9728 metadata and RFC 9470 step-up off by default, and reads RESOURCE_URL and STEP_UP_MAX_AGE_SECONDS', () => {
+    assert.equal(loadConfig({}).auth.resourceUrl, undefined);
+    assert.equal(loadConfig({}).auth.stepUpMaxAgeSec, undefined);
+    const config = loadConfig({ RESOURCE_URL: 'https://api.example.com/v1', STEP_UP_MAX_AGE_SECONDS: '300' });
+    assert.equal(config.auth.resourceUrl, 'https://api.example.com/v1');
+    assert.equal(config.auth.stepUpMaxAgeSec, 300);
+  });
+
+  it('refuses a RESOURCE_URL that is not an https URL without query or fragment (RFC 9728 §1.2), and a bad max age', () => {
+    for (const value of [
+      'api.example.com',
+      'http://api.example.com',
+      'https://api.example.com/?tenant=1',
+      'https://api.example.com/#top',
+      'https://user:pw@api.example.com',
+      'https://api.example.com/v1:beta',
+    ]) {
+      assert.match(problemsOf({ RESOURCE_URL: value }), /^invalid configuration: RESOURCE_URL must /, value);
+    }
+    for (const value of ['0', '-5', '1.5', 'five', '31536001']) {
+      assert.match(problemsOf({ STEP_UP_MAX_AGE_SECONDS: value }), /STEP_UP_MAX_AGE_SECONDS must /, value);
+    }
+  });
+
   it('says what each refused variable must be, in the house style, and never throws anything but ConfigError', () => {
     assert.equal(
       problemsOf({ OIDC_ISSUER: 'not a url' }),

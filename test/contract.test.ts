@@ -65,7 +65,10 @@ describe('the contract', () => {
   let documented: Documented;
 
   before(async () => {
-    running = await startService(localTestConfig());
+    // With the RFC 9728 metadata and RFC 9470 step-up on, so that their answers are checked against the contract too.
+    running = await startService(
+      localTestConfig({ RESOURCE_URL: 'https://products.example.com', STEP_UP_MAX_AGE_SECONDS: '300' }),
+    );
     down = await startService(
       localTestConfig({ DYNAMODB_ENDPOINT: `http://127.0.0.1:${await freePort()}`, DYNAMODB_TIMEOUT_MS: '200' }),
     );
@@ -96,6 +99,7 @@ describe('the contract', () => {
     await call(base, 'ready', '/ready');
     await call(failingIssuer.url, 'ready', '/ready');
     await call(base, 'openApi', '/openapi.json');
+    await call(base, 'protectedResourceMetadata', '/.well-known/oauth-protected-resource');
     await call(base, 'metrics', '/metrics', { token: all });
     await call(base, 'metrics', '/metrics');
     await call(base, 'metrics', '/metrics', { headers: { authorization: 'Basic eDp5' } });

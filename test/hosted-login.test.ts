@@ -113,6 +113,7 @@ describe('the hosted login', () => {
     assert.equal(payload['email'], 'admin@example.com');
     assert.equal(typeof payload['auth_time'], 'number');
     const access = decodeJwt(admin.accessToken);
+    assert.equal(access['auth_time'], payload['auth_time'], 'the access token says when the person signed in');
     assert.equal(payload.sub, access.sub);
     // One sign-in: the ID token and its access token share origin_jti and event_id, each has a jti of its own.
     assert.equal(payload['origin_jti'], access['origin_jti']);
@@ -213,6 +214,11 @@ describe('the hosted login', () => {
     assert.equal(decodeJwt(body.access_token)['username'], 'admin');
     assert.notEqual(body.access_token, admin.accessToken);
     assert.equal(decodeJwt(body.id_token)['at_hash'], atHashOf(body.access_token), 'bound to the new access token');
+    // RFC 9470 §6.1: auth_time is when the person signed in, not when the token was refreshed (or step-up would pass).
+    const signedIn = decodeJwt(admin.accessToken)['auth_time'];
+    assert.equal(typeof signedIn, 'number');
+    assert.equal(decodeJwt(body.access_token)['auth_time'], signedIn);
+    assert.equal(decodeJwt(body.id_token)['auth_time'], signedIn);
   });
 
   it('requires PKCE (S256) and offers no implicit grant, as discovery says', async () => {

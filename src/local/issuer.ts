@@ -93,6 +93,11 @@ function sendLoginPage(res: ServerResponse, uid: string, returnTo: readonly stri
 // JWT access tokens need a resource server in oidc-provider; clients never name it, so every token is for this one.
 const resource = 'urn:product-service';
 
+/** What oidc-provider's authorization code and refresh token remember of the sign-in they come from. */
+interface Signed {
+  readonly authTime?: number;
+}
+
 /**
  * A Cognito-shaped OAuth2 issuer for local runs and tests, on oidc-provider: client_credentials at `/oauth2/token`,
  * JWKS and discovery under `/{userPoolId}/.well-known/`, access tokens with Cognito's header and claims
@@ -263,7 +268,13 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
           if (!payload['scope']) payload['scope'] = allowed.join(' ');
           // A person's token names the OpenID scope beside the resource server's, as Cognito's does.
           if (payload['username'] !== undefined) payload['scope'] = `openid ${String(payload['scope'])}`;
-          payload['auth_time'] ??= payload['iat'];
+          // When the person signed in (RFC 9470 §6.1 reads it as `auth_time`), kept across refreshes as Cognito keeps
+          // it: the code and the refresh token remember it. A machine's token says when it was issued, as Cognito's.
+          const { AuthorizationCode, RefreshToken } = ctx.oidc.entities as {
+            AuthorizationCode?: Signed;
+            RefreshToken?: Signed;
+          };
+          payload['auth_time'] ??= AuthorizationCode?.authTime ?? RefreshToken?.authTime ?? payload['iat'];
           // Cognito access tokens have no `aud`, but oidc-provider insists on one right after this customizer. A
           // non-enumerable property satisfies that check and stays out of the signed JSON.
           const audience = payload['aud'];

@@ -1,7 +1,7 @@
 import type { RouterContext } from '@koa/router';
 import coBody from 'co-body';
 import type { z } from 'zod';
-import { forPeopleInGroups, requireScopes } from '@product-service/bearer';
+import { forPeopleInGroups, requireScopes, stepUp, type Access } from '@product-service/bearer';
 import type { AuthState } from '@product-service/bearer-koa';
 import { HttpProblem } from '../http/errors.js';
 import type { Answer, Route } from '../http/route.js';
@@ -22,6 +22,17 @@ export interface ProductRouteDeps {
   readonly cursors: CursorCodec;
   /** Largest accepted request body. */
   readonly bodyLimitBytes?: number;
+  /** When set, a person deleting a product must have signed in at most this many seconds ago (RFC 9470). */
+  readonly stepUpMaxAgeSec?: number | undefined;
+}
+
+/**
+ * Deleting, for a person, may ask for a recent sign-in (RFC 9470 §3): a stolen or long-lived session then cannot
+ * delete without signing in again. Machine clients (client_credentials) have no sign-in to renew, so only people are
+ * asked; they keep needing products/write.
+ */
+function deleteAccess(maxAgeSec: number | undefined): Access {
+  return maxAgeSec === undefined ? writeAccess : stepUp(writeAccess, { maxAgeSec, peopleOnly: true });
 }
 
 type Ctx = RouterContext<AuthState>;
@@ -291,7 +302,7 @@ export function productRoutes(deps: ProductRouteDeps): readonly Route[] {
     {
       method: 'DELETE',
       path: '/products/:id',
-      access: writeAccess,
+      access: deleteAccess(deps.stepUpMaxAgeSec),
       doc: {
         operationId: 'deleteProduct',
         summary: 'Delete a product (soft: it answers 410 afterwards)',

@@ -1,5 +1,13 @@
 import { defaults } from './defaults.js';
-import { authenticatedAccess, missingGroups, missingScopes, type Access, type RoutePolicy } from './policy.js';
+import {
+  authenticatedAccess,
+  missingGroups,
+  missingScopes,
+  unmetStepUp,
+  type Access,
+  type RoutePolicy,
+  type StepUp,
+} from './policy.js';
 import type { Principal } from './principal.js';
 import { refusalResponse, Refused, type RefusalReason } from './refusals.js';
 import { createVerifier, type IssuerState, type VerifierOptions, type VerifierStats } from './verifier.js';
@@ -45,6 +53,11 @@ export interface AuthenticatorOptions extends VerifierOptions {
   readonly policy?: RoutePolicy;
   /** The protection space named in every challenge (RFC 6750 §3); `api` by default. */
   readonly realm?: string;
+  /**
+   * The URL of this resource's metadata (RFC 9728 §3.1, `protectedResourceMetadataUrl(resource)`), named as
+   * `resource_metadata` in every challenge (§5.1), so that a client can find the issuers and scopes it needs.
+   */
+  readonly resourceMetadataUrl?: string;
 }
 
 export interface Authenticator {
@@ -74,14 +87,21 @@ const bearerHeader = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
  */
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const verifier = createVerifier(options);
-  const realm = quote(options.realm ?? defaults.realm);
+  const challenge: Challenge = {
+    realm: quote(options.realm ?? defaults.realm),
+    resourceMetadata: options.resourceMetadataUrl === undefined ? undefined : quote(options.resourceMetadataUrl),
+  };
+  if (options.resourceMetadataUrl !== undefined && !URL.canParse(options.resourceMetadataUrl)) {
+    throw new TypeError('resourceMetadataUrl must be an absolute URL (RFC 9728 §5.1)');
+  }
   const { policy } = options;
+  const now = options.now ?? Date.now;
   /** Refusals that depend on the reason alone are built once. */
   const plain = new Map<RefusalReason, { readonly refusal: Refusal }>();
 
   function refuse(reason: RefusalReason): { readonly refusal: Refusal } {
     let outcome = plain.get(reason);
-    if (!outcome) plain.set(reason, (outcome = Object.freeze({ refusal: toRefusal(realm, reason) })));
+    if (!outcome) plain.set(reason, (outcome = Object.freeze({ refusal: toRefusal(challenge, reason) })));
     return outcome;
   }
 
@@ -89,12 +109,18 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (verdict instanceof Refused) {
       return verdict.retryAfterSeconds === undefined
         ? refuse(verdict.reason)
-        : { refusal: toRefusal(realm, verdict.reason, { retryAfterSeconds: verdict.retryAfterSeconds }) };
+        : { refusal: toRefusal(challenge, verdict.reason, { retryAfterSeconds: verdict.retryAfterSeconds }) };
     }
     const scope = missingScopes(access, verdict.scopes);
-    if (scope.length > 0) return { refusal: toRefusal(realm, 'insufficient_scope', { scope }), principal: verdict };
+    if (scope.length > 0) return { refusal: toRefusal(challenge, 'insufficient_scope', { scope }), principal: verdict };
     const groups = missingGroups(access, verdict);
-    if (groups.length > 0) return { refusal: toRefusal(realm, 'group_not_allowed', { groups }), principal: verdict };
+    if (groups.length > 0)
+      return { refusal: toRefusal(challenge, 'group_not_allowed', { groups }), principal: verdict };
+    // After the scopes and groups: a person is asked to sign in again only for a token that would then be admitted.
+    const stepUp = unmetStepUp(access, verdict, Math.floor(now() / 1000));
+    if (stepUp) {
+      return { refusal: toRefusal(challenge, 'insufficient_user_authentication', { stepUp }), principal: verdict };
+    }
     return { principal: verdict, access };
   }
 
@@ -143,11 +169,22 @@ function quote(value: string): string {
   return `"${value.replace(/["\\]/g, '')}"`;
 }
 
+/** What every challenge names, quoted once. */
+interface Challenge {
+  readonly realm: string;
+  readonly resourceMetadata: string | undefined;
+}
+
 /** The one place a refusal reason becomes an answer: status, challenge, headers and body. */
 function toRefusal(
-  realm: string,
+  challenge: Challenge,
   reason: RefusalReason,
-  extra: { scope?: readonly string[]; groups?: readonly string[]; retryAfterSeconds?: number } = {},
+  extra: {
+    scope?: readonly string[];
+    groups?: readonly string[];
+    stepUp?: StepUp;
+    retryAfterSeconds?: number;
+  } = {},
 ): Refusal {
   const { status, error, description: text } = refusalResponse(reason);
   // Which group is missing comes from the access rule, never from the token, so it may be said.
@@ -157,10 +194,17 @@ function toRefusal(
     // The key set says when its next fetch is due; a refusal that knows nothing better says 1 s.
     headers['Retry-After'] = String(extra.retryAfterSeconds ?? 1);
   } else {
-    const params = [`realm=${realm}`];
+    const params = [`realm=${challenge.realm}`];
     // RFC 6750 §3: the answer to a request without credentials carries no error code.
     if (error !== undefined) params.push(`error=${quote(error)}`, `error_description=${quote(description)}`);
     if (extra.scope && extra.scope.length > 0) params.push(`scope=${quote(extra.scope.join(' '))}`);
+    // RFC 9470 §3: the whole rule, not only the part that failed, so that the next token meets all of it.
+    const { maxAgeSec, acrValues } = extra.stepUp ?? {};
+    if (maxAgeSec !== undefined) params.push(`max_age=${quote(String(maxAgeSec))}`);
+    if (acrValues !== undefined) params.push(`acr_values=${quote(acrValues.join(' '))}`);
+    // RFC 9728 §5.1 defines resource_metadata as a parameter of the challenge, whatever its status (its example is
+    // RFC 6750's 401): on the 400 and the 403 too, where the metadata says how to send a token and which scopes exist.
+    if (challenge.resourceMetadata !== undefined) params.push(`resource_metadata=${challenge.resourceMetadata}`);
     headers['WWW-Authenticate'] = `Bearer ${params.join(', ')}`;
   }
   return Object.freeze({

@@ -1,5 +1,5 @@
-// The public surface of @product-service/bearer: the authenticator, the access rules, the issuer profiles, and
-// their types. Everything else is internal; its defaults are at `@product-service/bearer/defaults`.
+// The public surface of @product-service/bearer: the authenticator, the access rules, the issuer profiles, the
+// protected resource metadata (RFC 9728), and their types. Everything else is internal; its defaults are at `@product-service/bearer/defaults`.
 export { createAuthenticator } from './authenticator.js';
 export type { Authenticator, AuthenticatorOptions, AuthRequest, Outcome, Refusal } from './authenticator.js';
 export {
@@ -10,8 +10,16 @@ export {
   publicAccess,
   requireAnyScope,
   requireScopes,
+  stepUp,
 } from './policy.js';
-export type { Access, PolicyMethod, PolicyRule, RoutePolicy } from './policy.js';
+export type { Access, PolicyMethod, PolicyRule, RoutePolicy, StepUp } from './policy.js';
+export {
+  protectedResourceMetadata,
+  protectedResourceMetadataPath,
+  protectedResourceMetadataUrl,
+  protectedResourceWellKnown,
+} from './resource-metadata.js';
+export type { ProtectedResourceMetadata, ProtectedResourceMetadataOptions } from './resource-metadata.js';
 export { cognito, oidc, rfc9068 } from './issuers.js';
 export type { CognitoOptions, IssuerConfig, OidcOptions, Rfc9068Options } from './issuers.js';
 export type { ClaimsMapper, Principal, PrincipalClaims, TokenUse } from './principal.js';

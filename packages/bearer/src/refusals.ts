@@ -23,10 +23,12 @@ export type RefusalReason =
   | 'revoked'
   | 'insufficient_scope'
   | 'group_not_allowed'
+  | 'insufficient_user_authentication'
   | 'keys_unavailable';
 
-/** RFC 6750 §3.1 error codes. */
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+/** RFC 6750 §3.1 error codes, and RFC 9470 §3's for a person's sign-in that is too old or too weak. */
+export type BearerErrorCode =
+  'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication';
 
 export interface RefusalResponse {
   readonly status: 400 | 401 | 403 | 503;
@@ -56,6 +58,12 @@ const responses: { readonly [R in RefusalReason]: RefusalResponse } = {
   revoked: { status: 401, error: 'invalid_token', description: 'token revoked' },
   insufficient_scope: { status: 403, error: 'insufficient_scope', description: 'token lacks the required scope' },
   group_not_allowed: { status: 403, error: 'insufficient_scope', description: 'token lacks the required group' },
+  // RFC 9470 §3: 401, so that the client signs the person in again (as `max_age` and `acr_values` ask) and retries.
+  insufficient_user_authentication: {
+    status: 401,
+    error: 'insufficient_user_authentication',
+    description: 'a more recent or stronger authentication is required',
+  },
   keys_unavailable: {
     status: 503,
     error: 'temporarily_unavailable',

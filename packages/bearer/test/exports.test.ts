@@ -6,7 +6,7 @@ import * as defaults from '@product-service/bearer/defaults';
 // The public surface is small on purpose (the old src/auth/index.ts exported 44 names, internals among them): what
 // a caller needs, nothing it could come to depend on by accident. Changing this list is an API change.
 describe('the public surface of @product-service/bearer', () => {
-  it('exports the authenticator, the access rules and the issuer profiles, and nothing else at run time', () => {
+  it('exports the authenticator, the access rules, the issuer profiles and RFC 9728 metadata, and nothing else at run time', () => {
     assert.deepEqual(Object.keys(bearer).sort(), [
       'authenticatedAccess',
       'cognito',
@@ -15,10 +15,15 @@ describe('the public surface of @product-service/bearer', () => {
       'forPeopleInGroups',
       'oidc',
       'optionalAccess',
+      'protectedResourceMetadata',
+      'protectedResourceMetadataPath',
+      'protectedResourceMetadataUrl',
+      'protectedResourceWellKnown',
       'publicAccess',
       'requireAnyScope',
       'requireScopes',
       'rfc9068',
+      'stepUp',
     ]);
   });
 
