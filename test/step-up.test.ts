@@ -3,7 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Config } from '../src/config.js';
 import { localClientConfig, startLocalDynamo, type LocalDynamo } from '../src/local/dynamodb.js';
-import { cognitoClaims, makeKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
+import {
+  cognitoAccessClaims,
+  createTestKey,
+  startTestIssuer,
+  type TestIssuer,
+  type TestKey,
+} from '@product-service/bearer-testing';
 import { bearer, cognitoAt, configTrusting, startService, type RunningService } from './support/service.js';
 
 const valid = { name: 'Trek Fuel EX', imageURL: 'https://images.example.com/fuel-ex.png' };
@@ -11,15 +17,15 @@ const valid = { name: 'Trek Fuel EX', imageURL: 'https://images.example.com/fuel
 // RFC 9470 §3 on DELETE /products/:id: with STEP_UP_MAX_AGE_SECONDS set, a person must have signed in recently to
 // delete; a machine client (client_credentials, no username) has no sign-in to renew and is not asked.
 describe('step-up for people deleting products (RFC 9470)', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
   let dynamo: LocalDynamo;
   let client: DynamoDBClient;
   let base: Config;
 
   before(async () => {
-    jwks = await startJwksServer('local_StepUp');
-    key = await makeKey();
+    jwks = await startTestIssuer({ userPoolId: 'local_StepUp', keys: [] });
+    key = await createTestKey();
     jwks.publish([key]);
     base = configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]);
     dynamo = await startLocalDynamo({ products: base.products.table, snapshots: base.products.snapshotsTable });
@@ -32,11 +38,11 @@ describe('step-up for people deleting products (RFC 9470)', () => {
   });
 
   const nowSec = () => Math.floor(Date.now() / 1000);
-  const machine = (authTime: number) => jwks.sign(key, cognitoClaims(jwks.issuer, { auth_time: authTime }));
+  const machine = (authTime: number) => jwks.sign(key, cognitoAccessClaims(jwks.issuer, { auth_time: authTime }));
   const person = (authTime: number | undefined) =>
     jwks.sign(
       key,
-      cognitoClaims(jwks.issuer, {
+      cognitoAccessClaims(jwks.issuer, {
         sub: 'alice-sub',
         username: 'alice',
         'cognito:groups': ['catalog-admins'],

@@ -16,15 +16,14 @@ import {
   type Outcome,
   type Refusal,
 } from '../src/index.js';
+import { bearer, cognitoAt } from './support/issuers.js';
 import {
-  bearer,
-  cognitoAt,
-  cognitoClaims,
-  makeKey,
-  startJwksServer,
-  type JwksServer,
+  cognitoAccessClaims,
+  createTestKey,
+  startTestIssuer,
+  type TestIssuer,
   type TestKey,
-} from './support/issuers.js';
+} from '@product-service/bearer-testing';
 
 const policy = createRoutePolicy([
   { method: 'GET', path: '/health', access: publicAccess },
@@ -111,7 +110,7 @@ async function refusalOf(outcome: Outcome | Promise<Outcome>): Promise<Refusal> 
 // RFC 9728 §5.1 defines resource_metadata as a WWW-Authenticate parameter; its example is RFC 6750's 401, and nothing
 // in it limits the parameter to that status. So it is in every challenge: 401, and the 400 and 403 too.
 describe('resource_metadata in every challenge (RFC 9728 §5.1)', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
   let auth: Authenticator;
   const url = 'https://api.example.com/.well-known/oauth-protected-resource';
@@ -122,8 +121,8 @@ describe('resource_metadata in every challenge (RFC 9728 §5.1)', () => {
   });
 
   before(async () => {
-    jwks = await startJwksServer();
-    key = await makeKey();
+    jwks = await startTestIssuer({ keys: [] });
+    key = await createTestKey();
     jwks.publish([key]);
     auth = createAuthenticator({
       issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
@@ -135,7 +134,7 @@ describe('resource_metadata in every challenge (RFC 9728 §5.1)', () => {
   });
   after(() => jwks.close());
 
-  const token = (claims: Record<string, unknown> = {}) => jwks.sign(key, cognitoClaims(jwks.issuer, claims));
+  const token = (claims: Record<string, unknown> = {}) => jwks.sign(key, cognitoAccessClaims(jwks.issuer, claims));
 
   it('names it in the 401 without credentials, after the realm', async () => {
     const refusal = await refusalOf(auth.authenticate(get('/items')));

@@ -13,17 +13,16 @@ import {
   type Outcome,
   type Refusal,
 } from '../src/index.js';
+import { bearer, cognitoAt } from './support/issuers.js';
 import {
-  bearer,
-  cognitoAt,
-  cognitoClaims,
+  cognitoAccessClaims,
+  createTestKey,
   createTestClock,
-  makeKey,
-  startJwksServer,
-  type JwksServer,
+  startTestIssuer,
+  type TestIssuer,
   type TestClock,
   type TestKey,
-} from './support/issuers.js';
+} from '@product-service/bearer-testing';
 
 const del = (path: string, headers: AuthRequest['headers'] = {}): AuthRequest => ({ method: 'DELETE', path, headers });
 
@@ -41,15 +40,15 @@ async function admitted(outcome: Outcome | Promise<Outcome>): Promise<void> {
 // RFC 9470: a route may ask how recent (max_age, from auth_time) and how strong (acr_values, from acr) the sign-in
 // behind a token is; a token that falls short is 401 insufficient_user_authentication, saying what would do.
 describe('step-up authentication (RFC 9470)', () => {
-  let jwks: JwksServer;
+  let jwks: TestIssuer;
   let key: TestKey;
   let clock: TestClock;
   let auth: Authenticator;
   const person = { username: 'alice', sub: 'alice-sub' };
 
   before(async () => {
-    jwks = await startJwksServer();
-    key = await makeKey();
+    jwks = await startTestIssuer({ keys: [] });
+    key = await createTestKey();
     jwks.publish([key]);
     clock = createTestClock();
     auth = createAuthenticator({
@@ -81,7 +80,7 @@ describe('step-up authentication (RFC 9470)', () => {
 
   const nowSec = () => Math.floor(clock.now() / 1000);
   const token = (claims: Record<string, unknown>) =>
-    jwks.sign(key, cognitoClaims(jwks.issuer, { scope: 'items/write', iat: nowSec(), ...claims }));
+    jwks.sign(key, cognitoAccessClaims(jwks.issuer, { scope: 'items/write', iat: nowSec(), ...claims }));
 
   it('admits a person who signed in within max_age', async () => {
     await admitted(auth.authenticate(del('/recent', bearer(await token({ ...person, auth_time: nowSec() - 300 })))));
