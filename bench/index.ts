@@ -15,6 +15,7 @@ const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
 // Each measured run is a fixed count of requests: the server's CPU time over it is the headline figure.
 const authRequests = Number(process.env['BENCH_REQUESTS'] ?? 30_000);
 const productRequests = Number(process.env['BENCH_PRODUCT_REQUESTS'] ?? 5_000);
+const adapterRequests = Number(process.env['BENCH_ADAPTER_REQUESTS'] ?? 10_000);
 const connections = 10;
 
 interface Measured {
@@ -155,7 +156,7 @@ function ratios(ours: Measured, reference: Measured): string {
   return `${(reference.cpuUs / ours.cpuUs).toFixed(2)}x by CPU per request, ${(ours.rps / reference.rps).toFixed(2)}x by req/s`;
 }
 
-// Which sections to run: BENCH_ONLY=auth or BENCH_ONLY=products runs one; unset, both.
+// Which sections to run: BENCH_ONLY=auth, products or adapters runs one; unset, all three.
 const section = process.env['BENCH_ONLY'];
 
 function firstLine(child: { readonly stdout: Readable }): Promise<string> {
@@ -555,5 +556,76 @@ async function benchProducts(): Promise<void> {
   }
 }
 
+// Adapters: each of ours beside the middleware its framework's users pick today, a new token on every request.
+async function benchAdapters(): Promise<void> {
+  const key = await createTestKey();
+  const issuer = await startTestIssuer({ userPoolId: 'local_AdapterBench', keys: [key] });
+  // express-oauth2-jwt-bearer requires an audience, so every side is given one and checks it.
+  const audience = 'https://bench.example/api';
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', 'bench/adapter-targets.ts', issuer.issuer, issuer.jwksUri, audience],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  serverPid = child.pid ?? 0;
+  type Framework = 'express' | 'fastify' | 'koa' | 'node';
+  const ports = JSON.parse(await firstLine(child)) as Record<`${Framework}${'Ours' | 'Incumbent'}`, number>;
+  const at = (port: number) => `http://127.0.0.1:${port}/bench`;
+  const count = (port: number, tokens: readonly string[]) => measure(at(port), tokens, { amount: adapterRequests });
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const distinct = 4_000;
+    const tokens = await Promise.all(
+      Array.from({ length: distinct }, () =>
+        issuer.sign(key, {
+          ...cognitoAccessClaims(issuer.issuer, { scope: 'products/read' }),
+          aud: audience,
+          iat: now,
+          exp: now + 3600,
+          jti: randomUUID(),
+        }),
+      ),
+    );
+    // Every side must admit the token and refuse none: a side that refused would be measured doing less.
+    for (const [name, port] of Object.entries(ports)) {
+      const answer = await fetch(at(port), { headers: { authorization: `Bearer ${tokens[0] ?? ''}` } });
+      if (answer.status !== 200) throw new Error(`${name} answered ${answer.status}: ${await answer.text()}`);
+      const refused = await fetch(at(port));
+      if (refused.status !== 401) throw new Error(`${name} answered ${refused.status} without a token`);
+    }
+    for (const port of Object.values(ports)) await measure(at(port), tokens, { duration: 1 });
+    process.stdout.write(
+      `\n5. Adapters: a new token on every request (${distinct} distinct RS256 tokens, ${adapterRequests} requests per ` +
+        `run, median of ${rounds} alternating rounds), each adapter beside its framework's incumbent\n`,
+    );
+    const [first, second] = await alternate([() => count(ports.koaOurs, tokens), () => count(ports.koaOurs, tokens)]);
+    process.stdout.write(
+      `${line('A/A: Koa adapter', first)}\n${line('A/A: the same again', second)}\n` +
+        `  A/A ratio: ${ratios(second, first)} (the noise of this run)\n`,
+    );
+    const incumbents: Record<Framework, string> = {
+      express: 'Express + express-oauth2-jwt-bearer',
+      fastify: 'Fastify + @fastify/jwt + get-jwks',
+      koa: 'Koa + koa-jwt + jwks-rsa',
+      node: 'node:http + jose createRemoteJWKSet',
+    };
+    for (const framework of ['express', 'fastify', 'koa', 'node'] as const) {
+      const [ours, incumbent] = await alternate([
+        () => count(ports[`${framework}Ours`], tokens),
+        () => count(ports[`${framework}Incumbent`], tokens),
+      ]);
+      process.stdout.write(
+        `${line(`${framework} adapter (ours)`, ours)}\n${line(incumbents[framework], incumbent)}\n` +
+          `  ours: ${ratios(ours, incumbent)}, ${(ours.cpuUs - incumbent.cpuUs).toFixed(1)} µs CPU per new token ` +
+          `against the incumbent (goal <= 0)\n`,
+      );
+    }
+  } finally {
+    child.kill();
+    await issuer.close();
+  }
+}
+
 if (section === undefined || section === 'auth') await benchAuth();
 if (section === undefined || section === 'products') await benchProducts();
+if (section === undefined || section === 'adapters') await benchAdapters();
