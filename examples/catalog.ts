@@ -11,7 +11,10 @@ export function created(subject: string | undefined) {
   return { id: randomUUID(), createdBy: subject ?? null };
 }
 
-/** The line each example prints once it listens: `npm run example` users and the examples' test read it. */
-export function listening(name: string, port: number): string {
-  return `${name} example listening on http://localhost:${port}`;
+/**
+ * What each example prints once it listens: where, which `npm run example` users and the examples' test read, and
+ * where its protected-resource metadata is (RFC 9728).
+ */
+export function listening(name: string, port: number, resourceMetadataUrl: string): string {
+  return `${name} example listening on http://localhost:${port}\nresource metadata (RFC 9728): ${resourceMetadataUrl}`;
 }

@@ -1,30 +1,50 @@
 // npm run example -- express: @product-service/bearer-express, app-level and closed by default, scopes per route.
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { createAuthenticator, createRoutePolicy, publicAccess } from '@product-service/bearer';
-import { bearer, requireScopes } from '@product-service/bearer-express';
+import {
+  createAuthenticator,
+  createRoutePolicy,
+  protectedResourceMetadata,
+  publicAccess,
+  requireScopes,
+} from '@product-service/bearer';
+import { bearer, requireAccess } from '@product-service/bearer-express';
 import { created, listening, products } from './catalog.js';
 import { readConfig } from './config.js';
 
 const config = readConfig(process.env);
-const authenticator = createAuthenticator({ issuers: config.issuers });
+// Every challenge names the metadata (RFC 9728 §5.1), so that a client can find the issuers and scopes.
+const authenticator = createAuthenticator({ issuers: config.issuers, resourceMetadataUrl: config.resourceMetadataUrl });
+// Closed by default: only what the policy opens goes without a token; every other path needs a valid one.
+const policy = createRoutePolicy([
+  { method: 'GET', path: '/hello', access: publicAccess },
+  // RFC 9728 §3: a client reads the metadata before it has a token.
+  { method: 'GET', path: config.resourceMetadataPath, access: publicAccess },
+]);
+// What the route middleware asks for, named once: the metadata's scopes_supported lists the same scopes.
+const read = requireScopes('products/read');
+const write = requireScopes('products/write');
+const metadata = protectedResourceMetadata({
+  resource: config.resource,
+  issuers: config.issuers,
+  policy: {
+    rules: [
+      ...policy.rules,
+      { method: 'GET', path: '/products', access: read },
+      { method: 'POST', path: '/products', access: write },
+    ],
+  },
+});
 
 const app = express();
-// Closed by default: only what the policy opens goes without a token; every other path needs a valid one.
-// RFC 9728 protected-resource metadata: add { method: 'GET', path: '/.well-known/oauth-protected-resource',
-// access: publicAccess } to this policy and serve the document below (in progress).
-app.use(
-  bearer({ authenticator, policy: createRoutePolicy([{ method: 'GET', path: '/hello', access: publicAccess }]) }),
-);
+app.use(bearer({ authenticator, policy }));
 app.get('/hello', (_req, res) => void res.json({ hello: 'world' }));
-app.get('/products', requireScopes('products/read'), (_req, res) => void res.json(products));
-app.post(
-  '/products',
-  requireScopes('products/write'),
-  (req, res) => void res.status(201).json(created(req.auth?.subject)),
-);
-// RFC 9728: app.get('/.well-known/oauth-protected-resource', …) goes here.
+app.get(config.resourceMetadataPath, (_req, res) => void res.json(metadata));
+app.get('/products', requireAccess(read), (_req, res) => void res.json(products));
+app.post('/products', requireAccess(write), (req, res) => void res.status(201).json(created(req.auth?.subject)));
 
-const server = app.listen(config.port, () => console.log(listening('express', (server.address() as AddressInfo).port)));
+const server = app.listen(config.port, () =>
+  console.log(listening('express', (server.address() as AddressInfo).port, config.resourceMetadataUrl)),
+);
 // Fetch the keys now, so that the first request does not wait; until they can be had, requests get 503.
 authenticator.warmUp().catch((error: unknown) => console.error('keys not fetched yet:', String(error)));

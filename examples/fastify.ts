@@ -1,15 +1,27 @@
 // npm run example -- fastify: @product-service/bearer-fastify, each route's access in its config.
 import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { createAuthenticator, publicAccess, requireScopes } from '@product-service/bearer';
+import {
+  createAuthenticator,
+  protectedResourceMetadata,
+  publicAccess,
+  requireScopes,
+  type PolicyRule,
+} from '@product-service/bearer';
 import { bearer } from '@product-service/bearer-fastify';
 import { created, listening, products } from './catalog.js';
 import { readConfig } from './config.js';
 
 const config = readConfig(process.env);
-const authenticator = createAuthenticator({ issuers: config.issuers });
+// Every challenge names the metadata (RFC 9728 §5.1), so that a client can find the issuers and scopes.
+const authenticator = createAuthenticator({ issuers: config.issuers, resourceMetadataUrl: config.resourceMetadataUrl });
 
 const app = Fastify();
+// Each route's config.access, as Fastify registers the route (only the access counts for the metadata's scopes).
+const rules: PolicyRule[] = [];
+app.addHook('onRoute', ({ url, config }) => {
+  if (config?.access) rules.push({ method: '*', path: url, access: config.access });
+});
 // Closed by default: a route whose config names no access, and any unknown path, needs a valid token.
 await app.register(bearer, { authenticator });
 app.get('/hello', { config: { access: publicAccess } }, () => ({ hello: 'world' }));
@@ -17,9 +29,11 @@ app.get('/products', { config: { access: requireScopes('products/read') } }, () 
 app.post('/products', { config: { access: requireScopes('products/write') } }, async (request, reply) =>
   reply.code(201).send(created(request.principal?.subject)),
 );
-// RFC 9728: app.get('/.well-known/oauth-protected-resource', { config: { access: publicAccess } }, …) goes here.
+// RFC 9728 §3: public, since a client reads the metadata before it has a token; built once, from every route above.
+const metadata = protectedResourceMetadata({ resource: config.resource, issuers: config.issuers, policy: { rules } });
+app.get(config.resourceMetadataPath, { config: { access: publicAccess } }, () => metadata);
 
 await app.listen({ port: config.port, host: '::' });
-console.log(listening('fastify', (app.server.address() as AddressInfo).port));
+console.log(listening('fastify', (app.server.address() as AddressInfo).port, config.resourceMetadataUrl));
 // Fetch the keys now, so that the first request does not wait; until they can be had, requests get 503.
 authenticator.warmUp().catch((error: unknown) => console.error('keys not fetched yet:', String(error)));

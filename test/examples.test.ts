@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { JWTPayload } from 'jose';
 import {
@@ -9,25 +10,46 @@ import {
   type TestIssuer,
   type TestKey,
 } from '@product-service/bearer-testing';
+import { readConfig } from '../examples/config.js';
 import { spawnTs, stop, watchLines } from './support/processes.js';
 
 /** The parent's environment without any issuer setting of its own: each run names exactly what it trusts. */
 const clean = Object.fromEntries(
   Object.entries(process.env).filter(
-    ([name]) => !/^(USER_POOL_ID|COGNITO_|ALLOWED_CLIENT_IDS|OIDC_|JWT_ALGORITHMS|JWKS_|AWS_|PORT$)/.test(name),
+    ([name]) =>
+      !/^(USER_POOL_ID|COGNITO_|ALLOWED_CLIENT_IDS|OIDC_|JWT_ALGORITHMS|JWKS_|AWS_|PORT$|RESOURCE_URL$)/.test(name),
   ),
 );
 
-/** Starts `npm run example -- <name>`'s entry point and resolves with its URL once it listens. */
+/** A resource identifier with a path, so that the metadata's path has it inserted (RFC 9728 §3.1). */
+const resource = 'https://api.example.com/catalog';
+
+/**
+ * Starts `npm run example -- <name>`'s entry point and resolves with its URL once it listens: on a free port, so with
+ * a RESOURCE_URL of its own unless the test names a port.
+ */
 async function startExample(name: string, env: Record<string, string>) {
-  const child = spawnTs('examples/main.ts', [name], { ...env, PORT: '0' });
+  const child = spawnTs('examples/main.ts', [name], { PORT: '0', RESOURCE_URL: resource, ...env });
   // spawnTs adds the parent's environment; the issuer variables are set here alone.
-  const line = await watchLines(child).first((text) => text.includes('example listening on'));
+  const lines = watchLines(child);
+  const [line, metadataLine] = await Promise.all([
+    lines.first((text) => text.includes('example listening on')),
+    lines.first((text) => text.startsWith('resource metadata')),
+  ]);
   const port = /localhost:(\d+)$/.exec(line)?.[1];
-  return { url: `http://localhost:${port ?? ''}`, line, close: () => stop(child) };
+  return { url: `http://localhost:${port ?? ''}`, line, metadataLine, close: () => stop(child) };
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** A port free a moment ago, for the one run that must know its port before it starts. */
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 
 // Each example, as a newcomer runs it, against a local Cognito-shaped issuer (the JWKS server the test controls).
 describe('npm run example -- <koa|express|fastify|node>', () => {
@@ -84,6 +106,66 @@ describe('npm run example -- <koa|express|fastify|node>', () => {
     });
   }
 
+  for (const name of ['koa', 'express', 'fastify', 'node']) {
+    it(`${name}: serves its RFC 9728 metadata without a token, and every 401 challenge names it`, async () => {
+      const example = await startExample(name, {
+        ...clean,
+        USER_POOL_ID: jwks.userPoolId,
+        COGNITO_ISSUER_URL: jwks.baseUrl,
+        ALLOWED_CLIENT_IDS: 'test-client',
+      });
+      try {
+        // RFC 9728 §3.1: the well-known suffix between the host and the resource's path.
+        const metadataUrl = 'https://api.example.com/.well-known/oauth-protected-resource/catalog';
+        assert.equal(example.metadataLine, `resource metadata (RFC 9728): ${metadataUrl}`);
+        const served = await fetch(`${example.url}/.well-known/oauth-protected-resource/catalog`);
+        assert.equal(served.status, 200);
+        assert.match(served.headers.get('content-type') ?? '', /^application\/json/);
+        // RFC 9728 §2: the issuers, the sorted union of the routes' scopes, and the header only (RFC 6750 §2.1).
+        assert.deepEqual(await served.json(), {
+          resource,
+          authorization_servers: [jwks.issuer],
+          scopes_supported: ['products/read', 'products/write'],
+          bearer_methods_supported: ['header'],
+        });
+        // RFC 9728 §5.1: every challenge, the 401 without credentials and with a bad token alike.
+        for (const headers of [{}, bearer('not-a-token')]) {
+          const refused = await fetch(`${example.url}/products`, { headers });
+          assert.equal(refused.status, 401);
+          assert.match(refused.headers.get('www-authenticate') ?? '', /^Bearer /);
+          assert.match(refused.headers.get('www-authenticate') ?? '', new RegExp(`resource_metadata="${metadataUrl}"`));
+        }
+        // Only at its own path: the bare well-known path is unknown, so closed like any other.
+        assert.equal((await fetch(`${example.url}/.well-known/oauth-protected-resource`)).status, 401);
+      } finally {
+        await example.close();
+      }
+    });
+  }
+
+  it('koa: without RESOURCE_URL, is the resource http://localhost:<PORT> and prints where its metadata is', async () => {
+    const port = await freePort();
+    const example = await startExample('koa', {
+      ...clean,
+      USER_POOL_ID: jwks.userPoolId,
+      COGNITO_ISSUER_URL: jwks.baseUrl,
+      ALLOWED_CLIENT_IDS: 'test-client',
+      PORT: String(port),
+      RESOURCE_URL: '',
+    });
+    try {
+      const metadataUrl = `http://localhost:${port}/.well-known/oauth-protected-resource`;
+      assert.equal(example.metadataLine, `resource metadata (RFC 9728): ${metadataUrl}`);
+      const served = await fetch(metadataUrl);
+      assert.equal(served.status, 200);
+      assert.equal(((await served.json()) as { resource: string }).resource, `http://localhost:${port}`);
+      const refused = await fetch(`http://localhost:${port}/products`);
+      assert.match(refused.headers.get('www-authenticate') ?? '', new RegExp(`resource_metadata="${metadataUrl}"`));
+    } finally {
+      await example.close();
+    }
+  });
+
   it('trusts an OpenID Connect issuer from OIDC_ISSUER, OIDC_AUDIENCE and JWT_ALGORITHMS (discovery)', async () => {
     const example = await startExample('express', {
       ...clean,
@@ -117,5 +199,50 @@ describe('npm run example -- <koa|express|fastify|node>', () => {
     assert.equal(unconfigured.stderr, 'example: no issuer is configured: set USER_POOL_ID (Cognito) or OIDC_ISSUER\n');
     assert.equal(unnamed.code, 2);
     assert.equal(unnamed.stderr, 'usage: npm run example -- <koa|express|fastify|node>\n');
+  });
+});
+
+describe('examples/config.ts: RESOURCE_URL, the resource identifier (RFC 9728 §1.2)', () => {
+  const issuer = { OIDC_ISSUER: 'https://issuer.example.com' };
+  const resourceOf = (env: NodeJS.ProcessEnv) => {
+    const { resource, resourceMetadataPath, resourceMetadataUrl } = readConfig({ ...issuer, ...env });
+    return { resource, resourceMetadataPath, resourceMetadataUrl };
+  };
+
+  it('is http://localhost:<PORT> when unset, from the configured port and never a request header (§7.3)', () => {
+    assert.deepEqual(resourceOf({ PORT: '3000' }), {
+      resource: 'http://localhost:3000',
+      resourceMetadataPath: '/.well-known/oauth-protected-resource',
+      resourceMetadataUrl: 'http://localhost:3000/.well-known/oauth-protected-resource',
+    });
+  });
+
+  it('is RESOURCE_URL when set, the well-known suffix inserted before its path (§3.1)', () => {
+    assert.deepEqual(resourceOf({ PORT: '0', RESOURCE_URL: 'https://api.example.com/catalog' }), {
+      resource: 'https://api.example.com/catalog',
+      resourceMetadataPath: '/.well-known/oauth-protected-resource/catalog',
+      resourceMetadataUrl: 'https://api.example.com/.well-known/oauth-protected-resource/catalog',
+    });
+  });
+
+  it('refuses, naming the variable and never its value, what the service refuses', () => {
+    for (const value of [
+      'http://api.example.com',
+      'https://api.example.com/?secret=1',
+      'https://api.example.com/#secret',
+      'https://user:secret@api.example.com',
+      'https://api.example.com/:secret',
+      'secret',
+    ]) {
+      assert.throws(
+        () => readConfig({ ...issuer, RESOURCE_URL: value }),
+        (error: Error) => error.message.startsWith('RESOURCE_URL') && !error.message.includes('secret'),
+        value,
+      );
+    }
+  });
+
+  it('must be set on PORT=0, whose port is not known until the example listens', () => {
+    assert.throws(() => readConfig({ ...issuer, PORT: '0' }), /^Error: RESOURCE_URL must be set when PORT is 0/);
   });
 });
