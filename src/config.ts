@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { cognito, oidc, type IssuerConfig, type KeySetOptions } from '@product-service/bearer';
+import { cognito, oidc, standardClaims, type IssuerConfig, type KeySetOptions } from '@product-service/bearer';
 import { defaults, supportedAlgorithms } from '@product-service/bearer/defaults';
-import { serviceClaims } from './auth/claims.js';
 import type { HttpTimeouts } from './http/listen.js';
 
 /** The local client and issuer used when no AWS or OIDC settings are given. */
@@ -388,7 +387,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
         ...(e.OIDC_AUDIENCE ? { audience: e.OIDC_AUDIENCE } : {}),
         ...(e.OIDC_TOKEN_TYPE ? { typ: e.OIDC_TOKEN_TYPE } : {}),
         ...(e.JWT_ALGORITHMS ? { algorithms: e.JWT_ALGORITHMS } : {}),
-        claims: serviceClaims,
+        // As the service has always read an OIDC issuer's tokens: a Cognito-shaped issuer behind OIDC_ISSUER keeps the
+        // products routes' rule that people (a username) need a group where machines need only their scope.
+        claims: standardClaims({
+          clientId: ['client_id'],
+          groups: 'cognito:groups',
+          username: ['username', 'cognito:username'],
+        }),
       }),
     );
   }

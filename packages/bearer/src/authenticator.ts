@@ -117,7 +117,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (groups.length > 0)
       return { refusal: toRefusal(challenge, 'group_not_allowed', { groups }), principal: verdict };
     // After the scopes and groups: a person is asked to sign in again only for a token that would then be admitted.
-    const stepUp = unmetStepUp(access, verdict, Math.floor(now() / 1000));
+    const stepUp = unmetStepUp(access, verdict, now);
     if (stepUp) {
       return { refusal: toRefusal(challenge, 'insufficient_user_authentication', { stepUp }), principal: verdict };
     }

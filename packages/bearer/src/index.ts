@@ -22,7 +22,8 @@ export {
 export type { ProtectedResourceMetadata, ProtectedResourceMetadataOptions } from './resource-metadata.js';
 export { cognito, oidc, rfc9068 } from './issuers.js';
 export type { CognitoOptions, IssuerConfig, OidcOptions, Rfc9068Options } from './issuers.js';
-export type { ClaimsMapper, Principal, PrincipalClaims, TokenUse } from './principal.js';
+export { standardClaims } from './principal.js';
+export type { ClaimNames, ClaimsMapper, Principal, PrincipalClaims, TokenUse } from './principal.js';
 export type { BearerErrorCode, RefusalReason } from './refusals.js';
 export type { KeySetEvent, KeySetOptions, KeySetStats, KeySetStatus, KeySetView } from './key-set.js';
 export type { Algorithm } from './defaults.js';

@@ -71,6 +71,16 @@ export function mapStandardClaims(claims: Readonly<JWTPayload>, names: ClaimName
   };
 }
 
+/**
+ * A claims mapper for an issuer whose tokens differ from a profile's only in where the client id, the groups and a
+ * person's name are: `standardClaims({ groups: 'cognito:groups', username: ['username'] })`. Checked as the profiles'
+ * own mappings are (`mapStandardClaims`).
+ */
+export function standardClaims(names: Partial<ClaimNames>): ClaimsMapper {
+  const all: ClaimNames = { clientId: names.clientId ?? [], groups: names.groups, username: names.username ?? [] };
+  return (claims) => mapStandardClaims(claims, all);
+}
+
 /** The first of `names` present in `claims`: its value if a string, `null` if not; `undefined` if none is present. */
 function firstString(claims: Readonly<JWTPayload>, names: readonly string[]): string | undefined | null {
   for (const name of names) {

@@ -23,6 +23,7 @@ describe('the public surface of @product-service/bearer', () => {
       'requireAnyScope',
       'requireScopes',
       'rfc9068',
+      'standardClaims',
       'stepUp',
     ]);
   });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { cognito, oidc, rfc9068 } from '../src/issuers.js';
+import { standardClaims } from '../src/index.js';
 import { createVerifier, type Verifier } from '../src/verifier.js';
 import { outcome, verify } from './support/outcome.js';
 import { createTestKey, startTestIssuer, type TestIssuer, type TestKey } from '@product-service/bearer-testing';
@@ -168,5 +169,26 @@ describe('the oidc profile with a claims mapper of its own', () => {
     );
     assert.equal(await outcome(verifier, await jwks.sign(key, { ...base, groups: 'g' })), 'claims_invalid');
     assert.equal(await outcome(verifier, await jwks.sign(key, { ...base, scope: ['a'] })), 'claims_invalid');
+  });
+});
+
+describe('standardClaims: the profiles’ own mapping, pointed at other claim names', () => {
+  const mapper = standardClaims({
+    clientId: ['client_id'],
+    groups: 'cognito:groups',
+    username: ['username', 'cognito:username'],
+  });
+
+  it('reads the client, the groups and a person’s name where it is told to', () => {
+    assert.deepEqual(
+      mapper({ sub: 's-1', client_id: 'c-1', scope: 'a b', 'cognito:groups': ['admins'], 'cognito:username': 'ann' }),
+      { subject: 's-1', clientId: 'c-1', scopes: ['a', 'b'], groups: ['admins'], username: 'ann' },
+    );
+  });
+
+  it('refuses a name or groups of the wrong shape rather than treating the person as a machine', () => {
+    assert.equal(mapper({ sub: 's-1', username: 42 }), 'claims_invalid');
+    assert.equal(mapper({ sub: 's-1', 'cognito:groups': 'admins' }), 'claims_invalid');
+    assert.equal(mapper({ sub: '' }), 'claims_invalid');
   });
 });
