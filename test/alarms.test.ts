@@ -3,6 +3,7 @@ import { globSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   deployed,
+  joined,
   loadTemplate,
   parseTemplate,
   subProblems,
@@ -36,10 +37,12 @@ function allSubProblems(template: Template): string[] {
   return subStrings(template).flatMap(({ text, known }) => subProblems(text, known));
 }
 
-// The service stack as deployed with Telemetry=on (its alarms and widgets on the service's own metrics included) and
-// with the default, off.
-const telemetryOn = deployed(loadTemplate('infra/service.template.yml'), { Telemetry: 'on' });
-const telemetryOff = deployed(loadTemplate('infra/service.template.yml'));
+// The service stack and its dashboard's (which imports the service's names) read as one, as deployed with
+// Telemetry=on (the alarms and widgets on the service's own metrics included) and with the default, off.
+const serviceAndDashboard = () =>
+  joined(loadTemplate('infra/service.template.yml'), loadTemplate('infra/dashboard.template.yml'));
+const telemetryOn = deployed(serviceAndDashboard(), { Telemetry: 'on' });
+const telemetryOff = deployed(serviceAndDashboard());
 
 describe('Alarms and the dashboard', () => {
   const template = telemetryOn;
@@ -172,9 +175,9 @@ describe('Alarms and the dashboard', () => {
     }
   });
 
-  it('has a dashboard named after the stack: requests, errors and latency, tasks, CPU and memory, the store', () => {
+  it('has a dashboard named after the environment: requests, errors and latency, tasks, CPU and memory, the store', () => {
     const [[, dashboard] = []] = resourcesOf(template, 'AWS::CloudWatch::Dashboard');
-    assert.deepEqual(dashboard?.Properties['DashboardName'], { 'Fn::Sub': '${AWS::StackName}' });
+    assert.deepEqual(dashboard?.Properties['DashboardName'], { 'Fn::Sub': 'product-service-${EnvironmentName}' });
     const body = dashboardBody(dashboard.Properties); // throws unless JSON once !Sub is resolved
     const shown = new Set(metricUses({ ...template, Resources: { dashboard } }).map((use) => String(use.name)));
     for (const name of [
@@ -218,6 +221,31 @@ describe('Alarms and the dashboard', () => {
       offShown.every((use) => use.namespace !== ownNamespace),
       'no widget on metrics nobody sends',
     );
+  });
+});
+
+describe('the dashboard stack and the service stack it shows', () => {
+  const service = loadTemplate('infra/service.template.yml');
+  const dashboard = loadTemplate('infra/dashboard.template.yml');
+
+  it("imports only names the service stack exports, and the service exports only resources' names, never a parameter", () => {
+    assert.doesNotThrow(() => joined(service, dashboard));
+    // CloudFormation refuses to change an export another stack imports: an exported threshold could not be tuned.
+    for (const [id, output] of Object.entries(service.Outputs)) {
+      const { Value: value, Export: exported } = output as Node;
+      if (exported === undefined) continue;
+      const ref = (value as Node)['Ref'];
+      const getAtt = (value as Node)['Fn::GetAtt'] as string[] | undefined;
+      const target = typeof ref === 'string' ? ref : getAtt?.[0];
+      assert.ok(target !== undefined && target in service.Resources, `${id} exports a resource's name or ARN`);
+    }
+  });
+
+  it('is no rubber stamp: an import the service stack does not export is refused', () => {
+    const renamed = parseTemplate(
+      readFileSync('infra/dashboard.template.yml', 'utf8').replace(':Cluster::Name', ':Cluster::Nam'),
+    );
+    assert.throws(() => joined(service, renamed), /ClusterName imports .*which the service stack does not export/);
   });
 });
 
@@ -472,7 +500,7 @@ Outputs:
         editDashboard(t, (body) => body.replace('"${Cluster}"', '"default"'));
       });
       assert.equal(metricProblems(foreign).length, 1);
-      const unresolved = structuredClone(loadTemplate('infra/service.template.yml'));
+      const unresolved = serviceAndDashboard();
       assert.throws(() => metricProblems(unresolved), /variable TelemetryAlarms is no string/);
     });
 

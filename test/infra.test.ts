@@ -24,6 +24,14 @@ const templatePaths = readdirSync('infra')
   .sort()
   .map((name) => `infra/${name}`);
 
+/** Bytes, not characters: CloudFormation counts the UTF-8 body (a template's "…" and "→" are 3 bytes each). */
+function templateSizeProblems(name: string, body: Buffer): string[] {
+  const limit = 51_200;
+  return body.length <= limit
+    ? []
+    : [`${name} is ${body.length} bytes: over the 51,200 CloudFormation takes in a request body`];
+}
+
 describe('CloudFormation templates', () => {
   let engine: Engine;
   before(() => {
@@ -31,12 +39,41 @@ describe('CloudFormation templates', () => {
   });
   after(() => engine.free());
 
-  it('finds the Cognito, pipeline and service templates', () => {
+  it('finds the Cognito, dashboard, pipeline and service templates', () => {
     assert.deepEqual(templatePaths, [
       'infra/cognito.template.yml',
+      'infra/dashboard.template.yml',
       'infra/pipeline.template.yml',
       'infra/service.template.yml',
     ]);
+  });
+
+  // Every template travels in a request body on at least one documented path, so each must fit the smallest limit:
+  // - by hand (docs/deploy.md, "Deploy by hand", which the by-hand rollback reuses, and the pipeline's bootstrap):
+  //   `aws cloudformation deploy` without --s3-bucket sends the template as TemplateBody, at most 51,200 bytes
+  //   ("Template body size in a request", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html);
+  //   the CLI refuses a larger one before calling AWS (DeployBucketRequiredError, aws-cli
+  //   awscli/customizations/cloudformation/exceptions.py);
+  // - the pipeline's CloudFormation action (and a stage rollback, which re-runs it) reads the template from the
+  //   source artifact in S3, where the limit is 1 MB ("Template body size in an Amazon S3 object", same page); no
+  //   AWS page states the action's own limit, so the smaller one holds for it too.
+  // A template near the limit splits along a seam, as the dashboard did (infra/dashboard.template.yml).
+  for (const path of templatePaths) {
+    it(`${path} fits in a request body (at most 51,200 bytes), so every documented deploy path takes it`, () => {
+      assert.deepEqual(templateSizeProblems(path, readFileSync(path)), []);
+    });
+  }
+
+  it('the size check is no rubber stamp: the service template with its dashboard put back is refused', () => {
+    const whole = Buffer.concat([
+      readFileSync('infra/service.template.yml'),
+      readFileSync('infra/dashboard.template.yml'),
+    ]);
+    assert.deepEqual(templateSizeProblems('service+dashboard', whole), [
+      `service+dashboard is ${whole.length} bytes: over the 51,200 CloudFormation takes in a request body`,
+    ]);
+    assert.deepEqual(templateSizeProblems('at the limit', Buffer.alloc(51_200)), []);
+    assert.equal(templateSizeProblems('one over', Buffer.alloc(51_201)).length, 1);
   });
 
   for (const path of templatePaths) {

@@ -32,6 +32,7 @@ const pipelineTemplate = loadTemplate('infra/pipeline.template.yml');
 const stacks = {
   cognito: loadTemplate('infra/cognito.template.yml'),
   service: loadTemplate('infra/service.template.yml'),
+  dashboard: loadTemplate('infra/dashboard.template.yml'),
 } as const;
 type StackKind = keyof typeof stacks;
 const environments = ['dev', 'prod'] as const;
@@ -118,6 +119,7 @@ describe('the pipeline (infra/pipeline.template.yml)', () => {
         [
           ['Cognito', 1, 'CloudFormation'],
           ['Service', 2, 'CloudFormation'],
+          ['Dashboard', 3, 'CloudFormation'],
           ['Smoke', 3, 'CodeBuild'],
         ],
         name,
@@ -128,14 +130,14 @@ describe('the pipeline (infra/pipeline.template.yml)', () => {
   it("deploys each environment's stacks with its parameter files, as the CloudFormation execution role", () => {
     for (const env of environments) {
       const name = capitalised(env);
-      for (const kind of ['cognito', 'service'] as const) {
-        const deploy = action(name, kind === 'cognito' ? 'Cognito' : 'Service');
+      for (const kind of ['cognito', 'service', 'dashboard'] as const) {
+        const deploy = action(name, capitalised(kind));
         assert.equal(deploy.Configuration['ActionMode'], 'CREATE_UPDATE');
         assert.equal(deploy.Configuration['TemplatePath'], `Source::infra/${kind}.template.yml`);
         assert.equal(deploy.Configuration['TemplateConfiguration'], `Source::infra/parameters/${env}.${kind}.json`);
         assert.equal(
           deploy.Configuration['StackName'],
-          kind === 'cognito' ? `product-service-${env}-cognito` : `product-service-${env}`,
+          kind === 'service' ? `product-service-${env}` : `product-service-${env}-${kind}`,
         );
         assert.equal(roleOf(deploy.Configuration['RoleArn'])[0], 'CloudFormationRole');
       }
@@ -395,7 +397,11 @@ describe('the pipeline (infra/pipeline.template.yml)', () => {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** Parameters the pipeline supplies at deploy time (ParameterOverrides), so a file need not name them. */
-const suppliedByPipeline: Record<StackKind, string[]> = { cognito: ['SmokeReaderRoleArn'], service: ['ImageUri'] };
+const suppliedByPipeline: Record<StackKind, string[]> = {
+  cognito: ['SmokeReaderRoleArn'],
+  service: ['ImageUri'],
+  dashboard: [],
+};
 
 /** What is wrong with a TemplateConfiguration file for a template: each problem as a sentence, none when right. */
 function parameterFileProblems(file: unknown, template: Template, kind: StackKind, env: string): string[] {
@@ -446,17 +452,35 @@ function looksSecret(name: string, value: string, declared: { NoEcho?: boolean }
   );
 }
 
+const parametersOf = (name: string) =>
+  (JSON.parse(readFileSync(`infra/parameters/${name}`, 'utf8')) as { Parameters: Record<string, string> }).Parameters;
+
+/** Every parameter of the dashboard stack that the service stack also declares must have the same value in both files. */
+function dashboardDrift(service: Record<string, string>, dashboard: Record<string, string>): string[] {
+  return Object.keys(stacks.dashboard.Parameters)
+    .filter((name) => name in stacks.service.Parameters)
+    .filter((name) => service[name] !== dashboard[name])
+    .map((name) => `${name}: the service stack has "${service[name]}", the dashboard "${dashboard[name]}"`);
+}
+
 describe('the parameter files (infra/parameters/<env>.<stack>.json)', () => {
   const files = readdirSync('infra/parameters').sort();
 
   it('has one file per environment and stack: the TemplateConfiguration of a stack may name only its parameters', () => {
-    assert.deepEqual(files, ['dev.cognito.json', 'dev.service.json', 'prod.cognito.json', 'prod.service.json']);
+    assert.deepEqual(files, [
+      'dev.cognito.json',
+      'dev.dashboard.json',
+      'dev.service.json',
+      'prod.cognito.json',
+      'prod.dashboard.json',
+      'prod.service.json',
+    ]);
   });
 
   for (const name of files) {
     it(`${name} sets exactly what its template declares, in the {"Parameters": {…}} form, and no secret`, () => {
       const [env = '', kind = ''] = name.split('.');
-      assert.ok(kind === 'cognito' || kind === 'service', name);
+      assert.ok(kind === 'cognito' || kind === 'service' || kind === 'dashboard', name);
       const file: unknown = JSON.parse(readFileSync(`infra/parameters/${name}`, 'utf8'));
       assert.deepEqual(parameterFileProblems(file, stacks[kind], kind, env), []);
     });
@@ -482,6 +506,17 @@ describe('the parameter files (infra/parameters/<env>.<stack>.json)', () => {
         assert.ok(key in Parameters, `${env}: ${key}`);
       }
     }
+  });
+
+  it("gives the dashboard the service stack's telemetry switch and thresholds: the widgets draw what the alarms use", () => {
+    for (const env of environments) {
+      assert.deepEqual(dashboardDrift(parametersOf(`${env}.service.json`), parametersOf(`${env}.dashboard.json`)), []);
+    }
+    // Not a rubber stamp: a threshold tuned in one file only is caught.
+    const tuned = { ...parametersOf('prod.service.json'), Max5xxRatePercent: '3' };
+    assert.deepEqual(dashboardDrift(tuned, parametersOf('prod.dashboard.json')), [
+      'Max5xxRatePercent: the service stack has "3", the dashboard "1"',
+    ]);
   });
 
   it('is not a rubber stamp: an unknown parameter, a missing one, a number, a bad pattern and a secret are each caught', () => {
@@ -568,7 +603,7 @@ describe('the buildspecs call what exists', () => {
       .flatMap((a) => [a.Configuration['TemplatePath'], a.Configuration['TemplateConfiguration']])
       .filter((p): p is string => typeof p === 'string')
       .map((p) => p.replace(/^Source::/, ''));
-    assert.equal(paths.length, 8);
+    assert.equal(paths.length, 12);
     for (const path of paths) assert.ok(existsSync(path), path);
   });
 });

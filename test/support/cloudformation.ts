@@ -214,3 +214,61 @@ export function deployed(template: Template, parameters: Record<string, string> 
   );
   return { ...template, Resources: resources, Outputs: resolve(template.Outputs) as Node };
 }
+
+/**
+ * What `{"Fn::ImportValue": {"Fn::Sub": "product-service-${EnvironmentName}:Name"}}` imports from `exporter`: the Value
+ * of the output exported under that name, or undefined when it exports none (or the node is no such import).
+ */
+export function importedValue(node: unknown, exporter: Template): unknown {
+  const name = ((node as Node | null)?.['Fn::ImportValue'] as Node | undefined)?.['Fn::Sub'];
+  if (typeof name !== 'string') return undefined;
+  const output = Object.values(exporter.Outputs).find(
+    (o) =>
+      ((o as Node)['Export'] as Node | undefined)?.['Name'] &&
+      (((o as Node)['Export'] as Node)['Name'] as Node)['Fn::Sub'] === name,
+  ) as Node | undefined;
+  return output?.['Value'];
+}
+
+/** `${Resource}` or `${Resource.Attribute}` for a !Ref or !GetAtt, as a !Sub string names it. */
+function asSubReference(value: unknown): string {
+  const node = value as Node | null;
+  if (typeof node?.['Ref'] === 'string') return `\${${node['Ref']}}`;
+  const getAtt = node?.['Fn::GetAtt'];
+  if (Array.isArray(getAtt)) return `\${${getAtt.join('.')}}`;
+  throw new Error(`cannot name ${JSON.stringify(value)} in a !Sub`);
+}
+
+/**
+ * The service stack and a stack that imports from it (the dashboard's) seen as one template: each !Sub variable that
+ * imports a service export is written back into its string as the reference the export's value makes, so the checks
+ * that read one stack read the pair as they read the single stack before the split. Throws on an import the service
+ * stack does not export, so a renamed export cannot pass unseen.
+ */
+export function joined(service: Template, importer: Template): Template {
+  const rewrite = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(rewrite);
+    if (node === null || typeof node !== 'object') return node;
+    const sub = (node as Node)['Fn::Sub'];
+    if (Array.isArray(sub) && typeof sub[0] === 'string') {
+      let text: string = sub[0];
+      const kept: Node = {};
+      for (const [name, value] of Object.entries((sub[1] ?? {}) as Node)) {
+        const imported = importedValue(value, service);
+        if (imported === undefined && (value as Node | null)?.['Fn::ImportValue'] !== undefined) {
+          throw new Error(`${name} imports ${JSON.stringify(value)}, which the service stack does not export`);
+        }
+        if (imported === undefined) kept[name] = rewrite(value);
+        else text = text.replaceAll(`\${${name}}`, asSubReference(imported));
+      }
+      return { 'Fn::Sub': Object.keys(kept).length === 0 ? text : [text, kept] };
+    }
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, rewrite(value)]));
+  };
+  return {
+    ...service,
+    Parameters: { ...service.Parameters, ...importer.Parameters },
+    Conditions: { ...service.Conditions, ...importer.Conditions },
+    Resources: { ...service.Resources, ...(rewrite(importer.Resources) as Template['Resources']) },
+  };
+}
