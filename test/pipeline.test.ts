@@ -170,6 +170,9 @@ describe('the pipeline (infra/pipeline.template.yml)', () => {
         SMOKE_CLIENT_ID: [`#{${name}Cognito.SmokeClientSecretArn}:client_id`, 'SECRETS_MANAGER'],
         SMOKE_CLIENT_SECRET: [`#{${name}Cognito.SmokeClientSecretArn}:client_secret`, 'SECRETS_MANAGER'],
         SMOKE_WRITE: [env === 'dev' ? '1' : '${ProdSmokeWrite}', 'PLAINTEXT'],
+        // For infra/tag-deployed-image.sh (test/ecr-lifecycle.test.ts): the image this environment now runs.
+        IMAGE_URI: ['#{BuildVariables.IMAGE_URI}', 'PLAINTEXT'],
+        DEPLOY_ENV: [env, 'PLAINTEXT'],
       });
     }
     assert.equal(pipelineTemplate.Parameters['ProdSmokeWrite']?.Default, '0');
@@ -205,6 +208,8 @@ describe('the pipeline (infra/pipeline.template.yml)', () => {
       lifecycle.rules.map((r) => [r.selection.tagStatus, r.selection.countType]),
       [
         ['untagged', 'sinceImagePushed'],
+        ['tagged', 'imageCountMoreThan'],
+        ['tagged', 'imageCountMoreThan'],
         ['any', 'imageCountMoreThan'],
       ],
     );
