@@ -2,6 +2,7 @@
 // docs/authentication.md#refusals), seen from outside, one check per line of output.
 import { randomUUID } from 'node:crypto';
 import { CheckFailure, type Answer, type Client } from './client.js';
+import { responseValidator, type ResponseCheck } from './openapi-validator.js';
 
 export interface Check {
   readonly name: string;
@@ -49,8 +50,33 @@ function expectRequestId(answer: Answer): void {
 // A path the service will never serve: 401 before authentication says nothing about what exists, 404 after it.
 const unknownPath = '/smoke/no-such-path';
 
+// A product id no product can have, yet well-formed (22 base64url characters), so that the service looks it up in
+// the store rather than refusing it at the route: ids are 16 random bytes in base64url (src/products/service.ts), so
+// their last character carries 2 bits and is one of A, Q, g, w; this one ends in `_`.
+const unknownId = 'smoke-no-such-product_';
+
+/** The deployment's own `/openapi.json`, asked for once and shared by the checks that need it. */
+function documentOf(client: Client): () => Promise<ResponseCheck> {
+  let loaded: Promise<ResponseCheck> | undefined;
+  return () =>
+    (loaded ??= client.request('GET', '/openapi.json').then((answer) => {
+      expectStatus(answer, 200);
+      const document = answer.json as { openapi?: unknown; paths?: Record<string, unknown> } | undefined;
+      if (typeof document?.openapi !== 'string' || document.paths?.['/products'] === undefined) {
+        throw new CheckFailure('the body is not an OpenAPI document with a /products path');
+      }
+      try {
+        return responseValidator(document);
+      } catch (error) {
+        // Ajv refuses a document whose schemas do not compile; its message names the schema, nothing secret.
+        throw new CheckFailure(`the document's schemas do not compile (${String(error)})`);
+      }
+    }));
+}
+
 /** Checks that change nothing: safe against production, and independent of each other, so they run together. */
 export function readChecks(client: Client, tokens: Tokens): readonly Check[] {
+  const document = documentOf(client);
   return [
     {
       name: 'GET /hello is 200',
@@ -71,12 +97,7 @@ export function readChecks(client: Client, tokens: Tokens): readonly Check[] {
     {
       name: 'GET /openapi.json is 200 and an OpenAPI document with /products',
       async run() {
-        const answer = await client.request('GET', '/openapi.json');
-        expectStatus(answer, 200);
-        const document = answer.json as { openapi?: unknown; paths?: Record<string, unknown> } | undefined;
-        if (typeof document?.openapi !== 'string' || document.paths?.['/products'] === undefined) {
-          throw new CheckFailure('the body is not an OpenAPI document with a /products path');
-        }
+        await document();
       },
     },
     {
@@ -121,6 +142,35 @@ export function readChecks(client: Client, tokens: Tokens): readonly Check[] {
         });
         expectStatus(answer, 403);
         expectChallenge(answer, 'insufficient_scope');
+      },
+    },
+    // The store reads (issue 28): without them a deployment that has lost its store (IAM, table, network) passed
+    // every read check. Reads only, so safe against production.
+    {
+      name: 'GET /products?limit=1 with a products/read token is 200 and valid against /openapi.json',
+      async run() {
+        const path = '/products?limit=1';
+        const answer = await client.request('GET', path, { token: need(tokens.readOnly, 'products/read') });
+        expectStatus(answer, 200);
+        const check = await document().catch(() => {
+          throw new CheckFailure('not checked: no OpenAPI document (see its check above)');
+        });
+        const broken = check('GET', path, answer.status, answer.json);
+        if (broken !== undefined) throw new CheckFailure(`the page breaks the document: ${broken}`);
+      },
+    },
+    {
+      name: 'GET /products/{an id no product can have} with a products/read token is 404 not_found',
+      async run() {
+        const answer = await client.request('GET', `/products/${unknownId}`, {
+          token: need(tokens.readOnly, 'products/read'),
+        });
+        expectStatus(answer, 404);
+        // The house error shape (docs/products-api.md#error-answers).
+        const body = answer.json as { error?: unknown; error_description?: unknown } | undefined;
+        if (body?.error !== 'not_found' || typeof body.error_description !== 'string') {
+          throw new CheckFailure('the body is not {"error": "not_found", "error_description": …}');
+        }
       },
     },
   ];

@@ -9,7 +9,7 @@ import {
   productPage,
 } from '../src/products/schema.js';
 import { createTestKey, startTestIssuer, type TestIssuer } from '@product-service/bearer-testing';
-import { responseValidator, type ResponseCheck } from './support/openapi-validator.js';
+import { responseValidator, type ResponseCheck } from '../smoke/openapi-validator.js';
 import {
   bearer,
   cognitoAt,

@@ -13,7 +13,7 @@ import {
   type Child,
   type StoreProcess,
 } from './support/processes.js';
-import { responseValidator } from './support/openapi-validator.js';
+import { responseValidator } from '../smoke/openapi-validator.js';
 import { openRaw, type RawConnection } from './support/raw-http.js';
 
 /** The service as in AWS, in its own process: a JWKS server the test controls, a dynalite in a process of its own. */

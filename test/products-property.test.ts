@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { product as productSchema, type Product } from '../src/products/schema.js';
 import { notHttpUris } from './support/image-uris.js';
-import { responseValidator, type ResponseCheck } from './support/openapi-validator.js';
+import { responseValidator, type ResponseCheck } from '../smoke/openapi-validator.js';
 import { bearer, fetchToken, localTestConfig, startService, type RunningService } from './support/service.js';
 
 // Whatever a client sends, the answer is never a 5xx: the known cases (a root patch that leaves no object, amounts

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -31,7 +32,21 @@ const garbageToken = 'GET /products with a garbage token is 401 invalid_token';
 const unknownWithout = 'GET /smoke/no-such-path (no such path) without a token is 401';
 const unknownWith = 'GET /smoke/no-such-path (no such path) with a token is 404';
 const readOnlyPost = 'POST /products with a products/read token is 403 insufficient_scope';
-const readChecks = [hello, ready, openApi, noToken, garbageToken, unknownWithout, unknownWith, readOnlyPost];
+// The store reads: what a deployment that has lost its store (IAM, table, network) fails in read-only mode.
+const listing = 'GET /products?limit=1 with a products/read token is 200 and valid against /openapi.json';
+const unknownId = 'GET /products/{an id no product can have} with a products/read token is 404 not_found';
+const readChecks = [
+  hello,
+  ready,
+  openApi,
+  noToken,
+  garbageToken,
+  unknownWithout,
+  unknownWith,
+  readOnlyPost,
+  listing,
+  unknownId,
+];
 const writeChecks = [
   'POST /products is 201 with Location and ETag',
   'GET /products/{id} is 200 with the product',
@@ -106,6 +121,67 @@ async function startFake(answer: (res: ServerResponse) => void): Promise<{ url: 
   };
 }
 
+interface Replacement {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/**
+ * A real HTTP proxy in front of `upstream` that passes every answer through, except those `replace` answers for
+ * instead (given the request and the service's status): a deployment broken behind a healthy-looking front.
+ */
+async function startProxy(
+  upstream: string,
+  replace: (method: string, path: string, status: number) => Replacement | undefined,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+    const forwarded = request(new URL(path, upstream), { method, headers: req.headers, agent: false }, (answer) => {
+      const status = answer.statusCode ?? 502;
+      const replacement = replace(method, path, status);
+      if (replacement === undefined) {
+        res.writeHead(status, answer.headers);
+        answer.pipe(res);
+        return;
+      }
+      answer.resume();
+      const headers = { 'content-type': 'application/json', 'x-request-id': randomUUID() };
+      res
+        .writeHead(replacement.status, replacement.status === 503 ? { ...headers, 'retry-after': '1' } : headers)
+        .end(JSON.stringify(replacement.body));
+    });
+    forwarded.once('error', () => res.writeHead(502).end());
+    req.pipe(forwarded);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const productsRead = (method: string, path: string) => method === 'GET' && /^\/products(?:[/?]|$)/.test(path);
+
+/**
+ * Issue 28's picture of a deployment that has lost its store: each successful (2xx) `GET /products…` becomes the
+ * service's own answer when its store is down, `503 temporarily_unavailable` in the house shape.
+ */
+const storeDown = (method: string, path: string, status: number): Replacement | undefined =>
+  productsRead(method, path) && status >= 200 && status < 300
+    ? {
+        status: 503,
+        body: {
+          error: 'temporarily_unavailable',
+          error_description: 'the product store is not available now; try again',
+        },
+      }
+    : undefined;
+
 const localClient = 'local-client:local-client-secret';
 
 describe('npm run smoke against local mode (npm start)', () => {
@@ -124,7 +200,7 @@ describe('npm run smoke against local mode (npm start)', () => {
     });
     assert.deepEqual([...run.failed], []);
     assert.deepEqual(run.ok, everyCheck);
-    assert.match(run.stdout, /^smoke: 16 ok, 0 failed against http:\/\/127\.0\.0\.1:\d+$/m);
+    assert.match(run.stdout, /^smoke: 18 ok, 0 failed against http:\/\/127\.0\.0\.1:\d+$/m);
     assert.equal(run.code, 0);
     const printed = run.stdout + run.stderr;
     assert.equal(printed.includes('local-client-secret'), false);
@@ -135,8 +211,53 @@ describe('npm run smoke against local mode (npm start)', () => {
     const run = await smoke({ SMOKE_BASE_URL: local.url, SMOKE_TOKEN_URL: local.tokenUrl, SMOKE_CLIENT: localClient });
     assert.deepEqual(run.ok, [...tokens, ...readChecks]);
     assert.match(run.stdout, /^skip the write round trip: SMOKE_WRITE is not 1/m);
-    assert.match(run.stdout, /^smoke: 10 ok, 0 failed against \S+ \(write round trip skipped\)$/m);
+    assert.match(run.stdout, /^smoke: 12 ok, 0 failed against \S+ \(write round trip skipped\)$/m);
     assert.equal(run.code, 0);
+  });
+
+  it('fails read-only, naming the store read, behind a proxy that turns each successful GET /products… into 503; passes without it', async () => {
+    const env = { SMOKE_TOKEN_URL: local.tokenUrl, SMOKE_CLIENT: localClient };
+    const direct = await smoke({ ...env, SMOKE_BASE_URL: local.url });
+    assert.deepEqual([...direct.failed], []);
+    assert.equal(direct.code, 0);
+
+    const proxy = await startProxy(local.url, storeDown);
+    try {
+      const run = await smoke({ ...env, SMOKE_BASE_URL: proxy.url });
+      assert.deepEqual([...run.failed], [[listing, 'answered 503 temporarily_unavailable, not 200']]);
+      assert.deepEqual(
+        run.ok,
+        [...tokens, ...readChecks].filter((name) => name !== listing),
+      );
+      assert.match(run.stdout, /^smoke: 11 ok, 1 failed against \S+ \(write round trip skipped\)$/m);
+      assert.equal(run.code, 1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('fails read-only behind a proxy that answers the listing with a page its /openapi.json does not allow', async () => {
+    // A page whose item lacks every required field: what a deployment whose store holds another shape would serve.
+    const proxy = await startProxy(local.url, (method, path, status) =>
+      productsRead(method, path) && path.startsWith('/products?') && status === 200
+        ? { status: 200, body: { items: [{ name: 'no id, version or dates' }] } }
+        : undefined,
+    );
+    try {
+      const run = await smoke({
+        SMOKE_BASE_URL: proxy.url,
+        SMOKE_TOKEN_URL: local.tokenUrl,
+        SMOKE_CLIENT: localClient,
+      });
+      assert.deepEqual([...run.failed.keys()], [listing]);
+      assert.match(
+        run.failed.get(listing) ?? '',
+        /^the page breaks the document: GET \/products 200: .*required property/,
+      );
+      assert.equal(run.code, 1);
+    } finally {
+      await proxy.close();
+    }
   });
 
   /**
@@ -165,11 +286,24 @@ describe('npm run smoke against local mode (npm start)', () => {
     assert.deepEqual(run.ok, [...tokens, hello]);
     assert.deepEqual(
       [...run.failed.keys()],
-      [ready, openApi, noToken, garbageToken, unknownWithout, unknownWith, readOnlyPost, ...writeChecks],
+      [
+        ready,
+        openApi,
+        noToken,
+        garbageToken,
+        unknownWithout,
+        unknownWith,
+        readOnlyPost,
+        listing,
+        unknownId,
+        ...writeChecks,
+      ],
     );
     assert.equal(run.failed.get(noToken), 'answered 200, not 401');
+    assert.equal(run.failed.get(listing), 'not checked: no OpenAPI document (see its check above)');
+    assert.equal(run.failed.get(unknownId), 'answered 200, not 404');
     assert.equal(run.failed.get(writeChecks[0] ?? ''), 'answered 200 without X-Request-Id');
-    assert.match(run.stdout, /^smoke: 3 ok, 13 failed/m);
+    assert.match(run.stdout, /^smoke: 3 ok, 15 failed/m);
     assert.equal(run.code, 1);
   });
 
@@ -181,7 +315,7 @@ describe('npm run smoke against local mode (npm start)', () => {
     assert.deepEqual(run.ok, [...tokens, noToken, unknownWithout]);
     assert.deepEqual(
       [...run.failed.keys()],
-      [hello, ready, openApi, garbageToken, unknownWith, readOnlyPost, ...writeChecks],
+      [hello, ready, openApi, garbageToken, unknownWith, readOnlyPost, listing, unknownId, ...writeChecks],
     );
     assert.equal(run.failed.get(hello), 'answered 401, not 200');
     assert.equal(run.failed.get(unknownWith), 'answered 401, not 404');
@@ -257,6 +391,28 @@ describe('npm run smoke against node dist/server.js in Cognito mode (COGNITO_ISS
     assert.deepEqual(run.ok, everyCheck);
     assert.equal(run.code, 0);
   });
+
+  it('fails read-only on the two store reads alone while its store is frozen (SIGSTOP), as a lost store would be', async () => {
+    store.freeze();
+    let run: SmokeRun;
+    try {
+      run = await smoke({
+        SMOKE_BASE_URL: url,
+        SMOKE_TOKEN_URL: issuer.tokenUrl,
+        SMOKE_CLIENT: 'smoke-machine:smoke-machine-secret',
+      });
+    } finally {
+      store.thaw();
+    }
+    assert.deepEqual(
+      [...run.failed],
+      [
+        [listing, 'answered 503 temporarily_unavailable, not 200'],
+        [unknownId, 'answered 503 temporarily_unavailable, not 404'],
+      ],
+    );
+    assert.equal(run.code, 1);
+  });
 });
 
 describe('npm run smoke on its own', () => {
@@ -268,7 +424,7 @@ describe('npm run smoke on its own', () => {
     assert.equal(run.stderr.includes('id-only-no-secret'), false);
   });
 
-  it('is the script the pipeline calls, and imports nothing from src/ (nor any package): it tests what is deployed', () => {
+  it('is the script the pipeline calls, and imports nothing from src/ (of packages, Ajv alone): it tests what is deployed', () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
     assert.equal(pkg.scripts['smoke'], 'tsx smoke/run.ts');
     const imports = readdirSync('smoke')
@@ -279,10 +435,10 @@ describe('npm run smoke on its own', () => {
         ),
       );
     assert.ok(imports.includes('run.ts: ./checks.js'), 'the grep sees the imports');
-    // Node's own modules and the suite's own files only.
+    // Node's own modules and the suite's own files, and Ajv, which holds answers to the deployment's /openapi.json.
     assert.deepEqual(
       imports.filter((line) => !/: (node:\w+|\.\/[\w-]+\.js)$/.test(line)),
-      [],
+      ['openapi-validator.ts: ajv/dist/2020.js', 'openapi-validator.ts: ajv-formats'],
     );
   });
 });

@@ -14,7 +14,9 @@ export type ResponseCheck = (method: string, path: string, status: number, body:
 /**
  * Holds answers to the service's own `/openapi.json` as a client's validator would: a JSON Schema 2020-12 validator
  * (Ajv) with formats (`uri`, `date-time`), not the zod schemas the document was made from. An answer whose status the
- * operation does not list, or whose body its schema refuses, is reported.
+ * operation does not list, or whose body its schema refuses, is reported. The smoke suite holds a deployment to the
+ * document it serves with it, and the contract tests hold this checkout's service to its own; it lives in smoke/
+ * because the suite imports nothing from outside it.
  */
 export function responseValidator(document: object): ResponseCheck {
   // strict: false, since OpenAPI 3.1 schemas carry `example` and the document itself is not a schema.
