@@ -253,12 +253,16 @@ describe('the pipeline (infra/pipeline.template.yml)', () => {
     const grants = (name: string, granted: string): Statement[] =>
       statementsOf(role(name)).filter((s) => s.Effect === 'Allow' && actionsOf(s).includes(granted));
 
-    it('grants no role a managed policy and no action with a wildcard', () => {
+    it('grants no role a managed policy and no action with a wildcard, but the execution role its reads', () => {
       for (const [name, resource] of Object.entries(pipelineTemplate.Resources)) {
         if (resource.Type !== 'AWS::IAM::Role') continue;
         assert.equal(resource.Properties['ManagedPolicyArns'], undefined, `${name} has managed policies`);
         for (const statement of statementsOf(resource)) {
-          for (const granted of actionsOf(statement)) assert.ok(!granted.includes('*'), `${name}: ${granted}`);
+          for (const granted of actionsOf(statement)) {
+            // Describe* and List* only; test/execution-role.test.ts holds them to reading no data.
+            const read = name === 'CloudFormationRole' && /^[a-z0-9-]+:(Describe|List)\*$/.test(granted);
+            assert.ok(!granted.includes('*') || read, `${name}: ${granted}`);
+          }
         }
       }
     });
@@ -379,7 +383,7 @@ describe('the pipeline (infra/pipeline.template.yml)', () => {
       const unscoped = statementsOf(role('CloudFormationRole'))
         .filter((s) => s.Resource === '*')
         .flatMap(actionsOf)
-        .filter((a) => !/:(Describe|List|Get)\w*$/.test(a))
+        .filter((a) => !/:(Describe|List|Get)\w*\*?$/.test(a))
         .sort();
       assert.deepEqual(
         unscoped,

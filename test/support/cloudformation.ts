@@ -24,9 +24,12 @@ export interface Template {
   Outputs: Node;
 }
 export interface Statement {
+  Sid?: string;
   Effect: string;
-  Action: string | string[];
+  Action?: string | string[];
+  NotAction?: string | string[];
   Resource?: unknown;
+  NotResource?: unknown;
   Condition?: Node;
 }
 
@@ -92,8 +95,9 @@ export function statementsOf(role: Resource): Statement[] {
   return policies.flatMap((policy) => policy.PolicyDocument.Statement);
 }
 
+/** The actions a statement names in Action (none when it uses NotAction). */
 export function actionsOf(statement: Statement): string[] {
-  return [statement.Action].flat();
+  return [statement.Action ?? []].flat();
 }
 
 /** The names a `${…}` in this template's !Sub strings may use, besides a !Sub's own variables. */
