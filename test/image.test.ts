@@ -34,7 +34,7 @@ function tree(files: Record<string, string>): string {
   return root;
 }
 
-describe('one Node release, pinned once: the Dockerfile’s ARG NODE_IMAGE', () => {
+describe("one Node release, pinned once: the Dockerfile's ARG NODE_IMAGE", () => {
   it('is an exact Node version of the official Debian trixie slim image, from ECR Public, with no syntax line to fetch', () => {
     assert.match(pinned.image, /^public\.ecr\.aws\/docker\/library\/node:\d+\.\d+\.\d+-trixie-slim$/);
     // BuildKit fetches a `# syntax=` frontend from Docker Hub (deploy review, finding 3).
@@ -147,7 +147,7 @@ describe('one Node release, pinned once: the Dockerfile’s ARG NODE_IMAGE', () 
       }
     });
 
-    it('is not a rubber stamp: the old rule, install only when the machine’s Node is older, fails the check above', () => {
+    it("is not a rubber stamp: the old rule, install only when the machine's Node is older, fails the check above", () => {
       const dir = ciCopy(dockerfile);
       const script = readFileSync(join(dir, '.ci/pinned-node'), 'utf8');
       const exact = 'if [ "$(node -p process.versions.node 2> /dev/null || true)" != "$NODE_VERSION" ]; then';
@@ -270,7 +270,7 @@ describe('the service container as the image test runs it (infra/service.templat
     otlp: 'http://127.0.0.1:4',
   };
 
-  it('has a read-only root filesystem, the image’s own user, and a StopTimeout Fargate allows', () => {
+  it("has a read-only root filesystem, the image's own user, and a StopTimeout Fargate allows", () => {
     assert.equal(container.readonlyRootFilesystem, true);
     assert.equal(container.user, undefined);
     // "For tasks using the Fargate launch type, the max stop timeout value is 120 seconds": StopTimeout in
