@@ -1,6 +1,18 @@
-# syntax=docker/dockerfile:1
+# No `# syntax=` line: BuildKit would fetch that frontend image from Docker Hub, whose anonymous pull limit
+# CodeBuild's shared addresses soon meet. Its built-in frontend reads everything below.
+
+# Every stage's base, pinned to one Node release: Docker's official image (Debian trixie, slim) from ECR Public's
+# mirror of Docker Hub's official images, which CodeBuild pulls without that limit. This line is the one place the
+# base and the Node version are written; .ci/base-image reads them for CI, CodeBuild's test container and the smoke
+# build (docs/development.md, "Refreshing the pinned base").
+ARG NODE_IMAGE=public.ecr.aws/docker/library/node:24.22.3-trixie-slim
+# The base of the stages that install and compile but ship nothing of their own: the same image, except in the image
+# test (test/image), which gives them a stand-in that also trusts the machine's TLS proxy to the npm registry. The
+# runtime stage takes only files from them, never their base, so that certificate cannot reach the image.
+ARG BUILD_IMAGE=${NODE_IMAGE}
+
 # Build: compile TypeScript with the full (dev) dependency set.
-FROM node:24-trixie-slim AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
 # The workspace's manifests first (the root's and each package's), so that the install layer is cached until one of
 # them changes.
@@ -27,24 +39,35 @@ COPY packages/bearer-fastify/src ./packages/bearer-fastify/src
 COPY packages/bearer-node/tsconfig.json ./packages/bearer-node/
 COPY packages/bearer-node/src ./packages/bearer-node/src
 COPY src ./src
-# The packages first (tsc -b, into packages/*/dist), then the service against their dist/.
-RUN npm run build
+# The packages first (tsc -b, into packages/*/dist), then the service against their dist/. The source maps point at
+# TypeScript the image does not ship, and the build-info files only serve the next incremental build: both go.
+RUN npm run build && find dist packages/*/dist \( -name '*.map' -o -name '*.tsbuildinfo' \) -delete
 
-# Runtime: production dependencies and the compiled JavaScript only, as an unprivileged user.
-FROM node:24-trixie-slim AS runtime
-ENV NODE_ENV=production
+# Production dependencies: those of the service and of the two packages it runs on (the other adapters and the test
+# kit are workspace packages it does not import), installed here so that the runtime stage needs no network.
+FROM ${BUILD_IMAGE} AS production-dependencies
 WORKDIR /app
+# Every workspace's manifest: npm ci checks the whole lockfile against them.
 COPY package.json package-lock.json ./
 COPY packages/bearer/package.json ./packages/bearer/
 COPY packages/bearer-koa/package.json ./packages/bearer-koa/
-# Every workspace's manifest (the install covers them all); only the dist/ of what the service imports is shipped.
 COPY packages/bearer-testing/package.json ./packages/bearer-testing/
 COPY packages/bearer-express/package.json ./packages/bearer-express/
 COPY packages/bearer-fastify/package.json ./packages/bearer-fastify/
 COPY packages/bearer-node/package.json ./packages/bearer-node/
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-# npm links each workspace package into node_modules; the compiled code of the two the service imports is shipped
-# (the other adapters and the test kit are not imported, so their dist/ stays out).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+  --include-workspace-root --workspace=@product-service/bearer --workspace=@product-service/bearer-koa
+
+# Runtime: production dependencies and the compiled JavaScript only, as an unprivileged user.
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# The root manifest says the compiled code is ES modules; node_modules links each package to packages/<name>, where
+# its manifest and dist/ are.
+COPY package.json ./
+COPY --from=production-dependencies /app/node_modules ./node_modules
+COPY packages/bearer/package.json ./packages/bearer/
+COPY packages/bearer-koa/package.json ./packages/bearer-koa/
 COPY --from=build /app/packages/bearer/dist ./packages/bearer/dist
 COPY --from=build /app/packages/bearer-koa/dist ./packages/bearer-koa/dist
 COPY --from=build /app/dist ./dist

@@ -24,7 +24,10 @@ const nameOf = (dir: string) => (JSON.parse(readFileSync(join(dir, 'package.json
 /** The packages the service runs on; the others (the test kit) are its dev dependencies, not in the image. */
 const shipped = workspaces.filter((dir) => nameOf(dir) in pkg.dependencies);
 const stages = dockerfile.split(/^FROM /m).slice(1);
+const stage = (name: string) => stages.find((text) => text.startsWith(`\${BUILD_IMAGE} AS ${name}\n`)) ?? '';
 const runtime = stages[stages.length - 1] ?? '';
+const [build = ''] = stages;
+const productionDependencies = stage('production-dependencies');
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
@@ -52,30 +55,49 @@ describe('the Dockerfile and the build agree', () => {
     assert.match(runtime, /^CMD \["node", "--import", "\.\/dist\/telemetry\/register\.js", "dist\/server\.js"\]$/m);
   });
 
-  it('builds in one stage and ships production dependencies only, as a non-root user on port 3000', () => {
-    assert.ok(stages.length >= 2, 'multi-stage');
-    assert.match(stages[0] ?? '', /RUN npm run build/);
-    assert.match(runtime, /^node:\d+-[\w-]*slim AS runtime/);
-    assert.match(runtime, /npm ci --omit=dev/);
+  it('builds in one stage, installs production dependencies in another, and ships only their output, as a non-root user on port 3000', () => {
+    assert.deepEqual(
+      stages.map((text) => text.split('\n')[0]),
+      ['${BUILD_IMAGE} AS build', '${BUILD_IMAGE} AS production-dependencies', '${NODE_IMAGE} AS runtime'],
+    );
+    assert.match(build, /^RUN npm run build /m);
+    assert.match(productionDependencies, /^RUN npm ci --omit=dev /m);
+    // The runtime stage installs nothing and runs nothing: no network, and nothing of the build stages' base.
+    assert.doesNotMatch(runtime, /^RUN /m);
+    assert.match(runtime, /^COPY --from=production-dependencies \/app\/node_modules \.\/node_modules$/m);
     assert.match(runtime, /^USER node$/m);
     assert.match(runtime, /^EXPOSE 3000$/m);
     assert.match(runtime, /COPY --from=build \/app\/dist \.\/dist/);
+    // Neither the TypeScript the source maps point at nor the incremental build's state is shipped with dist/.
+    assert.match(
+      build,
+      /^RUN npm run build && find dist packages\/\*\/dist \\\( -name '\*\.map' -o -name '\*\.tsbuildinfo' \\\) -delete$/m,
+    );
   });
 
-  it('installs, builds and ships every workspace package: its manifest before npm ci, its dist/ in the image', () => {
-    const [build = ''] = stages;
+  it('installs and builds every workspace package, and ships the manifest and dist/ of those the service runs on', () => {
     assert.ok(workspaces.length >= 2, workspaces.join(', '));
     for (const dir of workspaces) {
       const manifest = new RegExp(`^COPY ${dir}/package\\.json \\./${dir}/$`, 'm');
-      for (const stage of [build, runtime]) {
-        assert.match(stage, manifest, `${dir}/package.json is copied`);
-        assert.ok(stage.search(manifest) < stage.indexOf('RUN npm ci'), `${dir}/package.json comes before npm ci`);
+      // npm ci checks the whole lockfile against every workspace's manifest.
+      for (const text of [build, productionDependencies]) {
+        assert.match(text, manifest, `${dir}/package.json is copied`);
+        assert.ok(text.search(manifest) < text.indexOf('RUN npm ci'), `${dir}/package.json comes before npm ci`);
       }
       assert.match(build, new RegExp(`^COPY ${dir}/src \\./${dir}/src$`, 'm'));
       const dist = new RegExp(`^COPY --from=build /app/${dir}/dist \\./${dir}/dist$`, 'm');
-      if (shipped.includes(dir)) assert.match(runtime, dist);
-      else assert.doesNotMatch(runtime, dist, `${dir} is a dev dependency: not in the image`);
+      if (shipped.includes(dir)) {
+        assert.match(runtime, dist);
+        assert.match(runtime, manifest);
+      } else {
+        assert.doesNotMatch(runtime, dist, `${dir} is not what the service runs on: not in the image`);
+        assert.doesNotMatch(runtime, manifest, `${dir} is not what the service runs on: not in the image`);
+      }
     }
+    // The production install covers the root and exactly the workspace packages the service depends on.
+    const filter = [...productionDependencies.matchAll(/--workspace=(\S+)/g)].map((match) => match[1]);
+    assert.deepEqual(filter.sort(), shipped.map(nameOf).sort());
+    assert.match(productionDependencies, /--include-workspace-root/);
     // `npm run build` compiles the packages (project references) before the service, against their dist/.
     assert.match(pkg.scripts['build'] ?? '', /^tsc -b (packages\/[\w-]+ ?)+ && tsc -p tsconfig\.build\.json$/);
   });
@@ -142,11 +164,10 @@ describe('the Dockerfile and the build agree', () => {
 });
 
 describe('Node 24 LTS and a clean install', () => {
-  it('is Node 24 everywhere: engines, both image stages, and the Node that .ci/run puts on PATH', () => {
+  it('is Node 24 everywhere: engines, and the one Node release the Dockerfile pins for every stage', () => {
     assert.equal(pkg.engines['node'], '>=24');
-    const from = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((match) => match[1]);
-    assert.deepEqual(from, ['node:24-trixie-slim', 'node:24-trixie-slim']);
-    assert.match(readFileSync('.ci/run', 'utf8'), /^NODE_VERSION=24\.\d+\.\d+$/m);
+    // test/image.test.ts holds CI, CodeBuild and the smoke build to this same pin.
+    assert.match(dockerfile, /^ARG NODE_IMAGE=public\.ecr\.aws\/docker\/library\/node:24\.\d+\.\d+-trixie-slim$/m);
   });
 
   // Install scripts are code from the registry run at install time; Scarf's is a telemetry call (swagger-ui-dist).
@@ -156,7 +177,7 @@ describe('Node 24 LTS and a clean install', () => {
     };
     assert.deepEqual(pending.allowScripts, [], 'npm install-scripts ls: approve or deny each');
     assert.equal(pkg.allowScripts['@scarf/scarf'], false);
-    const installs = [...dockerfile.matchAll(/npm ci[^\n&]*/g)].map((match) => match[0]);
+    const installs = [...dockerfile.matchAll(/^RUN npm ci[^\n&]*/gm)].map((match) => match[0]);
     assert.equal(installs.length, 2);
     for (const install of installs) assert.match(install, /--ignore-scripts/);
   });
