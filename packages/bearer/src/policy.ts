@@ -95,7 +95,7 @@ export function requireAnyScope(...anyOf: string[]): Access {
 export function requireGroups(groups: string | readonly string[], alternatives: GroupAlternatives = {}): Access {
   const anyOf = typeof groups === 'string' ? [groups] : [...groups];
   if (anyOf.length === 0 || !anyOf.every(isName)) throw new TypeError('requireGroups: name at least one group');
-  const unknown = Object.keys(alternatives).filter((name) => !(alternativeNames as readonly string[]).includes(name));
+  const unknown = Object.keys(alternatives).filter((name) => !alternativeNames.includes(name));
   if (unknown.length > 0) {
     // A misspelt way in (`orScope`) would leave the rule stricter than meant, or a JavaScript caller's old option
     // unread: neither is silent.
@@ -103,19 +103,25 @@ export function requireGroups(groups: string | readonly string[], alternatives: 
       `requireGroups: unknown option ${unknown.join(', ')}; the ways in are ${alternativeNames.join(', ')}`,
     );
   }
-  const rule: Record<string, readonly string[]> = { anyOf: Object.freeze(anyOf) };
-  for (const name of alternativeNames) {
-    const scopes = alternatives[name];
-    if (scopes === undefined) continue;
-    // An empty list would be granted by every token: a way in for everyone, which no one writes on purpose.
-    if (scopes.length === 0 || !scopes.every(isName)) throw new TypeError(`requireGroups: ${name} must name scopes`);
-    rule[name] = Object.freeze([...scopes]);
-  }
-  return Object.freeze({ kind: 'authenticated', groups: Object.freeze(rule as unknown as GroupRule) });
+  const { orScopes, orMachinesWithScopes } = alternatives;
+  const rule: GroupRule = {
+    anyOf: Object.freeze(anyOf),
+    ...(orScopes === undefined ? {} : { orScopes: scopeList('orScopes', orScopes) }),
+    ...(orMachinesWithScopes === undefined
+      ? {}
+      : { orMachinesWithScopes: scopeList('orMachinesWithScopes', orMachinesWithScopes) }),
+  };
+  return Object.freeze({ kind: 'authenticated', groups: Object.freeze(rule) });
 }
 
-const alternativeNames = ['orScopes', 'orMachinesWithScopes'] as const satisfies readonly (keyof GroupAlternatives)[];
+const alternativeNames: readonly string[] = ['orScopes', 'orMachinesWithScopes'] satisfies (keyof GroupAlternatives)[];
 const isName = (value: unknown): boolean => typeof value === 'string' && value.length > 0;
+
+/** A way in's scopes, frozen. An empty list would be granted by every token: a way in for all, never meant. */
+function scopeList(name: string, scopes: readonly string[]): readonly string[] {
+  if (scopes.length === 0 || !scopes.every(isName)) throw new TypeError(`requireGroups: ${name} must name scopes`);
+  return Object.freeze([...scopes]);
+}
 
 /**
  * Every one of `rules` at once: `allOf(requireScopes('products/write'), requireGroups('catalog-admins'))` needs the
