@@ -6,10 +6,11 @@ import {
   createRoutePolicy,
   protectedResourceMetadata,
   publicAccess,
+  requireGroups,
   requireScopes,
 } from '@product-service/bearer';
 import { bearer, requireAccess } from '@product-service/bearer-express';
-import { created, listening, products } from './catalog.js';
+import { adminGroup, created, listening, notFound, products, remove } from './catalog.js';
 import { readConfig } from './config.js';
 
 const config = readConfig(process.env);
@@ -24,6 +25,8 @@ const policy = createRoutePolicy([
 // What the route middleware asks for, named once: the metadata's scopes_supported lists the same scopes.
 const read = requireScopes('products/read');
 const write = requireScopes('products/write');
+// People in the group only: a machine client has no groups, and this rule names no other way in.
+const admins = requireGroups(adminGroup);
 const metadata = protectedResourceMetadata({
   resource: config.resource,
   issuers: config.issuers,
@@ -32,6 +35,7 @@ const metadata = protectedResourceMetadata({
       ...policy.rules,
       { method: 'GET', path: '/products', access: read },
       { method: 'POST', path: '/products', access: write },
+      { method: 'DELETE', path: '/products/:id', access: admins },
     ],
   },
 });
@@ -42,6 +46,10 @@ app.get('/hello', (_req, res) => void res.json({ hello: 'world' }));
 app.get(config.resourceMetadataPath, (_req, res) => void res.json(metadata));
 app.get('/products', requireAccess(read), (_req, res) => void res.json(products));
 app.post('/products', requireAccess(write), (req, res) => void res.status(201).json(created(req.auth?.subject)));
+app.delete('/products/:id', requireAccess(admins), (req, res) => {
+  if (remove(req.params.id)) res.status(204).end();
+  else res.status(404).json(notFound);
+});
 
 const server = app.listen(config.port, () =>
   console.log(listening('express', (server.address() as AddressInfo).port, config.resourceMetadataUrl)),

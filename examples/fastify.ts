@@ -5,11 +5,12 @@ import {
   createAuthenticator,
   protectedResourceMetadata,
   publicAccess,
+  requireGroups,
   requireScopes,
   type PolicyRule,
 } from '@product-service/bearer';
 import { bearer } from '@product-service/bearer-fastify';
-import { created, listening, products } from './catalog.js';
+import { adminGroup, created, listening, notFound, products, remove } from './catalog.js';
 import { readConfig } from './config.js';
 
 const config = readConfig(process.env);
@@ -28,6 +29,12 @@ app.get('/hello', { config: { access: publicAccess } }, () => ({ hello: 'world' 
 app.get('/products', { config: { access: requireScopes('products/read') } }, () => products);
 app.post('/products', { config: { access: requireScopes('products/write') } }, async (request, reply) =>
   reply.code(201).send(created(request.principal?.subject)),
+);
+// People in the group only: a machine client has no groups, and this rule names no other way in.
+app.delete<{ Params: { id: string } }>(
+  '/products/:id',
+  { config: { access: requireGroups(adminGroup) } },
+  async (request, reply) => (remove(request.params.id) ? reply.code(204).send() : reply.code(404).send(notFound)),
 );
 // RFC 9728 §3: public, since a client reads the metadata before it has a token; built once, from every route above.
 const metadata = protectedResourceMetadata({ resource: config.resource, issuers: config.issuers, policy: { rules } });

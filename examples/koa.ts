@@ -7,10 +7,11 @@ import {
   createRoutePolicy,
   protectedResourceMetadata,
   publicAccess,
+  requireGroups,
   requireScopes,
 } from '@product-service/bearer';
 import { createBearerAuth, type AuthState } from '@product-service/bearer-koa';
-import { created, listening, products } from './catalog.js';
+import { adminGroup, created, listening, notFound, products, remove } from './catalog.js';
 import { readConfig } from './config.js';
 
 const config = readConfig(process.env);
@@ -23,6 +24,8 @@ const policy = createRoutePolicy([
   { method: 'GET', path: config.resourceMetadataPath, access: publicAccess },
   { method: 'GET', path: '/products', access: requireScopes('products/read') },
   { method: 'POST', path: '/products', access: requireScopes('products/write') },
+  // People in the group only: a machine client has no groups, and this rule names no other way in.
+  { method: 'DELETE', path: '/products/:id', access: requireGroups(adminGroup) },
 ]);
 // Built once from the issuers and the policy: scopes_supported is every scope a rule asks for.
 const metadata = protectedResourceMetadata({ resource: config.resource, issuers: config.issuers, policy });
@@ -34,6 +37,14 @@ router.get('/products', (ctx) => void (ctx.body = products));
 router.post('/products', (ctx) => {
   ctx.status = 201;
   ctx.body = created(ctx.state.principal?.subject);
+});
+router.delete('/products/:id', (ctx) => {
+  if (remove(ctx.params.id)) {
+    ctx.status = 204;
+  } else {
+    ctx.status = 404;
+    ctx.body = notFound;
+  }
 });
 
 const app = new Koa<AuthState>();

@@ -5,15 +5,19 @@ import {
   createAuthenticator,
   protectedResourceMetadata,
   publicAccess,
+  requireGroups,
   requireScopes,
   type PolicyRule,
   type Principal,
 } from '@product-service/bearer';
 import { createNodeBearer, writeRefusal } from '@product-service/bearer-node';
-import { created, listening, products } from './catalog.js';
+import { adminGroup, created, listening, notFound, products, remove } from './catalog.js';
 import { readConfig } from './config.js';
 
-type Route = PolicyRule & { handle: (principal: Principal | undefined) => { status: number; body: unknown } };
+type Params = Readonly<Record<string, string>>;
+type Route = PolicyRule & {
+  handle: (principal: Principal | undefined, params: Params) => { status: number; body?: unknown };
+};
 
 const config = readConfig(process.env);
 // Every challenge names the metadata (RFC 9728 §5.1), so that a client can find the issuers and scopes.
@@ -33,6 +37,13 @@ const routes: Route[] = [
     access: requireScopes('products/write'),
     handle: (who) => ({ status: 201, body: created(who?.subject) }),
   },
+  // People in the group only: a machine client has no groups, and this rule names no other way in.
+  {
+    method: 'DELETE',
+    path: '/products/:id',
+    access: requireGroups(adminGroup),
+    handle: (_who, { id }) => (remove(id) ? { status: 204 } : { status: 404, body: notFound }),
+  },
   // RFC 9728 §3: public, since a client reads the metadata before it has a token.
   {
     method: 'GET',
@@ -48,13 +59,34 @@ const metadata = protectedResourceMetadata({
   policy: { rules: routes },
 });
 
+/** The route for a request and its parameters: a `:name` segment of a route's path matches any one segment. */
+function match(method: string | undefined, path: string): { route: Route; params: Params } | undefined {
+  const segments = path.split('/');
+  for (const route of routes) {
+    const pattern = route.path.split('/');
+    if (route.method !== method || pattern.length !== segments.length) continue;
+    const params: Record<string, string> = {};
+    const fits = pattern.every((part, i) => {
+      const segment = segments[i] ?? '';
+      if (!part.startsWith(':')) return part === segment;
+      params[part.slice(1)] = decodeURIComponent(segment);
+      return segment !== '';
+    });
+    if (fits) return { route, params };
+  }
+  return undefined;
+}
+
 async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
-  const route = routes.find((r) => r.method === req.method && r.path === path);
+  const found = match(req.method, path);
   // An unknown route passes no access: closed by default, a valid token is needed before the 404.
-  const outcome = await bearer.authenticate(req, route?.access);
+  const outcome = await bearer.authenticate(req, found?.route.access);
   if ('refusal' in outcome) return writeRefusal(res, outcome.refusal);
-  const { status, body } = route ? route.handle(outcome.principal) : { status: 404, body: { error: 'not_found' } };
+  const { status, body } = found
+    ? found.route.handle(outcome.principal, found.params)
+    : { status: 404, body: notFound };
+  if (body === undefined) return void res.writeHead(status).end();
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Access } from '@product-service/bearer';
+import type { Access, GroupRule } from '@product-service/bearer';
 import { errorCodes } from './http/errors.js';
 import type { Answer, Route } from './http/route.js';
 import './products/schema.js';
@@ -32,6 +32,19 @@ function stepUpOf(access: Access): string {
   return `; or \`insufficient_user_authentication\` (RFC 9470 §3) when ${who} lacks ${needs.join(' and ')}`;
 }
 
+/** A group rule in words, with every way in it names. */
+function groupNeeds(rule: GroupRule): { readonly lacks: string; readonly otherwise: string } {
+  const ways = [`the group ${rule.anyOf.join(' or ')}`];
+  if (rule.orScopes) ways.push(`the scope ${rule.orScopes.join(' ')}`);
+  const machines = rule.orMachinesWithScopes?.join(' ');
+  return {
+    lacks: ways.join(' or '),
+    otherwise: machines
+      ? `; a machine client (a token without a username) may have the scope ${machines} instead of the group`
+      : '',
+  };
+}
+
 /** What authentication and the store add to a route's own answers, from its access and whether it uses the store. */
 function answersOf(route: Route & { readonly doc: NonNullable<Route['doc']> }): Record<number, Answer | string> {
   const answers: Record<number, Answer | string> = { ...route.doc.answers };
@@ -44,15 +57,13 @@ function answersOf(route: Route & { readonly doc: NonNullable<Route['doc']> }): 
         ? `Bad request: ${malformed}`
         : `${typeof own === 'string' ? own : own.description}; or ${malformed}`;
     answers[401] = `No token, or a bad one: \`WWW-Authenticate\` says why (RFC 6750 §3.1)${stepUpOf(access)}`;
-    if (access.scopes || access.groups || access.groupsForPeople) {
+    if (access.scopes || access.groups) {
+      const groups = access.groups ? groupNeeds(access.groups) : undefined;
       const needs = [
         ...(access.scopes ? [`the scope ${scopesOf(access).join(' ')}`] : []),
-        ...(access.groups ? [`a group of ${access.groups.join(', ')}`] : []),
+        ...(groups ? [groups.lacks] : []),
       ];
-      const people = access.groupsForPeople
-        ? `; a person (a token with a username) must also be in the group ${access.groupsForPeople.join(' or ')}`
-        : '';
-      answers[403] = `The token lacks ${needs.join(' and ')} (\`insufficient_scope\`)${people}`;
+      answers[403] = `The token lacks ${needs.join(' or ')} (\`insufficient_scope\`)${groups?.otherwise ?? ''}`;
     }
   }
   // Node's HTTP server answers these before any route runs (src/http/listen.ts), whatever the operation.

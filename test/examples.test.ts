@@ -107,6 +107,53 @@ describe('npm run example -- <koa|express|fastify|node>', () => {
   }
 
   for (const name of ['koa', 'express', 'fastify', 'node']) {
+    it(`${name}: DELETE /products/:id is for people in catalog-admins only: 204, then 404; a machine gets 403`, async () => {
+      const example = await startExample(name, {
+        ...clean,
+        USER_POOL_ID: jwks.userPoolId,
+        COGNITO_ISSUER_URL: jwks.baseUrl,
+        ALLOWED_CLIENT_IDS: 'test-client',
+      });
+      try {
+        const remove = async (id: string, claims?: JWTPayload) =>
+          fetch(`${example.url}/products/${id}`, {
+            method: 'DELETE',
+            headers: claims ? bearer(await token(claims)) : {},
+          });
+        const admin = { username: 'ada', 'cognito:groups': ['catalog-admins'], scope: 'products/read' };
+        // A machine token has no groups, whatever its scopes: the rule names no other way in.
+        const machine = await remove('p-1', { scope: 'products/read products/write' });
+        assert.equal(machine.status, 403);
+        assert.match(machine.headers.get('www-authenticate') ?? '', /error="insufficient_scope"/);
+        assert.deepEqual(await machine.json(), {
+          error: 'insufficient_scope',
+          error_description: 'token lacks the required group: one of catalog-admins',
+        });
+        const reader = await remove('p-1', { username: 'bob', 'cognito:groups': [], scope: 'products/write' });
+        assert.equal(reader.status, 403, 'a person in no group');
+        assert.equal((await remove('p-1')).status, 401);
+
+        const deleted = await remove('p-1', admin);
+        assert.equal(deleted.status, 204);
+        assert.equal(await deleted.text(), '');
+        const again = await remove('p-1', admin);
+        assert.equal(again.status, 404, 'absent once deleted');
+        assert.deepEqual(await again.json(), { error: 'not_found' });
+        assert.equal((await remove('p-404', admin)).status, 404);
+        const list = await fetch(`${example.url}/products`, {
+          headers: bearer(await token({ scope: 'products/read' })),
+        });
+        assert.deepEqual(
+          ((await list.json()) as { id: string }[]).map((product) => product.id),
+          ['p-2'],
+        );
+      } finally {
+        await example.close();
+      }
+    });
+  }
+
+  for (const name of ['koa', 'express', 'fastify', 'node']) {
     it(`${name}: serves its RFC 9728 metadata without a token, and every 401 challenge names it`, async () => {
       const example = await startExample(name, {
         ...clean,

@@ -1,7 +1,7 @@
 import type { RouterContext } from '@koa/router';
 import coBody from 'co-body';
 import type { z } from 'zod';
-import { forPeopleInGroups, requireScopes, stepUp, type Access } from '@product-service/bearer';
+import { allOf, requireGroups, requireScopes, stepUp, type Access } from '@product-service/bearer';
 import type { AuthState } from '@product-service/bearer-koa';
 import { HttpProblem } from '../http/errors.js';
 import type { Answer, Route } from '../http/route.js';
@@ -15,7 +15,12 @@ export const readScope = 'products/read';
 export const writeScope = 'products/write';
 /** The Cognito group a person must be in to change products; machine clients need only products/write. */
 export const adminGroup = 'catalog-admins';
-const writeAccess = forPeopleInGroups(requireScopes(writeScope), adminGroup);
+/**
+ * Changing products: products/write for every caller, and the group for a person. A machine client (client_credentials)
+ * has no groups, so the rule names its way in: products/write, which it needs anyway. A person granted products/write
+ * (the web client asks for it at sign-in) but not in the group is refused.
+ */
+const writeAccess = allOf(requireScopes(writeScope), requireGroups(adminGroup, { orMachinesWithScopes: [writeScope] }));
 
 export interface ProductRouteDeps {
   readonly products: ProductService;

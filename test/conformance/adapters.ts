@@ -8,6 +8,7 @@ import {
   createRoutePolicy,
   optionalAccess,
   publicAccess,
+  requireGroups,
   requireScopes,
   type Access,
   type Authenticator,
@@ -21,15 +22,17 @@ import { createNodeBearer, writeRefusal } from '@product-service/bearer-node';
 /**
  * The one app every adapter serves, each in its own framework's idiom, so that the table runs against each alike:
  *
- * | route          | access                               |
- * | -------------- | ------------------------------------ |
- * | `GET /public`  | public                               |
- * | `GET /feed`    | optional                             |
- * | `GET /items`   | scope `items/read`                   |
- * | `POST /items`  | scope `items/write`                  |
- * | `GET /admins`  | group `admins`                       |
- * | `GET /private` | none named: a valid token (closed)   |
- * | anything else  | none named: 401 without a token, 404 |
+ * | route          | access                                                         |
+ * | -------------- | -------------------------------------------------------------- |
+ * | `GET /public`  | public                                                         |
+ * | `GET /feed`    | optional                                                       |
+ * | `GET /items`   | scope `items/read`                                             |
+ * | `POST /items`  | scope `items/write`                                            |
+ * | `GET /admins`  | group `admins`, and no other way in                            |
+ * | `GET /reports` | group `admins`, or any token granting `reports/read`           |
+ * | `GET /sync`    | group `admins`, or a machine client granting `items/sync`      |
+ * | `GET /private` | none named: a valid token (closed)                             |
+ * | anything else  | none named: 401 without a token, 404                           |
  *
  * Every route answers `{ "subject": … }`: the principal's subject, or null.
  */
@@ -38,7 +41,9 @@ export const access = {
   feed: optionalAccess,
   read: requireScopes('items/read'),
   write: requireScopes('items/write'),
-  admins: { kind: 'authenticated', groups: ['admins'] } satisfies Access as Access,
+  admins: requireGroups('admins'),
+  reports: requireGroups('admins', { orScopes: ['reports/read'] }),
+  sync: requireGroups('admins', { orMachinesWithScopes: ['items/sync'] }),
 };
 
 export interface RunningAdapter {
@@ -69,13 +74,15 @@ function koa(authenticator: Authenticator): Promise<RunningAdapter> {
     { method: 'GET', path: '/items', access: access.read },
     { method: 'POST', path: '/items', access: access.write },
     { method: 'GET', path: '/admins', access: access.admins },
+    { method: 'GET', path: '/reports', access: access.reports },
+    { method: 'GET', path: '/sync', access: access.sync },
   ]);
   const app = new Koa<AuthState>();
   const router = new Router<AuthState>();
   const ok = (ctx: Koa.ParameterizedContext<AuthState>) => {
     ctx.body = answer(ctx.state.principal);
   };
-  for (const path of ['/public', '/feed', '/items', '/admins', '/private']) router.get(path, ok);
+  for (const path of ['/public', '/feed', '/items', '/admins', '/reports', '/sync', '/private']) router.get(path, ok);
   router.post('/items', ok);
   app.use(createBearerAuth({ authenticator, policy }));
   app.use(router.routes());
@@ -83,7 +90,10 @@ function koa(authenticator: Authenticator): Promise<RunningAdapter> {
   return listen(createServer((req, res) => void handle(req, res)));
 }
 
-/** Express: app-level bearer() with the open routes in its policy, route middleware for scopes and groups. */
+/**
+ * Express: app-level bearer() with the open routes in its policy, route middleware for scopes and groups: the
+ * middleware `requireGroups` takes the core's arguments, so each group route is written as the others write it.
+ */
 function expressApp(authenticator: Authenticator): Promise<RunningAdapter> {
   const app = express();
   const policy = createRoutePolicy([
@@ -97,6 +107,8 @@ function expressApp(authenticator: Authenticator): Promise<RunningAdapter> {
   app.get('/items', bearerExpress.requireScopes('items/read'), ok);
   app.post('/items', bearerExpress.requireScopes('items/write'), ok);
   app.get('/admins', bearerExpress.requireGroups('admins'), ok);
+  app.get('/reports', bearerExpress.requireGroups('admins', { orScopes: ['reports/read'] }), ok);
+  app.get('/sync', bearerExpress.requireGroups('admins', { orMachinesWithScopes: ['items/sync'] }), ok);
   app.get('/private', ok);
   return listen(createServer(app));
 }
@@ -111,6 +123,8 @@ async function fastify(authenticator: Authenticator): Promise<RunningAdapter> {
   app.get('/items', { config: { access: access.read } }, ok);
   app.post('/items', { config: { access: access.write } }, ok);
   app.get('/admins', { config: { access: access.admins } }, ok);
+  app.get('/reports', { config: { access: access.reports } }, ok);
+  app.get('/sync', { config: { access: access.sync } }, ok);
   app.get('/private', ok);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
@@ -126,6 +140,8 @@ function node(authenticator: Authenticator): Promise<RunningAdapter> {
     ['GET /items', access.read],
     ['POST /items', access.write],
     ['GET /admins', access.admins],
+    ['GET /reports', access.reports],
+    ['GET /sync', access.sync],
     ['GET /private', undefined],
   ]);
   return listen(

@@ -1,7 +1,7 @@
 import type { JWTPayload } from 'jose';
 import type { KeySetEvent } from '@product-service/bearer';
 import type { TestIssuer as TestIssuer, TestKey } from '@product-service/bearer-testing';
-import type { TestClock } from '@product-service/bearer-testing';
+import { personSubject, type TestClock } from '@product-service/bearer-testing';
 
 /** What a case may use: the JWKS server it controls, its published key, the authenticator's clock. */
 export interface World {
@@ -76,6 +76,21 @@ const noToken: Expected = {
   body: { error: 'unauthorized', error_description: 'a bearer token is required' },
 };
 const subject = (value: string | null): Expected => ({ status: 200, challenge: null, body: { subject: value } });
+/** The 403 of a group rule: which groups, and any other way in the rule names (never anything from the token). */
+const lacksGroup = (needed: string): Expected => {
+  const description = `token lacks the required group: ${needed}`;
+  return {
+    status: 403,
+    challenge: challenge('insufficient_scope', description),
+    body: { error: 'insufficient_scope', error_description: description },
+  };
+};
+/** A person's token: a username (a machine has none) and its groups. */
+const person = (username: string, groups: readonly string[], claims: JWTPayload = {}): JWTPayload => ({
+  username,
+  'cognito:groups': [...groups],
+  ...claims,
+});
 const bearer = (token: string) => `Bearer ${token}`;
 const epoch = (world: World) => Math.floor(world.clock.now() / 1000);
 
@@ -175,20 +190,46 @@ export const cases: readonly ConformanceCase[] = [
     },
   ),
   once(
-    'answers 403 when the token is in none of the groups a route names',
-    'RFC 6750 §3.1 (insufficient_scope); docs/authentication.md (scopes and groups)',
-    async (w) => ({ path: '/admins', authorization: bearer(await w.token({ 'cognito:groups': ['users'] })) }),
-    {
-      status: 403,
-      challenge: challenge('insufficient_scope', 'token lacks the required group: one of admins'),
-      body: { error: 'insufficient_scope', error_description: 'token lacks the required group: one of admins' },
-    },
+    'answers 403 to a person in none of the groups a route names, naming them',
+    'RFC 6750 §3.1 (insufficient_scope); docs/authentication.md (group rules)',
+    async (w) => ({ path: '/admins', authorization: bearer(await w.token(person('bob', ['users']))) }),
+    lacksGroup('one of admins'),
   ),
   once(
-    'admits a token in one of the groups a route names',
-    'docs/authentication.md (scopes and groups)',
-    async (w) => ({ path: '/admins', authorization: bearer(await w.token({ 'cognito:groups': ['users', 'admins'] })) }),
+    'admits a person in one of the groups a route names, under their own subject',
+    'docs/authentication.md (group rules)',
+    async (w) => ({ path: '/admins', authorization: bearer(await w.token(person('ada', ['users', 'admins']))) }),
+    subject(personSubject('ada')),
+  ),
+  once(
+    'answers 403 to a machine token on a route that names groups: it has none, and the rule names no other way in',
+    'docs/authentication.md (group rules: a rule that names groups refuses a caller without them, machines included)',
+    async (w) => ({ path: '/admins', authorization: bearer(await w.token({ scope: 'items/read reports/read' })) }),
+    lacksGroup('one of admins'),
+  ),
+  once(
+    'admits a machine token granting the scope a group rule names as its other way in',
+    'docs/authentication.md (group rules: orScopes)',
+    async (w) => ({ path: '/reports', authorization: bearer(await w.token({ scope: 'reports/read' })) }),
     subject('test-client'),
+  ),
+  once(
+    'answers 403 to a machine token with neither the group nor the scope, naming both ways in',
+    'RFC 6750 §3.1; docs/authentication.md (group rules: orScopes)',
+    async (w) => ({ path: '/reports', authorization: bearer(await w.token({ scope: 'items/read' })) }),
+    lacksGroup('one of admins, or the scope reports/read'),
+  ),
+  once(
+    'admits a machine token granting the scope a group rule names for machines',
+    'docs/authentication.md (group rules: orMachinesWithScopes)',
+    async (w) => ({ path: '/sync', authorization: bearer(await w.token({ scope: 'items/sync' })) }),
+    subject('test-client'),
+  ),
+  once(
+    'answers 403 to a person granting the scope named for machines, but in none of the groups',
+    'docs/authentication.md (group rules: orMachinesWithScopes is for machine clients only)',
+    async (w) => ({ path: '/sync', authorization: bearer(await w.token(person('bob', [], { scope: 'items/sync' }))) }),
+    lacksGroup('one of admins, or as a machine client the scope items/sync'),
   ),
   once(
     'admits an anonymous caller on an optional route',

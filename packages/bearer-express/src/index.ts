@@ -1,11 +1,13 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
   createAuthenticator,
+  requireGroups as groupsAccess,
   requireScopes as scopesAccess,
   type Access,
   type Authenticator,
   type AuthenticatorOptions,
   type AuthRequest,
+  type GroupAlternatives,
   type Outcome,
   type Principal,
   type Refusal,
@@ -123,7 +125,11 @@ export function requireScopes(...scopes: string[]): RequestHandler {
   return requireAccess(scopesAccess(...scopes));
 }
 
-/** Route middleware: a valid token whose principal is in one of `groups` (403 otherwise). */
-export function requireGroups(...groups: string[]): RequestHandler {
-  return requireAccess({ kind: 'authenticated', groups });
+/**
+ * Route middleware: the core's `requireGroups(groups, alternatives?)`, with the same arguments and meaning. A valid
+ * token whose principal is in one of `groups`; nobody else, machine clients included, unless `alternatives` names
+ * another way in (`{ orScopes }`, `{ orMachinesWithScopes }`). 403 `insufficient_scope` otherwise, naming them.
+ */
+export function requireGroups(groups: string | readonly string[], alternatives?: GroupAlternatives): RequestHandler {
+  return requireAccess(groupsAccess(groups, alternatives));
 }

@@ -64,7 +64,7 @@ describe('the Express middleware', () => {
           ['/scoped', 'page=2', undefined],
           ['/scoped', 'page=2', { kind: 'authenticated', scopes: { allOf: ['items/read', 'items/write'] } }],
           ['/grouped', '', undefined],
-          ['/grouped', '', { kind: 'authenticated', groups: ['admins'] }],
+          ['/grouped', '', { kind: 'authenticated', groups: { anyOf: ['admins'] } }],
         ],
       );
     });

@@ -12,6 +12,7 @@ import {
   optionalAccess,
   publicAccess,
   requireAnyScope,
+  requireGroups,
   requireScopes,
 } from '@product-service/bearer';
 import { createAuthCounters, createBearerAuth, type AuthState } from '@product-service/bearer-koa';
@@ -46,7 +47,7 @@ describe('the bearer middleware with a route policy', () => {
       { method: 'GET', path: '/items/:id', access: requireScopes('items/read') },
       { method: 'POST', path: '/items', access: requireScopes('items/read', 'items/write') },
       { method: 'GET', path: '/either', access: requireAnyScope('items/read', 'items/admin') },
-      { method: 'GET', path: '/admins', access: { kind: 'authenticated', groups: ['admins'] } },
+      { method: 'GET', path: '/admins', access: requireGroups('admins') },
     ]);
     const app = new Koa<AuthState>();
     const router = new Router<AuthState>();

@@ -35,8 +35,12 @@ export interface IssuerServer {
 
 const garbagePage = '<!doctype html><title>Maintenance</title><p>Back soon.</p>';
 
-/** The HTTP side of the fake issuer: two documents at `paths`, answered as the mode says, on 127.0.0.1. */
+/**
+ * The HTTP side of the fake issuer: two documents at `paths`, answered as the mode says, on 127.0.0.1 at `port` (0: a
+ * free one).
+ */
 export async function startIssuerServer(
+  requestedPort: number,
   paths: { readonly discovery: string; readonly jwks: string },
   documents: IssuerDocuments,
 ): Promise<IssuerServer> {
@@ -88,7 +92,8 @@ export async function startIssuerServer(
     return closed;
   };
 
-  await listen(0);
+  await listen(requestedPort);
+  // The port it got (the requested one, or the free one 0 found), kept so that `ok` after a refusal reopens it.
   const { port } = server.address() as AddressInfo;
 
   return {

@@ -22,6 +22,12 @@ export interface TestIssuerOptions {
   readonly audience?: string;
   /** Dates minted tokens (epoch milliseconds): a `TestClock`'s `now`, so tokens and verifier share one clock. */
   readonly now?: () => number;
+  /**
+   * The port on 127.0.0.1; 0 (the default) takes a free one, which `baseUrl` then names. A fixed port is for an issuer
+   * that outlives one test run: a dev server, a container or a browser configured with its URL beforehand. Starting
+   * rejects (`EADDRINUSE`) when the port is taken.
+   */
+  readonly port?: number;
 }
 
 /** How a token is signed: by `key` (the signing key by default), with `header` added to `alg` and `kid`. */
@@ -59,9 +65,12 @@ export interface TestIssuer {
   setMode(mode: IssuerMode, options?: ModeOptions): Promise<void>;
   /** Answers (in any mode) only after this many milliseconds; 0 again to stop. */
   delay(ms: number): void;
-  /** A Cognito access token (`token_use`, `client_id`, `scope`; add `username` and `cognito:groups` for a person). */
+  /**
+   * A Cognito access token (`token_use`, `client_id`, `scope`): a machine's, whose `sub` is its client id; add
+   * `username` and `cognito:groups` for a person's, whose `sub` is then `personSubject(username)`.
+   */
   cognitoAccessToken(claims?: ClaimOverrides, options?: SignOptions): Promise<string>;
-  /** A Cognito ID token (`token_use: id`, `aud` the app client, `cognito:username`). */
+  /** A Cognito ID token (`token_use: id`, `aud` the app client, `cognito:username`, `sub` that person's own). */
   cognitoIdToken(claims?: ClaimOverrides, options?: SignOptions): Promise<string>;
   /** An RFC 9068 access token: `typ: at+jwt`, `iss exp aud sub client_id iat jti`, a scope. */
   rfc9068AccessToken(claims?: ClaimOverrides, options?: SignOptions): Promise<string>;
@@ -80,6 +89,10 @@ export async function startTestIssuer(options: TestIssuerOptions = {}): Promise<
   const clientId = options.clientId ?? testClientId;
   const audience = options.audience ?? testAudience;
   const now = options.now ?? Date.now;
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError('startTestIssuer: port must be a whole number from 0 to 65535');
+  }
   let keys: readonly TestKey[] = options.keys ?? [await createTestKey()];
   const paths = {
     discovery: `/${userPoolId}/.well-known/openid-configuration`,
@@ -88,7 +101,7 @@ export async function startTestIssuer(options: TestIssuerOptions = {}): Promise<
   // The issuer and JWKS URLs need the port, known once the server listens.
   let issuer = '';
   let jwksUri = '';
-  const server = await startIssuerServer(paths, {
+  const server = await startIssuerServer(port, paths, {
     // What a resource server reads of OpenID Connect Discovery 1.0 §3, plus its required members.
     discovery: () => ({
       issuer,
@@ -109,7 +122,8 @@ export async function startTestIssuer(options: TestIssuerOptions = {}): Promise<
   };
   const sign = (key: TestKey, claims: JWTPayload, header: Readonly<Record<string, unknown>> = {}) =>
     new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, ...header }).sign(key.privateKey);
-  const ours = { client_id: clientId, sub: clientId };
+  // `sub` follows from these: the client's id for a machine, the person's own for a token with a `username`.
+  const ours = { client_id: clientId };
 
   return {
     baseUrl: server.baseUrl,

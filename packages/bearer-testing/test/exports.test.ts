@@ -9,6 +9,7 @@ describe('the public surface of @product-service/bearer-testing', () => {
       'cognitoIdClaims',
       'createTestClock',
       'createTestKey',
+      'personSubject',
       'rfc9068Claims',
       'startTestIssuer',
     ]);

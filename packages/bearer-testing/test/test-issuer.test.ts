@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { cognito, createAuthenticator, rfc9068, type Authenticator, type Outcome } from '@product-service/bearer';
 import {
   createTestClock,
   createTestKey,
+  personSubject,
   startTestIssuer,
   type TestClock,
   type TestIssuer,
   type TestKey,
 } from '@product-service/bearer-testing';
+import { nameBasedUuid } from '../src/claims.js';
 
 const bearer = (token: string) => ({ method: 'GET', path: '/', headers: { authorization: `Bearer ${token}` } });
 
@@ -62,6 +66,29 @@ describe('the test issuer, observed by the core', () => {
     assert.equal(person.principal.username, 'ada');
     assert.deepEqual(person.principal.groups, ['admin']);
     assert.equal(person.principal.clientId, issuer.clientId);
+  });
+
+  it("gives a person's token a subject of its own, not the client's, and a machine's its client id", async () => {
+    const authenticator = cognitoAuthenticator();
+    const subjectOf = async (token: string) => {
+      const outcome = await authenticator.authenticate(bearer(token));
+      assert.ok('principal' in outcome && outcome.principal);
+      return outcome.principal.subject;
+    };
+    const ada = await subjectOf(await issuer.cognitoAccessToken({ username: 'ada' }));
+    assert.equal(ada, personSubject('ada'));
+    assert.notEqual(ada, issuer.clientId);
+    assert.equal(await subjectOf(await issuer.cognitoAccessToken({ username: 'ada' })), ada, 'the same in every token');
+    assert.notEqual(await subjectOf(await issuer.cognitoAccessToken({ username: 'bob' })), ada);
+    assert.equal(await subjectOf(await issuer.cognitoAccessToken()), issuer.clientId, "a machine's is its client id");
+    assert.equal(await subjectOf(await issuer.cognitoAccessToken({ username: 'ada', sub: 'given' })), 'given');
+    const ids = createAuthenticator({
+      issuers: [cognito(issuer.cognitoProfile({ tokenUse: ['id'] }))],
+      now: clock.now,
+    });
+    const idToken = await issuer.cognitoIdToken({ 'cognito:username': 'ada' });
+    const fromId = await ids.authenticate(bearer(idToken));
+    assert.ok('principal' in fromId && fromId.principal?.subject === ada, "an ID token names the person's own too");
   });
 
   it('mints Cognito ID tokens, accepted only where ID tokens are', async () => {
@@ -189,6 +216,74 @@ describe('the test issuer, on its own', () => {
     issuer.retire(only);
     await assert.rejects(issuer.cognitoAccessToken(), /publishes no key/);
     issuer.publish([only]);
+  });
+});
+
+/** A port that was free a moment ago. */
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => probe.once('listening', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+describe("the test issuer's port", () => {
+  it('takes a free port by default', async () => {
+    const [one, two] = await Promise.all([startTestIssuer(), startTestIssuer()]);
+    try {
+      assert.match(one.baseUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.notEqual(one.baseUrl, two.baseUrl);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+
+  it('listens on the port it is given: its URLs name it, and the core fetches its keys there', async () => {
+    const port = await freePort();
+    const issuer = await startTestIssuer({ port });
+    try {
+      assert.equal(issuer.baseUrl, `http://127.0.0.1:${port}`);
+      assert.equal(issuer.issuer, `http://127.0.0.1:${port}/local_TestPool`);
+      const authenticator = createAuthenticator({ issuers: [cognito(issuer.cognitoProfile())] });
+      assert.equal(await verdict(authenticator, await issuer.cognitoAccessToken()), 'accepted');
+      assert.equal(issuer.requests.jwks, 1);
+      // After a refusal of connections, `ok` reopens the port it was given.
+      await issuer.setMode('down', { refuse: true });
+      await issuer.setMode('ok');
+      assert.equal((await fetch(`http://127.0.0.1:${port}/local_TestPool/.well-known/jwks.json`)).status, 200);
+    } finally {
+      await issuer.close();
+    }
+  });
+
+  it('rejects a port that is taken (EADDRINUSE) or that is no port', async () => {
+    const first = await startTestIssuer();
+    try {
+      const taken = Number(new URL(first.baseUrl).port);
+      // Closed if it wrongly starts elsewhere, so that a failure here fails fast instead of holding the run open.
+      const second = startTestIssuer({ port: taken }).then((started) => started.close());
+      await assert.rejects(second, { code: 'EADDRINUSE' });
+    } finally {
+      await first.close();
+    }
+    for (const port of [-1, 65536, 1.5, Number.NaN]) {
+      const started = startTestIssuer({ port }).then((wrong) => wrong.close());
+      await assert.rejects(started, TypeError, String(port));
+    }
+  });
+});
+
+describe("a person's subject", () => {
+  it("is a version 5 UUID (RFC 9562 §5.5): the RFC's own example, then the same for a username every time", () => {
+    // RFC 9562 Appendix A.4: "www.example.com" in the DNS namespace.
+    assert.equal(
+      nameBasedUuid('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com'),
+      '2ed6657d-e927-568b-95e1-2665a8aea6a2',
+    );
+    assert.match(personSubject('ada'), /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(personSubject('ada'), personSubject('ada'));
+    assert.notEqual(personSubject('ada'), personSubject('Ada'));
   });
 });
 

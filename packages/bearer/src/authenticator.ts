@@ -1,10 +1,11 @@
 import { defaults } from './defaults.js';
 import {
   authenticatedAccess,
-  missingGroups,
   missingScopes,
+  unmetGroupRule,
   unmetStepUp,
   type Access,
+  type GroupRule,
   type RoutePolicy,
   type StepUp,
 } from './policy.js';
@@ -113,9 +114,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     }
     const scope = missingScopes(access, verdict.scopes);
     if (scope.length > 0) return { refusal: toRefusal(challenge, 'insufficient_scope', { scope }), principal: verdict };
-    const groups = missingGroups(access, verdict);
-    if (groups.length > 0)
-      return { refusal: toRefusal(challenge, 'group_not_allowed', { groups }), principal: verdict };
+    const groups = unmetGroupRule(access, verdict);
+    if (groups) return { refusal: toRefusal(challenge, 'group_not_allowed', { groups }), principal: verdict };
     // After the scopes and groups: a person is asked to sign in again only for a token that would then be admitted.
     const stepUp = unmetStepUp(access, verdict, now);
     if (stepUp) {
@@ -181,14 +181,15 @@ function toRefusal(
   reason: RefusalReason,
   extra: {
     scope?: readonly string[];
-    groups?: readonly string[];
+    groups?: GroupRule;
     stepUp?: StepUp;
     retryAfterSeconds?: number;
   } = {},
 ): Refusal {
   const { status, error, description: text } = refusalResponse(reason);
-  // Which group is missing comes from the access rule, never from the token, so it may be said.
-  const description = extra.groups ? `${text}: one of ${extra.groups.join(', ')}` : text;
+  // Which group is missing, and the rule's other ways in, come from the access rule, never from the token: they may
+  // be said, and they tell a client what would do.
+  const description = extra.groups ? `${text}: ${waysThrough(extra.groups)}` : text;
   const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
   if (status === 503) {
     // The key set says when its next fetch is due; a refusal that knows nothing better says 1 s.
@@ -213,4 +214,12 @@ function toRefusal(
     headers: Object.freeze(headers),
     body: Object.freeze({ error: error ?? 'unauthorized', error_description: description }),
   });
+}
+
+/** A group rule's ways in, as a refusal names them: "one of admins, or the scope reports/read". */
+function waysThrough(rule: GroupRule): string {
+  const ways = [`one of ${Array.isArray(rule.anyOf) ? rule.anyOf.join(', ') : ''}`];
+  if (rule.orScopes) ways.push(`the scope ${rule.orScopes.join(' ')}`);
+  if (rule.orMachinesWithScopes) ways.push(`as a machine client the scope ${rule.orMachinesWithScopes.join(' ')}`);
+  return ways.join(', or ');
 }

@@ -3,16 +3,17 @@
 export { createAuthenticator } from './authenticator.js';
 export type { Authenticator, AuthenticatorOptions, AuthRequest, Outcome, Refusal } from './authenticator.js';
 export {
+  allOf,
   authenticatedAccess,
   createRoutePolicy,
-  forPeopleInGroups,
   optionalAccess,
   publicAccess,
   requireAnyScope,
+  requireGroups,
   requireScopes,
   stepUp,
 } from './policy.js';
-export type { Access, PolicyMethod, PolicyRule, RoutePolicy, StepUp } from './policy.js';
+export type { Access, GroupAlternatives, GroupRule, PolicyMethod, PolicyRule, RoutePolicy, StepUp } from './policy.js';
 export {
   protectedResourceMetadata,
   protectedResourceMetadataPath,

@@ -3,7 +3,7 @@ import { pathToRegexp } from 'path-to-regexp';
 /**
  * What a route needs. `public`: nothing, the token is not even read. `optional`: a request without credentials is
  * admitted anonymously, but credentials that are sent must be good. `authenticated`: a valid token, with the scopes
- * and groups named (scopes as the issuer grants them: Cognito resource-server scopes, OAuth `scope`).
+ * and the group rule named (scopes as the issuer grants them: Cognito resource-server scopes, OAuth `scope`).
  */
 export type Access =
   | { readonly kind: 'public' }
@@ -11,16 +11,30 @@ export type Access =
   | {
       readonly kind: 'authenticated';
       readonly scopes?: { readonly allOf: readonly string[] } | { readonly anyOf: readonly string[] };
-      /** Groups (the principal's, as its issuer profile maps them), any of which admits the token. */
-      readonly groups?: readonly string[];
-      /**
-       * Groups any of which a person (a token with a username) must be in; a machine client (client_credentials,
-       * no username) is not asked. So people need a role where machines need only their scope.
-       */
-      readonly groupsForPeople?: readonly string[];
+      /** Who passes besides the scopes: see `GroupRule`, and `requireGroups` to make one. */
+      readonly groups?: GroupRule;
       /** How recent and how strong the sign-in behind the token must be (RFC 9470); see `stepUp`. */
       readonly stepUp?: StepUp;
     };
+
+/**
+ * A group rule: the caller must be in one of `anyOf` (the principal's groups, as its issuer profile maps them). A
+ * machine client has no groups, so it is refused like anyone else outside them, unless the rule itself names another
+ * way in. Every way around the groups is written in the rule, so that reading it says who passes.
+ */
+export interface GroupRule {
+  readonly anyOf: readonly string[];
+  /** Another way in, for anyone, person or machine: a token granting every one of these scopes. */
+  readonly orScopes?: readonly string[];
+  /**
+   * Another way in, for a machine client only (a token without a username: Cognito's client_credentials): granting
+   * every one of these scopes. A person with these scopes still needs the group.
+   */
+  readonly orMachinesWithScopes?: readonly string[];
+}
+
+/** The ways around a group rule's groups that `requireGroups` takes; none unless named. */
+export type GroupAlternatives = Omit<GroupRule, 'anyOf'>;
 
 /**
  * A step-up rule (RFC 9470 §3): the person's authentication behind the token must be at most `maxAgeSec` old
@@ -71,6 +85,84 @@ export function requireAnyScope(...anyOf: string[]): Access {
   return { kind: 'authenticated', scopes: { anyOf } };
 }
 
+/**
+ * A valid token whose principal is in one of `groups`, as aws-jwt-verify's `groups` option has it ("one of these
+ * groups must match"). Nobody else passes, machine clients included (they have no groups), unless `alternatives`
+ * names another way in: `requireGroups('catalog-admins', { orScopes: ['products/admin'] })` also admits any token
+ * granting `products/admin`; `{ orMachinesWithScopes: ['products/write'] }` also admits a machine client (no
+ * username) granting `products/write`. Checked here, at construction, so that a rule cannot be vacuous.
+ */
+export function requireGroups(groups: string | readonly string[], alternatives: GroupAlternatives = {}): Access {
+  const anyOf = typeof groups === 'string' ? [groups] : [...groups];
+  if (anyOf.length === 0 || !anyOf.every(isName)) throw new TypeError('requireGroups: name at least one group');
+  const unknown = Object.keys(alternatives).filter((name) => !alternativeNames.includes(name));
+  if (unknown.length > 0) {
+    // A misspelt way in (`orScope`) would leave the rule stricter than meant, or a JavaScript caller's old option
+    // unread: neither is silent.
+    throw new TypeError(
+      `requireGroups: unknown option ${unknown.join(', ')}; the ways in are ${alternativeNames.join(', ')}`,
+    );
+  }
+  const { orScopes, orMachinesWithScopes } = alternatives;
+  const rule: GroupRule = {
+    anyOf: Object.freeze(anyOf),
+    ...(orScopes === undefined ? {} : { orScopes: scopeList('orScopes', orScopes) }),
+    ...(orMachinesWithScopes === undefined
+      ? {}
+      : { orMachinesWithScopes: scopeList('orMachinesWithScopes', orMachinesWithScopes) }),
+  };
+  return Object.freeze({ kind: 'authenticated', groups: Object.freeze(rule) });
+}
+
+const alternativeNames: readonly string[] = ['orScopes', 'orMachinesWithScopes'] satisfies (keyof GroupAlternatives)[];
+const isName = (value: unknown): boolean => typeof value === 'string' && value.length > 0;
+
+/** A way in's scopes, frozen. An empty list would be granted by every token: a way in for all, never meant. */
+function scopeList(name: string, scopes: readonly string[]): readonly string[] {
+  if (scopes.length === 0 || !scopes.every(isName)) throw new TypeError(`requireGroups: ${name} must name scopes`);
+  return Object.freeze([...scopes]);
+}
+
+/**
+ * Every one of `rules` at once: `allOf(requireScopes('products/write'), requireGroups('catalog-admins'))` needs the
+ * scope and the group. Scopes that are all-of lists are joined; a group rule and a step-up rule may each come from one
+ * rule only, since two would be ambiguous (name every group in one `requireGroups`).
+ */
+export function allOf(...rules: readonly Access[]): Access {
+  const scopes = new Set<string>();
+  let anyOfScopes: { readonly anyOf: readonly string[] } | undefined;
+  let groups: GroupRule | undefined;
+  let stepUpRule: StepUp | undefined;
+  let scoped = 0;
+  for (const rule of rules) {
+    if (rule.kind !== 'authenticated') throw new TypeError('allOf: only authenticated access rules can be combined');
+    if (rule.scopes) {
+      scoped += 1;
+      if ('allOf' in rule.scopes) for (const scope of rule.scopes.allOf) scopes.add(scope);
+      else anyOfScopes = rule.scopes;
+    }
+    if (rule.groups) {
+      if (groups) throw new TypeError('allOf: one group rule at most; name every group in one requireGroups');
+      groups = rule.groups;
+    }
+    if (rule.stepUp) {
+      if (stepUpRule) throw new TypeError('allOf: one step-up rule at most');
+      stepUpRule = rule.stepUp;
+    }
+  }
+  if (anyOfScopes && scoped > 1) throw new TypeError('allOf: requireAnyScope cannot be combined with other scopes');
+  return Object.freeze({
+    kind: 'authenticated',
+    ...(anyOfScopes
+      ? { scopes: anyOfScopes }
+      : scopes.size > 0
+        ? { scopes: { allOf: Object.freeze([...scopes]) } }
+        : {}),
+    ...(groups ? { groups } : {}),
+    ...(stepUpRule ? { stepUp: stepUpRule } : {}),
+  });
+}
+
 const none: readonly string[] = Object.freeze([]);
 
 /**
@@ -97,25 +189,40 @@ export function createRoutePolicy(rules: readonly PolicyRule[]): RoutePolicy {
 export function missingScopes(access: Access, granted: readonly string[]): readonly string[] {
   if (access.kind !== 'authenticated' || !access.scopes) return none;
   if ('allOf' in access.scopes) {
-    const { allOf } = access.scopes;
+    const needed = access.scopes.allOf;
     // Every admitted request comes here: a list is built only when a scope is missing.
-    return allOf.every((scope) => granted.includes(scope)) ? none : allOf.filter((scope) => !granted.includes(scope));
+    return needed.every((scope) => granted.includes(scope)) ? none : needed.filter((scope) => !granted.includes(scope));
   }
   return access.scopes.anyOf.some((scope) => granted.includes(scope)) ? none : access.scopes.anyOf;
 }
 
-/** The groups one of which the token would need for `access`, or an empty list when it is in one (or needs none). */
-export function missingGroups(
+/**
+ * The group rule `who` does not pass, or `undefined` when it passes (or `access` has none). Fails closed: a rule
+ * written by hand without a list (`groups: ['admins']` in JavaScript) or with an empty way in admits no one through it.
+ */
+export function unmetGroupRule(
   access: Access,
-  who: { readonly groups: readonly string[]; readonly username: string | undefined },
-): readonly string[] {
-  if (access.kind !== 'authenticated') return none;
-  const forAll = access.groups ?? none;
-  const forPeople = who.username === undefined ? none : (access.groupsForPeople ?? none);
-  // Every admitted request comes here: nothing is built unless a group is asked for.
-  if (forAll.length === 0 && forPeople.length === 0) return none;
-  const needed = [...forAll, ...forPeople];
-  return needed.some((group) => who.groups.includes(group)) ? none : needed;
+  who: {
+    readonly groups: readonly string[];
+    readonly scopes: readonly string[];
+    readonly username: string | undefined;
+  },
+): GroupRule | undefined {
+  if (access.kind !== 'authenticated' || access.groups === undefined) return undefined;
+  const rule = access.groups;
+  if (isList(rule.anyOf) && rule.anyOf.some((group) => who.groups.includes(group))) return undefined;
+  if (grantsEvery(who.scopes, rule.orScopes)) return undefined;
+  if (who.username === undefined && grantsEvery(who.scopes, rule.orMachinesWithScopes)) return undefined;
+  return rule;
+}
+
+function grantsEvery(granted: readonly string[], needed: readonly string[] | undefined): boolean {
+  return isList(needed) && needed.length > 0 && needed.every((scope) => granted.includes(scope));
+}
+
+/** A list, as the types promise; a rule written by hand may break the promise, and then lets no one through. */
+function isList(value: unknown): value is readonly string[] {
+  return Array.isArray(value);
 }
 
 // RFC 9470 §3: acr_values is a space-separated list inside a quoted string, so a value can hold neither.
@@ -169,9 +276,4 @@ export function unmetStepUp(
   const acr = who.claims['acr'];
   if (rule.acrValues !== undefined && !(typeof acr === 'string' && rule.acrValues.includes(acr))) return rule;
   return undefined;
-}
-
-/** `access`, and for a person also membership of one of `groups` (machine clients keep `access` as it is). */
-export function forPeopleInGroups(access: Access, ...groups: string[]): Access {
-  return access.kind === 'authenticated' ? { ...access, groupsForPeople: groups } : access;
 }

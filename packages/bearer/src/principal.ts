@@ -10,7 +10,10 @@ export interface Principal {
   readonly clientId: string | undefined;
   readonly scopes: readonly string[];
   readonly groups: readonly string[];
-  /** A person's username; none for a machine client (so that `groupsForPeople` rules ask only people). */
+  /**
+   * A person's username; none for a machine client. Only this tells them apart: a group rule's
+   * `orMachinesWithScopes` admits a token without one, and step-up's `peopleOnly` asks only a token with one.
+   */
   readonly username: string | undefined;
   /** The configured issuer the token came from (its primary `iss`, also for an alternate form). */
   readonly issuer: string;

@@ -71,8 +71,14 @@ export function protectedResourceMetadata(options: ProtectedResourceMetadataOpti
   const servers = [...new Set((options.issuers ?? []).map(({ issuer }) => issuer))];
   const scopes = new Set<string>();
   for (const { access } of options.policy?.rules ?? []) {
-    if (access.kind !== 'authenticated' || !access.scopes) continue;
-    for (const scope of 'allOf' in access.scopes ? access.scopes.allOf : access.scopes.anyOf) scopes.add(scope);
+    if (access.kind !== 'authenticated') continue;
+    if (access.scopes) {
+      for (const scope of 'allOf' in access.scopes ? access.scopes.allOf : access.scopes.anyOf) scopes.add(scope);
+    }
+    // A group rule's other ways in are scopes a client may ask for to reach the resource, too.
+    for (const scope of [...(access.groups?.orScopes ?? []), ...(access.groups?.orMachinesWithScopes ?? [])]) {
+      scopes.add(scope);
+    }
   }
   if (options.resourceDocumentation !== undefined && !URL.canParse(options.resourceDocumentation)) {
     throw new TypeError('resourceDocumentation must be an absolute URL (RFC 9728 §2)');

@@ -7,6 +7,7 @@ import {
   createRoutePolicy,
   optionalAccess,
   publicAccess,
+  requireGroups,
   requireScopes,
   type Authenticator,
   type AuthRequest,
@@ -51,7 +52,7 @@ describe('authenticate(): refusals as data, for each status', () => {
         { method: 'GET', path: '/open', access: publicAccess },
         { method: 'GET', path: '/maybe', access: optionalAccess },
         { method: 'GET', path: '/write', access: requireScopes('items/write') },
-        { method: 'GET', path: '/admins', access: { kind: 'authenticated', groups: ['admins'] } },
+        { method: 'GET', path: '/admins', access: requireGroups('admins') },
       ]),
     });
     await auth.warmUp();

@@ -8,11 +8,11 @@ import * as defaults from '@product-service/bearer/defaults';
 describe('the public surface of @product-service/bearer', () => {
   it('exports the authenticator, the access rules, the issuer profiles and RFC 9728 metadata, and nothing else at run time', () => {
     assert.deepEqual(Object.keys(bearer).sort(), [
+      'allOf',
       'authenticatedAccess',
       'cognito',
       'createAuthenticator',
       'createRoutePolicy',
-      'forPeopleInGroups',
       'oidc',
       'optionalAccess',
       'protectedResourceMetadata',
@@ -21,6 +21,7 @@ describe('the public surface of @product-service/bearer', () => {
       'protectedResourceWellKnown',
       'publicAccess',
       'requireAnyScope',
+      'requireGroups',
       'requireScopes',
       'rfc9068',
       'standardClaims',

@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import {
   createAuthenticator,
   createRoutePolicy,
-  forPeopleInGroups,
+  allOf,
+  requireGroups,
   optionalAccess,
   publicAccess,
   requireScopes,
@@ -154,9 +155,9 @@ describe('step-up authentication (RFC 9470)', () => {
     assert.deepEqual([refusal.status, refusal.reason], [403, 'insufficient_scope']);
   });
 
-  it('keeps the rule through forPeopleInGroups, and is checked at construction', () => {
-    const rule = forPeopleInGroups(stepUp(requireScopes('x'), { maxAgeSec: 5 }), 'admins');
-    assert.ok(rule.kind === 'authenticated' && rule.stepUp?.maxAgeSec === 5 && rule.groupsForPeople?.[0] === 'admins');
+  it('keeps the rule through allOf with a group rule, and is checked at construction', () => {
+    const rule = allOf(stepUp(requireScopes('x'), { maxAgeSec: 5 }), requireGroups('admins'));
+    assert.ok(rule.kind === 'authenticated' && rule.stepUp?.maxAgeSec === 5 && rule.groups?.anyOf[0] === 'admins');
     assert.throws(() => stepUp(publicAccess, { maxAgeSec: 5 }), TypeError);
     assert.throws(() => stepUp(optionalAccess, { maxAgeSec: 5 }), TypeError);
     assert.throws(() => stepUp(requireScopes('x'), {}), TypeError);
