@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
+import { parse } from 'yaml';
 
 const execFile = promisify(execFileCallback);
 
@@ -544,5 +545,53 @@ describe('every package under packages/, packed from a fresh clone and installed
       assert.equal(withToken.status, 200, adapter);
       assert.deepEqual(JSON.parse(withToken.body), { subject: 'node16-client' }, adapter);
     }
+  });
+});
+
+// The release path of docs/development.md (Releasing the packages), which only a person starts: what it must keep
+// doing, read from its files, since it cannot run here (it needs GitHub's OIDC token and the npm registry's write).
+describe('the release path: Changesets, and the workflow that publishes with provenance', () => {
+  const config = JSON.parse(readFileSync('.changeset/config.json', 'utf8')) as {
+    access: string;
+    baseBranch: string;
+    fixed: string[][];
+  };
+  const workflow = parse(readFileSync('.github/workflows/release-packages.yml', 'utf8')) as {
+    on: Record<string, unknown>;
+    permissions: Record<string, string>;
+    jobs: Record<string, { steps: { run?: string; env?: Record<string, string> }[] }>;
+  };
+  const steps = Object.values(workflow.jobs).flatMap((job) => job.steps);
+  const at = (command: RegExp) => steps.findIndex((step) => command.test(step.run ?? ''));
+
+  it('versions the six packages as one, published public', () => {
+    assert.equal(config.access, 'public');
+    assert.equal(config.baseBranch, 'main');
+    const [group = [], ...others] = config.fixed;
+    assert.deepEqual(others, []);
+    const inGroup = (name: string) =>
+      group.some((pattern) =>
+        new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(name),
+      );
+    assert.deepEqual(
+      packages.map((p) => p.manifest.name).filter((name) => !inGroup(name)),
+      [],
+    );
+  });
+
+  it('is started by hand only, publishes what it packed after the tests pass, with provenance through OIDC', () => {
+    assert.deepEqual(Object.keys(workflow.on), ['workflow_dispatch']);
+    assert.equal(workflow.permissions['id-token'], 'write');
+    const test = at(/^npm test$/);
+    const pack = at(/^npx changeset pack --out-dir (\S+)$/);
+    const publish = at(/^npx changeset publish --from-pack-dir (\S+)$/);
+    assert.ok(at(/^npm ci\b/) >= 0 && at(/^npm ci\b/) < test, 'npm ci, then npm test');
+    assert.ok(test >= 0 && test < pack && pack < publish, 'npm test, then pack, then publish');
+    const packStep = steps[pack] ?? assert.fail('no pack step');
+    const publishStep = steps[publish] ?? assert.fail('no publish step');
+    assert.equal(publishStep.env?.['NPM_CONFIG_PROVENANCE'], 'true');
+    // The very directory changeset pack wrote.
+    const packDir = /--out-dir (\S+)$/.exec(packStep.run ?? '')?.[1];
+    assert.equal(/--from-pack-dir (\S+)$/.exec(publishStep.run ?? '')?.[1], packDir);
   });
 });
