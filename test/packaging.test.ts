@@ -102,7 +102,7 @@ describe('the Dockerfile and the build agree', () => {
     assert.match(pkg.scripts['build'] ?? '', /^tsc -b (packages\/[\w-]+ ?)+ && tsc -p tsconfig\.build\.json$/);
   });
 
-  it('declares each package ESM-only, for Node 22.12 and up, with types and code from dist/ and a source condition', () => {
+  it('declares each package for Node 22.12 and up, its ESM from dist/ for the service, and a source condition', () => {
     for (const dir of workspaces) {
       const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
         name: string;
@@ -110,20 +110,24 @@ describe('the Dockerfile and the build agree', () => {
         engines: Record<string, string>;
         sideEffects: boolean;
         files: string[];
-        exports: Record<string, Record<string, string> | string>;
+        exports: Record<string, Record<string, string | Record<string, string>> | string>;
       };
       assert.equal(manifest.type, 'module', dir);
       assert.equal(manifest.engines['node'], '>=22.12', dir);
       assert.equal(manifest.sideEffects, false, dir);
-      assert.ok(manifest.files.includes('dist'), dir);
+      assert.ok(manifest.files.includes('dist/**/*.js'), dir);
       assert.ok(existsSync(join(dir, 'README.md')), `${dir}/README.md`);
       for (const [subpath, target] of Object.entries(manifest.exports)) {
         if (typeof target === 'string') continue;
-        // The custom condition comes first, so that tsx and TypeScript (customConditions) read the source.
-        assert.deepEqual(Object.keys(target), ['source', 'types', 'default'], `${dir} ${subpath}`);
-        assert.match(target['types'] ?? '', /^\.\/dist\/[\w-]+\.d\.ts$/);
-        assert.match(target['default'] ?? '', /^\.\/dist\/[\w-]+\.js$/);
-        assert.ok(existsSync(join(dir, target['source'] ?? '')), `${dir} ${subpath}: ${target['source']}`);
+        // The custom condition comes first, so that tsx and TypeScript (customConditions) read the source; then
+        // `import`, which the service (ESM) resolves to what `tsc -b` builds, and `require`, the CommonJS build
+        // (test/packages-publish.test.ts checks both).
+        assert.deepEqual(Object.keys(target), ['source', 'import', 'require'], `${dir} ${subpath}`);
+        const esm = target['import'] as Record<string, string>;
+        assert.match(esm['types'] ?? '', /^\.\/dist\/[\w-]+\.d\.ts$/);
+        assert.match(esm['default'] ?? '', /^\.\/dist\/[\w-]+\.js$/);
+        const source = target['source'] as string;
+        assert.ok(existsSync(join(dir, source)), `${dir} ${subpath}: ${source}`);
       }
     }
   });
