@@ -2,9 +2,9 @@
 // src/telemetry/register.ts does before the app (the SDK first, then the app's modules), so that the instrumentations
 // patch the AWS SDK as the app imports it.
 import assert from 'node:assert/strict';
-import { createServer, get, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { get } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { startSnsRecorder, type SnsRecorder } from './support/sns-recorder.js';
 const { InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace');
 const { SpanKind, SpanStatusCode } = await import('@opentelemetry/api');
 const { InMemoryMetricExporter, PeriodicExportingMetricReader, AggregationTemporality } =
@@ -34,38 +34,14 @@ const { createSnsPublisher } = await import('../src/products/events.js');
 const { startService, fetchToken, bearer } = await import('./support/service.js');
 type RunningService = Awaited<ReturnType<typeof startService>>;
 
-/** SNS itself cannot run here: a stand-in that answers Publish and keeps each request body. */
-async function startSnsStandIn(): Promise<{ url: string; bodies: string[]; server: Server }> {
-  const bodies: string[] = [];
-  const server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    request.on('end', () => {
-      bodies.push(body);
-      if (String(request.headers['content-type']).includes('json')) {
-        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
-        response.end(JSON.stringify({ MessageId: 'm-1' }));
-      } else {
-        response.writeHead(200, { 'content-type': 'text/xml' });
-        response.end(
-          '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-1' +
-            '</MessageId></PublishResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></PublishResponse>',
-        );
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies, server };
-}
-
 describe('the span tree of PATCH /products/:id (in-memory exporter)', () => {
   let running: RunningService;
-  let sns: Awaited<ReturnType<typeof startSnsStandIn>>;
+  let sns: SnsRecorder;
   let token: string;
   let productId: string;
 
   before(async () => {
-    sns = await startSnsStandIn();
+    sns = await startSnsRecorder();
     const client = new SNSClient({
       endpoint: sns.url,
       region: 'us-east-1',
@@ -94,7 +70,7 @@ describe('the span tree of PATCH /products/:id (in-memory exporter)', () => {
   });
   after(async () => {
     await running.close();
-    sns.server.close();
+    await sns.close();
   });
 
   it('has the server span named by route template, the DynamoDB calls and the SNS publish under it', () => {

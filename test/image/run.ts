@@ -18,7 +18,7 @@ import { startStoreProcess, watchLines, type Child, type StoreProcess } from '..
 import { imageContentProblems, type Lockfile, type Manifest } from './contents.js';
 import { pinnedBase } from './pinned-base.js';
 import { createPodman, healthCheckArgs, type Podman } from './podman.js';
-import { startSnsRecorder, type SnsRecorder } from './sns-recorder.js';
+import { startSnsRecorder, type SnsRecorder } from '../support/sns-recorder.js';
 import { buildCaPath, standInBase } from './stand-in.js';
 import { localValues, machineClient, smokeClient, topicArn, userPoolId, webClient } from './local-values.js';
 import { resolveEnvironment, serviceContainer } from './task-definition.js';

@@ -1,5 +1,5 @@
-// SNS cannot run here, so the image test points the service's SNS client at this recorder (AWS_ENDPOINT_URL_SNS,
-// the SDK's service-specific endpoint variable). It answers Publish as SNS does in the Query protocol the SDK speaks
+// SNS cannot run here, so tests point the service's SNS client at this recorder (the image test through
+// AWS_ENDPOINT_URL_SNS, the SDK's service-specific endpoint variable; in-process tests through the client's endpoint). It answers Publish as SNS does in the Query protocol the SDK speaks
 // (a form-encoded POST, an XML answer: https://docs.aws.amazon.com/sns/latest/api/API_Publish.html) and keeps each
 // message, so the test can see the change events leave the image.
 import { randomUUID } from 'node:crypto';
@@ -16,16 +16,20 @@ export interface Published {
 export interface SnsRecorder {
   readonly url: string;
   readonly published: readonly Published[];
+  /** Every request body as it came, for what the parsed form leaves out (message attributes such as traceparent). */
+  readonly bodies: string[];
   close(): Promise<void>;
 }
 
 export async function startSnsRecorder(): Promise<SnsRecorder> {
   const published: Published[] = [];
+  const bodies: string[] = [];
   const server = createServer((request, response) => {
     let body = '';
     request.setEncoding('utf8');
     request.on('data', (chunk: string) => (body += chunk));
     request.on('end', () => {
+      bodies.push(body);
       const form = new URLSearchParams(body);
       if (request.method !== 'POST' || form.get('Action') !== 'Publish') {
         response.writeHead(400, { 'content-type': 'text/xml' });
@@ -50,6 +54,7 @@ export async function startSnsRecorder(): Promise<SnsRecorder> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     published,
+    bodies,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
