@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fakeAws } from './support/fake-aws.js';
 
 // The three service-linked roles a first ECS service behind an ALB with autoscaling needs, by the service principal
 // that creates each and the name IAM gives it
@@ -19,47 +19,40 @@ const needed = {
  * folder (AWS itself cannot run here). Like IAM, creating a role that exists fails, and so does a principal that has
  * no service-linked role of that kind.
  */
-const fakeAws = `#!/usr/bin/env bash
+const fakeIam = `#!/usr/bin/env bash
 set -u
-echo "$*" >> "$ACCOUNT/calls"
+echo "$*" >> "$AWS_STATE/calls"
 case "$1 $2" in
   "iam get-role"|"iam wait")
     role="\${@: -1}"
-    [ -f "$ACCOUNT/roles/$role" ] && exit 0
+    [ -f "$AWS_STATE/roles/$role" ] && exit 0
     echo "An error occurred (NoSuchEntity) when calling the GetRole operation" >&2; exit 254 ;;
   "iam create-service-linked-role")
-    [ -f "$ACCOUNT/deny" ] && { echo "An error occurred (AccessDenied)" >&2; exit 254; }
+    [ -f "$AWS_STATE/deny" ] && { echo "An error occurred (AccessDenied)" >&2; exit 254; }
     case "$4" in
 ${Object.entries(needed)
   .map(([service, role]) => `      ${service}) role=${role} ;;`)
   .join('\n')}
       *) echo "An error occurred (InvalidInput)" >&2; exit 254 ;;
     esac
-    [ -f "$ACCOUNT/roles/$role" ] && { echo "An error occurred (InvalidInput): role name taken" >&2; exit 254; }
-    touch "$ACCOUNT/roles/$role" ;;
+    [ -f "$AWS_STATE/roles/$role" ] && { echo "An error occurred (InvalidInput): role name taken" >&2; exit 254; }
+    touch "$AWS_STATE/roles/$role" ;;
   *) echo "unexpected: $*" >&2; exit 2 ;;
 esac
 `;
 
 function account(existing: string[] = [], options: { deny?: boolean } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'account-'));
-  mkdirSync(join(dir, 'roles'));
-  mkdirSync(join(dir, 'bin'));
-  for (const role of existing) writeFileSync(join(dir, 'roles', role), '');
-  if (options.deny) writeFileSync(join(dir, 'deny'), '');
-  writeFileSync(join(dir, 'bin', 'aws'), fakeAws);
-  chmodSync(join(dir, 'bin', 'aws'), 0o755);
-  const run = (script = 'infra/bootstrap-account.sh') =>
-    spawnSync('bash', [script], {
-      encoding: 'utf8',
-      env: { ...process.env, ACCOUNT: dir, PATH: `${join(dir, 'bin')}:${process.env['PATH'] ?? ''}` },
-    });
-  const roles = () => readdirSync(join(dir, 'roles')).sort();
+  const aws = fakeAws(fakeIam);
+  mkdirSync(join(aws.dir, 'roles'));
+  for (const role of existing) writeFileSync(join(aws.dir, 'roles', role), '');
+  if (options.deny) writeFileSync(join(aws.dir, 'deny'), '');
+  const run = (script = 'infra/bootstrap-account.sh') => aws.run(script);
+  const roles = () => readdirSync(join(aws.dir, 'roles')).sort();
   const creations = () =>
-    readFileSync(join(dir, 'calls'), 'utf8')
+    readFileSync(join(aws.dir, 'calls'), 'utf8')
       .split('\n')
       .filter((call) => call.startsWith('iam create-service-linked-role'));
-  return { dir, run, roles, creations };
+  return { run, roles, creations };
 }
 
 const allRoles = Object.values(needed).slice().sort();

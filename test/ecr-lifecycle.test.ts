@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fakeAws } from './support/fake-aws.js';
 import { actionsOf, loadTemplate, one, statementsOf, type Node } from './support/cloudformation.js';
 
 interface Rule {
@@ -151,48 +150,39 @@ describe('the ECR lifecycle policy never expires an image an environment runs', 
 });
 
 /** A stand-in for the AWS CLI's two ECR calls, over a repository kept as one file per tag (AWS cannot run here). */
-const fakeAws = `#!/usr/bin/env bash
+const fakeEcr = `#!/usr/bin/env bash
 set -u
-echo "$*" >> "$REPO/calls"
+echo "$*" >> "$AWS_STATE/calls"
 args=" $* "
 tag_of() { sed -E 's/.*imageTag=([^ ]+).*/\\1/' <<< "$args"; }
 case "$1 $2" in
   "ecr batch-get-image")
     tag=$(tag_of)
     [[ "$args" == *imageManifestMediaType* ]] && { echo "application/vnd.oci.image.manifest.v1+json"; exit 0; }
-    cat "$REPO/tags/$tag" ;;
+    cat "$AWS_STATE/tags/$tag" ;;
   "ecr put-image")
-    [ -f "$REPO/deny" ] && { echo "An error occurred (AccessDeniedException)" >&2; exit 254; }
+    [ -f "$AWS_STATE/deny" ] && { echo "An error occurred (AccessDeniedException)" >&2; exit 254; }
     tag=$(sed -E 's/.* --image-tag ([^ ]+) .*/\\1/' <<< "$args")
     manifest=$(sed -E 's/.* --image-manifest (.*) --image-manifest-media-type.*/\\1/' <<< "$args")
-    if [ -f "$REPO/tags/$tag" ]; then
+    if [ -f "$AWS_STATE/tags/$tag" ]; then
       echo "An error occurred (ImageAlreadyExistsException) when calling the PutImage operation" >&2; exit 254
     fi
-    printf '%s' "$manifest" > "$REPO/tags/$tag" ;;
+    printf '%s' "$manifest" > "$AWS_STATE/tags/$tag" ;;
   *) echo "unexpected: $*" >&2; exit 2 ;;
 esac
 `;
 
 function repositoryWith(commit: string, options: { deny?: boolean } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'ecr-'));
-  mkdirSync(join(dir, 'tags'));
-  mkdirSync(join(dir, 'bin'));
-  writeFileSync(join(dir, 'tags', commit), '{"schemaVersion":2,"layers":[]}');
-  if (options.deny) writeFileSync(join(dir, 'deny'), '');
-  writeFileSync(join(dir, 'bin', 'aws'), fakeAws);
-  chmodSync(join(dir, 'bin', 'aws'), 0o755);
+  const aws = fakeAws(fakeEcr);
+  mkdirSync(join(aws.dir, 'tags'));
+  writeFileSync(join(aws.dir, 'tags', commit), '{"schemaVersion":2,"layers":[]}');
+  if (options.deny) writeFileSync(join(aws.dir, 'deny'), '');
   const run = (env: string) =>
-    spawnSync('bash', ['infra/tag-deployed-image.sh'], {
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        REPO: dir,
-        PATH: `${join(dir, 'bin')}:${process.env['PATH'] ?? ''}`,
-        IMAGE_URI: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/product-service-pipeline-imagerepository-abc:${commit}`,
-        DEPLOY_ENV: env,
-      },
+    aws.run('infra/tag-deployed-image.sh', {
+      IMAGE_URI: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/product-service-pipeline-imagerepository-abc:${commit}`,
+      DEPLOY_ENV: env,
     });
-  const manifest = (tag: string) => readFileSync(join(dir, 'tags', tag), 'utf8');
+  const manifest = (tag: string) => readFileSync(join(aws.dir, 'tags', tag), 'utf8');
   return { run, manifest };
 }
 
