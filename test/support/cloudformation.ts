@@ -223,7 +223,7 @@ export function deployed(template: Template, parameters: Record<string, string> 
  * What `{"Fn::ImportValue": {"Fn::Sub": "product-service-${EnvironmentName}:Name"}}` imports from `exporter`: the Value
  * of the output exported under that name, or undefined when it exports none (or the node is no such import).
  */
-export function importedValue(node: unknown, exporter: Template): unknown {
+function importedValue(node: unknown, exporter: Template): unknown {
   const name = ((node as Node | null)?.['Fn::ImportValue'] as Node | undefined)?.['Fn::Sub'];
   if (typeof name !== 'string') return undefined;
   const output = Object.values(exporter.Outputs).find(
