@@ -17,6 +17,15 @@ import { promisify } from 'node:util';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import { parse } from 'yaml';
+import {
+  onThePage,
+  quickStartBlocks,
+  quickStartPages,
+  runQuickStarts,
+  writeBlocks,
+  type BlockRun,
+  type CodeBlock,
+} from './support/quick-starts.js';
 
 const execFile = promisify(execFileCallback);
 
@@ -324,6 +333,60 @@ async function buildAndRunNode16(project: string): Promise<Node16Report> {
   return JSON.parse(stdout) as Node16Report;
 }
 
+/**
+ * The negative control for the code-block checks, in the same installed project: the core's first quick start (it
+ * used `req`, `res` and `path` it never defined) type-checked alone, and Express's first (`/hello` listed as public
+ * with no handler for it) served.
+ */
+async function checkBrokenQuickStart(project: string): Promise<{ errors: string; runs: BlockRun[] }> {
+  const broken: CodeBlock[] = [
+    {
+      at: 'packages/bearer/README.md:10',
+      file: 'broken-core.ts',
+      mode: 'check',
+      code: [
+        "import { cognito, createAuthenticator } from '@product-service/bearer';",
+        "const auth = createAuthenticator({ issuers: [cognito({ userPoolId: 'us-east-1_AbC123', clientIds: null })] });",
+        'const outcome = await auth.authenticate({ method: req.method, path, headers: req.headers });',
+        "if ('refusal' in outcome) res.writeHead(outcome.refusal.status).end();",
+        '',
+      ].join('\n'),
+    },
+    {
+      at: 'packages/bearer-express/README.md:9',
+      file: 'broken-express.ts',
+      mode: 'serve',
+      code: [
+        "import express from 'express';",
+        "import { cognito, createAuthenticator, createRoutePolicy, publicAccess } from '@product-service/bearer';",
+        "import { bearer, requireGroups, requireScopes } from '@product-service/bearer-express';",
+        "const issuers = [cognito({ userPoolId: 'us-east-1_AbC123', clientIds: ['my-app-client'] })];",
+        "const policy = createRoutePolicy([{ method: 'GET', path: '/hello', access: publicAccess }]);",
+        'const app = express();',
+        'app.use(bearer({ authenticator: createAuthenticator({ issuers }), policy }));',
+        "app.get('/items', requireScopes('items/read'), (_req, res) => res.json({}));",
+        "app.delete('/items/:id', requireGroups('admins'), (_req, res) => res.status(204).end());",
+        'app.listen(3000);',
+        '',
+      ].join('\n'),
+    },
+  ];
+  const [core, served] = broken as [CodeBlock, CodeBlock];
+  mkdirSync(join(project, 'broken'));
+  writeFileSync(join(project, 'blocks', core.file), core.code);
+  writeFileSync(join(project, 'blocks', served.file), served.code);
+  const tsconfig = JSON.parse(readFileSync(join(project, 'tsconfig.json'), 'utf8')) as { include?: string[] };
+  writeFileSync(
+    join(project, 'broken', 'tsconfig.json'),
+    JSON.stringify({ ...tsconfig, include: [`../blocks/${core.file}`] }),
+  );
+  const errors = await tscErrors(join(project, 'broken'));
+  return {
+    errors: onThePage(errors.replaceAll('../blocks/', 'blocks/'), broken),
+    runs: await runQuickStarts(project, [served]),
+  };
+}
+
 // As aws-jwt-verify's pack-install test does, from what a publisher has: a fresh copy of the repository (no dist/),
 // `npm ci`, then `npm pack` in each package, whose prepack builds it. The tarballs are installed where nothing of this
 // repository can be reached: imported and required by plain Node (no `source` condition, no tsx), compiled against by
@@ -341,6 +404,10 @@ describe('every package under packages/, packed from a fresh clone and installed
   let brokenTarball: Promise<string>;
   let jestRun: Promise<JestResults>;
   let node16Run: Promise<Node16Report>;
+  const blocks = quickStartBlocks(root);
+  let quickStartErrors: Promise<string>;
+  let quickStartRuns: Promise<BlockRun[]>;
+  let brokenQuickStart: Promise<{ errors: string; runs: BlockRun[] }>;
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'product-service-publish-'));
@@ -407,8 +474,28 @@ describe('every package under packages/, packed from a fresh clone and installed
       dependencies: consumerDependencies(everyPackage, paths),
     });
     node16Run = started(node16Installed.then(() => cpu(() => buildAndRunNode16(node16Project))));
+    // The code blocks of the READMEs and docs/authentication.md, in a project with every package and the frameworks
+    // and router they use: type-checked, then the runnable ones run (one at a time: they share port 3000).
+    const quickStarts = join(work, 'quick-starts');
+    const quickStartsInstalled = install(quickStarts, {
+      name: 'quick-starts',
+      private: true,
+      type: 'module',
+      dependencies: {
+        ...consumerDependencies(everyPackage, paths),
+        '@koa/router': rootManifest.dependencies?.['@koa/router'] ?? assert.fail('the service uses @koa/router'),
+      },
+    }).then(() => writeBlocks(quickStarts, blocks));
+    quickStartErrors = started(quickStartsInstalled.then(() => cpu(() => tscErrors(quickStarts))));
+    quickStartRuns = started(quickStartErrors.then(() => runQuickStarts(quickStarts, blocks)));
+    brokenQuickStart = started(quickStartRuns.then(() => checkBrokenQuickStart(quickStarts)));
     // The installs finish here or fail the hook; the checks themselves are awaited by their tests.
-    await Promise.all([...[...checks.values()].map((c) => c.consumer), jestInstalled, node16Installed]);
+    await Promise.all([
+      ...[...checks.values()].map((c) => c.consumer),
+      jestInstalled,
+      node16Installed,
+      quickStartsInstalled,
+    ]);
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -435,6 +522,47 @@ describe('every package under packages/, packed from a fresh clone and installed
     const tarball = await brokenTarball;
     assert.match(await typesProblems(tarball), /Masquerading as ESM/);
     assert.match((await publintMessages(tarball)).join('\n'), /dist\/missing\.js/);
+  });
+
+  describe('the code blocks users copy: every package README and docs/authentication.md', () => {
+    it('marks a quick start to run in every README: served by each adapter and the core, run by the test kit', () => {
+      const marked = (mode: CodeBlock['mode']) =>
+        [...new Set(blocks.filter((b) => b.mode === mode).map((b) => b.at.split(':')[0]))].sort();
+      assert.deepEqual(
+        marked('serve'),
+        quickStartPages.filter((p) => /bearer(-koa|-express|-fastify|-node)?\//.test(p)).sort(),
+      );
+      assert.deepEqual(marked('run'), ['packages/bearer-testing/README.md']);
+    });
+
+    it('type-checks every TypeScript block against the packed packages (strict, as Node strips types)', async () => {
+      assert.ok(blocks.length >= 10, `${blocks.length} blocks`);
+      assert.equal(onThePage(await quickStartErrors, blocks), '');
+    });
+
+    it('runs the marked blocks under plain Node: a script ends well, a server answers the quick-start requests', async () => {
+      const runs = await quickStartRuns;
+      assert.equal(runs.length, blocks.filter((b) => b.mode !== 'check').length);
+      for (const run of runs) {
+        assert.equal(run.exitCode, 0, `${run.at} exited with ${run.exitCode}:\n${run.output}`);
+        assert.deepEqual(
+          run.answers.filter((a) => a.includes(', not ')),
+          [],
+          `${run.at}\n${run.output}`,
+        );
+      }
+    });
+
+    // The quick starts the issue found broken: the core's used `req`, `res` and `path` it never defined, and
+    // Express's listed `/hello` as public without a handler for it.
+    it('negative control: a block using names it never defines fails the type check; a missing route fails the run', async () => {
+      const { errors, runs } = await brokenQuickStart;
+      assert.match(errors, /README\.md:\d+:\d+: error TS2304: Cannot find name 'req'/);
+      assert.deepEqual(
+        runs.flatMap((r) => r.answers.filter((a) => a.includes(', not '))),
+        ['GET /hello no token → 404, not 200'],
+      );
+    });
   });
 
   // One licence for all, as the peers have theirs: jose (which the core is built on and its CommonJS build carries),
