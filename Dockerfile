@@ -60,7 +60,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 
 # Runtime: production dependencies and the compiled JavaScript only, as an unprivileged user.
 FROM ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production
+# Every interface: a container's port is reached through its own network interface, never its loopback. The service
+# itself listens on loopback unless told (HOST), so that local mode is not offered to the network.
+ENV NODE_ENV=production HOST=0.0.0.0
 WORKDIR /app
 # The root manifest says the compiled code is ES modules; node_modules links each package to packages/<name>, where
 # its manifest and dist/ are.

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { cognito, oidc, standardClaims, type IssuerConfig, type KeySetOptions } from '@product-service/bearer';
 import { defaults, supportedAlgorithms } from '@product-service/bearer/defaults';
@@ -21,6 +22,11 @@ export interface LocalUser {
 
 export interface Config {
   readonly port: number;
+  /**
+   * The address the service listens on: loopback by default, so that local mode (an issuer with well-known passwords
+   * and a service that trusts it) is not offered to the network; the image sets `0.0.0.0`, as a container must.
+   */
+  readonly host: string;
   readonly http: HttpTimeouts & {
     /** After SIGTERM, how long requests in flight may take before their connections are cut. */
     readonly shutdownTimeoutMs: number;
@@ -165,6 +171,14 @@ const httpsUrl = z
 /** Every variable the service reads, with its rule and default: docs/configuration.md's table lists them all. */
 const variables = z.object({
   PORT: port(3000),
+  HOST: z
+    .string()
+    .trim()
+    .refine(
+      (value) => isIP(value) !== 0 || value === 'localhost',
+      'must be an IP address (0.0.0.0, ::, 127.0.0.1) or localhost',
+    )
+    .default('127.0.0.1'),
   HTTP_HEADERS_TIMEOUT_MS: whole(10_000, 600_000).refine((n) => n >= 100, 'must be at least 100'),
   HTTP_REQUEST_TIMEOUT_MS: whole(30_000, 3_600_000).refine((n) => n >= 100, 'must be at least 100'),
   // Above the ALB's idle timeout (60 s in infra/service.template.yml): the balancer, not the service, closes idle
@@ -400,6 +414,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
   const mode: Config['auth']['mode'] = e.USER_POOL_ID ? 'aws' : e.OIDC_ISSUER ? 'oidc' : 'local';
   return Object.freeze({
     port: e.PORT,
+    host: e.HOST,
     http: {
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
@@ -415,7 +430,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
       clockToleranceSec: e.CLOCK_TOLERANCE_SECONDS,
       maxTokenAgeSec: e.MAX_TOKEN_AGE_SECONDS,
       tokenCacheSize: e.TOKEN_CACHE_SIZE,
-      resourceUrl: e.RESOURCE_URL,
+      // Local mode knows its own URL, unless the port is picked at start (PORT=0): its metadata is served there.
+      resourceUrl: e.RESOURCE_URL ?? (mode === 'local' && e.PORT !== 0 ? `http://localhost:${e.PORT}` : undefined),
       stepUpMaxAgeSec: e.STEP_UP_MAX_AGE_SECONDS,
       keySet: {
         maxAgeMs: e.JWKS_MAX_AGE_SECONDS * 1000,

@@ -51,13 +51,13 @@ export async function serve<S extends Service>(options: ServeOptions<S>): Promis
 
   let listener: HttpListener;
   try {
-    listener = await listen(service.app.callback(), { port: config.port, timeouts: config.http });
+    listener = await listen(service.app.callback(), { port: config.port, host: config.host, timeouts: config.http });
   } catch (error) {
     await service.close();
     fail(error instanceof ListenError ? portProblem(error, 'PORT') : describe(error));
   }
   const { port } = listener;
-  service.logger.info({ port, mode: config.auth.mode }, 'product-service listening');
+  service.logger.info({ host: config.host, port, mode: config.auth.mode }, 'product-service listening');
   const banner = options.banner?.(service, config, port);
   if (banner) process.stdout.write(banner);
 

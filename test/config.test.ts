@@ -176,8 +176,30 @@ describe('configuration', () => {
     });
   }
 
-  it('leaves RFC 9728 metadata and RFC 9470 step-up off by default, and reads RESOURCE_URL and STEP_UP_MAX_AGE_SECONDS', () => {
-    assert.equal(loadConfig({}).auth.resourceUrl, undefined);
+  it('serves RFC 9728 metadata at the local URL in local mode, and nowhere else unless RESOURCE_URL names it', () => {
+    assert.equal(loadConfig({}).auth.resourceUrl, 'http://localhost:3000');
+    assert.equal(loadConfig({ PORT: '8080' }).auth.resourceUrl, 'http://localhost:8080');
+    // A port picked at start has no URL before it listens; one behind a proxy is the proxy's, so it is said.
+    assert.equal(loadConfig({ PORT: '0' }).auth.resourceUrl, undefined);
+    const aws = { USER_POOL_ID: 'eu-west-1_AbC123', OAUTH_TOKEN_URL: tokenUrl };
+    assert.equal(loadConfig(aws).auth.resourceUrl, undefined);
+    assert.equal(
+      loadConfig({ ...aws, RESOURCE_URL: 'https://api.example.com' }).auth.resourceUrl,
+      'https://api.example.com',
+    );
+  });
+
+  it('listens on loopback unless HOST says otherwise, and refuses a HOST that is not an address', () => {
+    assert.equal(loadConfig({}).host, '127.0.0.1');
+    assert.equal(loadConfig({ USER_POOL_ID: 'eu-west-1_AbC123', OAUTH_TOKEN_URL: tokenUrl }).host, '127.0.0.1');
+    for (const host of ['0.0.0.0', '::', '::1', '10.0.0.7', 'localhost'])
+      assert.equal(loadConfig({ HOST: host }).host, host);
+    for (const host of ['every', '0.0.0.0:3000', 'http://0.0.0.0']) {
+      assert.match(problemsOf({ HOST: host }), /HOST must be an IP address/, host);
+    }
+  });
+
+  it('leaves RFC 9470 step-up off by default, and reads RESOURCE_URL and STEP_UP_MAX_AGE_SECONDS', () => {
     assert.equal(loadConfig({}).auth.stepUpMaxAgeSec, undefined);
     const config = loadConfig({ RESOURCE_URL: 'https://api.example.com/v1', STEP_UP_MAX_AGE_SECONDS: '300' });
     assert.equal(config.auth.resourceUrl, 'https://api.example.com/v1');

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import { createTestKey, startTestIssuer, type TestIssuer, type TestKey } from '@product-service/bearer-testing';
 import {
   awsLikeEnv,
@@ -188,6 +189,38 @@ describe('the HTTP server, under clients that misbehave', () => {
       const bad = await answerAlone(garbage);
       assert.equal(bad.status, 400, garbage);
       assert.equal(bad.json.error, 'bad_request');
+    }
+  });
+
+  // README: Node closes a CONNECT itself when nothing listens for it (node:http's 'connect' event), before any route.
+  it('closes a CONNECT request without an answer, as the README says', async () => {
+    const connection = await openRaw(server.url);
+    try {
+      await connection.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+      await assert.rejects(connection.response(5_000), /closed/);
+      await connection.closed();
+    } finally {
+      connection.destroy();
+    }
+  });
+
+  // The service trusts the issuer it is given; in local mode that is one with well-known passwords, so by default
+  // nothing but this machine reaches either. The control: with HOST=0.0.0.0 the same address answers.
+  it('listens on loopback only unless HOST says otherwise', async (t) => {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((address) => address?.family === 'IPv4' && !address.internal)?.address;
+    if (!external) return t.skip('this machine has no address but loopback');
+    const port = new URL(server.url).port;
+    await assert.rejects(fetch(`http://${external}:${port}/hello`), (error: Error) => {
+      return (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED';
+    });
+    const open = await startServer(jwks, store, { HOST: '0.0.0.0' });
+    try {
+      const response = await fetch(`http://${external}:${new URL(open.url).port}/hello`);
+      assert.equal(response.status, 200);
+    } finally {
+      await stop(open.child);
     }
   });
 
