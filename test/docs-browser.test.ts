@@ -113,8 +113,23 @@ describe('the interactive docs page in a real browser', () => {
     },
   );
 
+  // What Execute answers with the examples the page fills in, operation by operation: the example id names no product
+  // in this fresh store, so the calls on one are 404 (not 400: the example is a valid id), and the rest succeed.
+  const executeAnswers: Record<string, number> = {
+    hello: 200,
+    ready: 200,
+    metrics: 200,
+    openApi: 200,
+    listProducts: 200,
+    createProduct: 201,
+    getProduct: 404,
+    patchProduct: 404,
+    deleteProduct: 404,
+    listSnapshots: 404,
+  };
+
   it(
-    'gives a 2xx or a documented 4xx for Execute on every operation, with the examples as the page fills them',
+    'answers Execute on every operation as written out here, with the examples as the page fills them',
     { skip },
     async (t) => {
       const document = (await (await fetch(`${origin}/openapi.json`)).json()) as {
@@ -130,12 +145,14 @@ describe('the interactive docs page in a real browser', () => {
         for (const operation of Object.values(operations)) {
           const status = await execute(page, operation.operationId, undefined, operation.tags[0]);
           seen.push(`${operation.operationId} ${status}`);
-          const fine = (status >= 200 && status < 300) || (status < 500 && String(status) in operation.responses);
-          assert.ok(fine, `${operation.operationId} answered ${status} from its default example`);
+          assert.ok(String(status) in operation.responses, `${operation.operationId}: ${status} is not documented`);
         }
       }
       t.diagnostic(seen.join('; '));
-      assert.ok(seen.length >= 10);
+      assert.deepEqual(
+        seen,
+        Object.entries(executeAnswers).map(([operationId, status]) => `${operationId} ${status}`),
+      );
       await page.close();
     },
   );

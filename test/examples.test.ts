@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { JWTPayload } from 'jose';
@@ -11,7 +10,7 @@ import {
   type TestKey,
 } from '@product-service/bearer-testing';
 import { readConfig } from '../examples/config.js';
-import { spawnTs, stop, watchLines } from './support/processes.js';
+import { exitOf, spawnTs, stop, textOf, watchLines } from './support/processes.js';
 
 /** The parent's environment without any issuer setting of its own: each run names exactly what it trusts. */
 const clean = Object.fromEntries(
@@ -231,16 +230,11 @@ describe('npm run example -- <koa|express|fastify|node>', () => {
   });
 
   it('says in one line what to set when no issuer is configured, and how to call it without a name', async () => {
-    const run = (args: string[]) =>
-      new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'examples/main.ts', ...args], {
-          env: clean,
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        let stderr = '';
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        child.once('exit', (code) => resolve({ code, stderr }));
-      });
+    const run = async (args: string[]) => {
+      const child = spawnTs('examples/main.ts', args, clean, { stderr: true, onlyEnv: true });
+      const stderr = textOf(child.stderr);
+      return { code: await exitOf(child), stderr: stderr() };
+    };
     const [unconfigured, unnamed] = await Promise.all([run(['koa']), run([])]);
     assert.equal(unconfigured.code, 1);
     assert.equal(unconfigured.stderr, 'example: no issuer is configured: set USER_POOL_ID (Cognito) or OIDC_ISSUER\n');

@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { exitOf, spawnTs } from './support/processes.js';
 import { fetchToken } from './support/service.js';
 
 // What ECS does on a deployment or scale-in: SIGTERM to the real process, in the middle of a request.
 describe('graceful shutdown', () => {
   it('on SIGTERM stops accepting, finishes the request in flight, closes everything and exits 0', async () => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/local/main.ts'], {
-      env: { ...process.env, PORT: '0', LOCAL_ISSUER_PORT: '0', LOG_FORMAT: 'json' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const child = spawnTs('src/local/main.ts', [], { PORT: '0', LOCAL_ISSUER_PORT: '0', LOG_FORMAT: 'json' });
+    const exited = exitOf(child);
     try {
       let base = '';
       let tokenUrl = '';
@@ -63,11 +60,8 @@ describe('graceful shutdown', () => {
 
 describe('graceful shutdown under keep-alive load', () => {
   it('drops no request: in-flight answers say Connection: close, idle connections are closed, nothing is reset', async (t) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/local/main.ts'], {
-      env: { ...process.env, PORT: '0', LOCAL_ISSUER_PORT: '0', LOG_FORMAT: 'json' },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const child = spawnTs('src/local/main.ts', [], { PORT: '0', LOCAL_ISSUER_PORT: '0', LOG_FORMAT: 'json' });
+    const exited = exitOf(child);
     const agent = new Agent({ keepAlive: true, maxSockets: 10 });
     try {
       let port = 0;

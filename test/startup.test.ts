@@ -4,6 +4,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { exitOf, spawnTs, textOf } from './support/processes.js';
 import { bearer, fetchToken } from './support/service.js';
 
 /** A port this test holds, as a second copy of the service or any other program would. */
@@ -15,13 +16,9 @@ async function occupiedPort(): Promise<{ port: number; server: Server }> {
 
 /** Runs `src/server.ts` to its exit; what it wrote to stderr and its exit code. */
 function runToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/local/main.ts'], {
-    env: { ...process.env, LOG_LEVEL: 'silent', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
+  const child = spawnTs('src/local/main.ts', [], { LOG_LEVEL: 'silent', ...env }, { stderr: true });
+  const stderr = textOf(child.stderr);
+  return exitOf(child).then((code) => ({ code, stderr: stderr() }));
 }
 
 /** The service's own lines only, and no stack frame anywhere. */
@@ -37,13 +34,10 @@ describe('start-up', () => {
   // oidc-provider and the AWS SDK each print a notice on a Node release they no longer support (Node 20 drew both).
   it('runs on Node 24 LTS and prints nothing on stderr: start, a token, a write, a read, SIGTERM', async () => {
     assert.ok(Number(process.versions.node.split('.')[0]) >= 24, `npm test runs on Node 24, not ${process.version}`);
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/local/main.ts'], {
-      env: { ...process.env, PORT: '0', LOCAL_ISSUER_PORT: '0', LOG_FORMAT: 'json' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const env = { PORT: '0', LOCAL_ISSUER_PORT: '0', LOG_FORMAT: 'json' };
+    const child = spawnTs('src/local/main.ts', [], env, { stderr: true });
+    const stderr = textOf(child.stderr);
+    const exited = exitOf(child);
     try {
       let port = 0;
       let tokenUrl = '';
@@ -63,7 +57,7 @@ describe('start-up', () => {
       assert.equal((await fetch(`${base}/products`, { headers: bearer(token) })).status, 200);
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
-      assert.equal(stderr, '');
+      assert.equal(stderr(), '');
     } finally {
       child.kill('SIGKILL');
     }

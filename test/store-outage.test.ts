@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createTestKey, startTestIssuer } from '@product-service/bearer-testing';
-import { stop, watchLines } from './support/processes.js';
+import { spawnTs, stop, watchLines } from './support/processes.js';
 import { bearer, fetchToken, freePort, localTestConfig, startService, type RunningService } from './support/service.js';
 
 async function assertUnavailable(response: Response): Promise<void> {
@@ -140,8 +139,10 @@ describe('when no AWS credentials can be had', () => {
     const env: NodeJS.ProcessEnv = Object.fromEntries(
       Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')),
     );
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/server.ts'], {
-      env: {
+    const child = spawnTs(
+      'src/server.ts',
+      [],
+      {
         ...env,
         HOME: mkdtempSync(join(tmpdir(), 'no-credentials-')), // no ~/.aws to find
         AWS_EC2_METADATA_DISABLED: 'true', // nor an instance role
@@ -152,8 +153,8 @@ describe('when no AWS credentials can be had', () => {
         JWKS_URI: jwks.jwksUri,
         DYNAMODB_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
       },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+      { onlyEnv: true },
+    );
     const log: Record<string, unknown>[] = [];
     const lines = watchLines(child, (line) => {
       if (line.startsWith('{')) log.push(JSON.parse(line) as Record<string, unknown>);

@@ -4,12 +4,51 @@ import type { Readable } from 'node:stream';
 
 export type Child = ChildProcessByStdio<null, Readable, null>;
 
-/** Runs a TypeScript entry point in its own Node process, its stdout piped to the caller. */
-export function spawnTs(entry: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Child {
-  return spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry, ...args], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: { ...process.env, ...env },
-  });
+export type ChildWithStderr = ChildProcessByStdio<null, Readable, Readable>;
+
+export interface SpawnTsOptions {
+  /** Pipe stderr as well as stdout (read it with `textOf`); ignored otherwise. */
+  readonly stderr?: boolean;
+  /** Only `env`, not the parent's environment as well: for a test of what happens when something is not set. */
+  readonly onlyEnv?: boolean;
+}
+
+/** Runs a TypeScript entry point in its own Node process, as `npm test` runs the sources; its stdout piped. */
+export function spawnTs(
+  entry: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  options: { stderr: true } & SpawnTsOptions,
+): ChildWithStderr;
+export function spawnTs(
+  entry: string,
+  args?: readonly string[],
+  env?: NodeJS.ProcessEnv,
+  options?: SpawnTsOptions,
+): Child;
+export function spawnTs(
+  entry: string,
+  args: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  options: SpawnTsOptions = {},
+): Child | ChildWithStderr {
+  const command = ['--conditions=source', '--import', 'tsx', entry, ...args];
+  const environment = options.onlyEnv ? env : { ...process.env, ...env };
+  if (options.stderr) return spawn(process.execPath, command, { stdio: ['ignore', 'pipe', 'pipe'], env: environment });
+  return spawn(process.execPath, command, { stdio: ['ignore', 'pipe', 'ignore'], env: environment });
+}
+
+/** Everything `stream` writes from now on, read when asked. */
+export function textOf(stream: Readable): () => string {
+  let text = '';
+  stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  return () => text;
+}
+
+/** The child's exit code (null when a signal ended it), once it has exited. */
+export function exitOf(child: Child | ChildWithStderr): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code: number | null) => resolve(code)));
 }
 
 /** Every stdout line of `child` is handed to `onLine`; resolves with the first line for which `match` is true. */
