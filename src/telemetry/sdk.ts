@@ -85,7 +85,7 @@ function metricExporterOf(config: TelemetryConfig) {
 /**
  * The instrumentations: outbound fetch (the issuer's discovery and JWKS) and the AWS SDK (DynamoDB, SNS, whose Publish
  * carries `traceparent` in its message attributes). The server span of each request is not instrumentation-http's but
- * src/telemetry/instruments.ts's Koa middleware, which names it from the route table: instrumentation-http binds every
+ * src/telemetry/request-spans.ts's Koa middleware, which names it from the route table: instrumentation-http binds every
  * request's and response's event emitters to the trace context, which cost 30 % more CPU per request against 13 % for
  * the same spans made in the middleware (docs/benchmarks.md, "What tracing costs"). Koa's own instrumentation is
  * unmaintained.
