@@ -45,7 +45,11 @@ app.use(bearer({ authenticator, policy }));
 app.get('/hello', (_req, res) => void res.json({ hello: 'world' }));
 app.get(config.resourceMetadataPath, (_req, res) => void res.json(metadata));
 app.get('/products', requireAccess(read), (_req, res) => void res.json(products));
-app.post('/products', requireAccess(write), (req, res) => void res.status(201).json(created(authOf(req)?.principal.subject)));
+app.post(
+  '/products',
+  requireAccess(write),
+  (req, res) => void res.status(201).json(created(authOf(req)?.principal.subject)),
+);
 app.delete('/products/:id', requireAccess(admins), (req, res) => {
   if (remove(req.params.id)) res.status(204).end();
   else res.status(404).json(notFound);
