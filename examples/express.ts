@@ -9,7 +9,7 @@ import {
   requireGroups,
   requireScopes,
 } from '@product-service/bearer';
-import { bearer, requireAccess } from '@product-service/bearer-express';
+import { authOf, bearer, requireAccess } from '@product-service/bearer-express';
 import { adminGroup, created, listening, notFound, products, remove } from './catalog.js';
 import { readConfig } from './config.js';
 
@@ -45,7 +45,11 @@ app.use(bearer({ authenticator, policy }));
 app.get('/hello', (_req, res) => void res.json({ hello: 'world' }));
 app.get(config.resourceMetadataPath, (_req, res) => void res.json(metadata));
 app.get('/products', requireAccess(read), (_req, res) => void res.json(products));
-app.post('/products', requireAccess(write), (req, res) => void res.status(201).json(created(req.auth?.subject)));
+app.post(
+  '/products',
+  requireAccess(write),
+  (req, res) => void res.status(201).json(created(authOf(req)?.principal.subject)),
+);
 app.delete('/products/:id', requireAccess(admins), (req, res) => {
   if (remove(req.params.id)) res.status(204).end();
   else res.status(404).json(notFound);

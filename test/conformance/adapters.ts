@@ -100,7 +100,7 @@ function expressApp(authenticator: Authenticator): Promise<RunningAdapter> {
     { method: 'GET', path: '/public', access: access.public },
     { method: 'GET', path: '/feed', access: access.feed },
   ]);
-  const ok: express.RequestHandler = (req, res) => void res.json(answer(req.auth));
+  const ok: express.RequestHandler = (req, res) => void res.json(answer(bearerExpress.authOf(req)?.principal));
   app.use(bearerExpress.bearer({ authenticator, policy }));
   app.get('/public', ok);
   app.get('/feed', ok);

@@ -1,5 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
+  claimCheck as claimCheckAccess,
+  claimEquals as claimEqualsAccess,
+  claimIncludes as claimIncludesAccess,
   createAuthenticator,
   requireGroups as groupsAccess,
   requireScopes as scopesAccess,
@@ -7,27 +10,27 @@ import {
   type Authenticator,
   type AuthenticatorOptions,
   type AuthRequest,
+  type ClaimRule,
   type GroupAlternatives,
+  type JsonPrimitive,
   type Outcome,
-  type Principal,
   type Refusal,
   type RefusalReason,
   type RoutePolicy,
 } from '@product-service/bearer';
+import { AuthResult } from './auth.js';
+import { refusalError } from './errors.js';
 
-declare global {
-  // Express types its request through this global namespace (@types/express-serve-static-core): augmenting it is
-  // how `req.auth` is typed in every handler.
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Express {
-    interface Request {
-      /** The verified principal; `undefined` on a public route or for an anonymous caller on an optional one. */
-      auth?: Principal;
-      /** Why the request was refused, for the request log. */
-      authRefusal?: RefusalReason;
-    }
-  }
-}
+export { authOf } from './auth.js';
+export type { BearerAuth, BearerRequest, JwtHeader } from './auth.js';
+export {
+  InsufficientScopeError,
+  InsufficientUserAuthenticationError,
+  InvalidRequestError,
+  InvalidTokenError,
+  TemporarilyUnavailableError,
+  UnauthorizedError,
+} from './errors.js';
 
 export interface ExpressBearerOptionsWithAuthenticator {
   readonly authenticator: Pick<Authenticator, 'authenticate'>;
@@ -35,12 +38,20 @@ export interface ExpressBearerOptionsWithAuthenticator {
   readonly policy?: RoutePolicy;
   /** Writes a refusal (the service's own error writer); by default its status, headers and JSON body as they are. */
   readonly answer?: (req: Request, res: Response, refusal: Refusal) => void;
+  /**
+   * `'next'`: hand each refusal to `next(err)` as an `UnauthorizedError` (`InvalidTokenError`,
+   * `InsufficientScopeError`, …) for the app's error middleware, as express-oauth2-jwt-bearer does; the app's error
+   * handler then writes the answer (`writeRefusal(req, res, err.refusal)` writes it as the adapter would). By default
+   * the adapter writes it itself: Express's own final handler would answer an HTML page (a stack trace outside
+   * production) instead of the JSON body.
+   */
+  readonly errors?: 'answer' | 'next';
 }
 
 /** An authenticator of your own (to warm it up, ask `ready()`), or the options to build one. */
 export type ExpressBearerOptions =
   | ExpressBearerOptionsWithAuthenticator
-  | (AuthenticatorOptions & Pick<ExpressBearerOptionsWithAuthenticator, 'answer'>);
+  | (AuthenticatorOptions & Pick<ExpressBearerOptionsWithAuthenticator, 'answer' | 'errors'>);
 
 /** Writes a refusal as it is: its status, its headers (`WWW-Authenticate`, `Cache-Control`, `Retry-After`), JSON. */
 export function writeRefusal(_req: Request, res: Response, refusal: Refusal): void {
@@ -69,24 +80,35 @@ function toAuthRequest(req: Request): AuthRequest {
 
 /**
  * App-level bearer authentication, closed by default: `app.use(bearer({ authenticator, policy }))`. Every request
- * needs what the policy says (a valid token where it says nothing); the principal is left on `req.auth`. Route
- * middleware (`requireScopes`, `requireGroups`, `requireAccess`) then asks more of a route.
+ * needs what the policy says (a valid token where it says nothing); `req.auth` gets the token's `payload`, `header`,
+ * `token` and `principal` (`BearerAuth`). Route middleware (`requireScopes`, `requireGroups`, the claim checks,
+ * `requireAccess`) then asks more of a route.
  *
  * Written without `async`: an outcome the authenticator gives at once calls `next()` at once, without a promise.
  */
 export function bearer(options: ExpressBearerOptions): RequestHandler {
   const authenticator = 'authenticator' in options ? options.authenticator : createAuthenticator(options);
   const policy = 'authenticator' in options ? options.policy : undefined;
+  if (options.errors === 'next' && options.answer) {
+    throw new TypeError(
+      "bearer(): give answer or errors: 'next', not both: with 'next' the app's error handler answers",
+    );
+  }
+  const passOn = options.errors === 'next';
   const answer = options.answer ?? writeRefusal;
 
   function settle(req: Request, res: Response, next: NextFunction, outcome: Outcome): void {
-    // A valid token refused for a missing scope or group still names its principal, for the request log.
-    if (outcome.principal) req.auth = outcome.principal;
+    // Written through a type of our own: the app's global type of `req.auth` may be another package's (see auth.ts).
+    const slots = req as unknown as { auth?: AuthResult; authRefusal?: RefusalReason };
     if ('refusal' in outcome) {
-      req.authRefusal = outcome.refusal.reason;
-      answer(req, res, outcome.refusal);
+      slots.authRefusal = outcome.refusal.reason;
+      // A valid token refused for what it lacks names its principal on the error, for the log; `req.auth` is only
+      // ever an admitted token, as with express-oauth2-jwt-bearer.
+      if (passOn) next(refusalError(outcome.refusal, outcome.principal));
+      else answer(req, res, outcome.refusal);
       return;
     }
+    if (outcome.principal && outcome.token !== undefined) slots.auth = new AuthResult(outcome.principal, outcome.token);
     next();
   }
 
@@ -132,4 +154,28 @@ export function requireScopes(...scopes: string[]): RequestHandler {
  */
 export function requireGroups(groups: string | readonly string[], alternatives?: GroupAlternatives): RequestHandler {
   return requireAccess(groupsAccess(groups, alternatives));
+}
+
+/**
+ * Route middleware: the core's `claimEquals`, as express-oauth2-jwt-bearer's: the token's claim `claim` is `value`
+ * (strictly), or 401 `invalid_token`.
+ */
+export function claimEquals(claim: string, value: JsonPrimitive): RequestHandler {
+  return requireAccess(claimEqualsAccess(claim, value));
+}
+
+/**
+ * Route middleware: the core's `claimIncludes`, as express-oauth2-jwt-bearer's: the token's claim `claim` (an array,
+ * or a space-separated string) holds every one of `values`, or 401 `invalid_token`.
+ */
+export function claimIncludes(claim: string, ...values: JsonPrimitive[]): RequestHandler {
+  return requireAccess(claimIncludesAccess(claim, ...values));
+}
+
+/**
+ * Route middleware: the core's `claimCheck`, as express-oauth2-jwt-bearer's: `check(payload)` returns `true`, or 401
+ * `invalid_token` with `description`. A check that throws fails.
+ */
+export function claimCheck(check: ClaimRule['test'], description?: string): RequestHandler {
+  return requireAccess(claimCheckAccess(check, description));
 }

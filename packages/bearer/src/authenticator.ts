@@ -2,7 +2,9 @@ import { defaults } from './defaults.js';
 import {
   authenticatedAccess,
   missingScopes,
+  unmetClaimRule,
   unmetGroupRule,
+  type ClaimRule,
   unmetStepUp,
   type Access,
   type GroupRule,
@@ -46,7 +48,12 @@ export interface Refusal {
  * (403), for the log.
  */
 export type Outcome =
-  | { readonly principal: Principal | undefined; readonly access: Access }
+  | {
+      readonly principal: Principal | undefined;
+      readonly access: Access;
+      /** The token the principal was verified from; absent when there is no principal. */
+      readonly token?: string;
+    }
   | { readonly refusal: Refusal; readonly principal?: Principal };
 
 export interface AuthenticatorOptions extends VerifierOptions {
@@ -59,6 +66,12 @@ export interface AuthenticatorOptions extends VerifierOptions {
    * `resource_metadata` in every challenge (§5.1), so that a client can find the issuers and scopes it needs.
    */
   readonly resourceMetadataUrl?: string;
+  /**
+   * Where else the token may come from (a cookie, say): a token it returns is checked as a header's would be. The
+   * `Authorization` header is still read when it returns `undefined`, and a request with both is refused 400 (RFC 6750
+   * §2: one method per request); a token in the query string is refused whatever it returns (§2.3).
+   */
+  readonly getToken?: (request: AuthRequest) => string | undefined;
 }
 
 export interface Authenticator {
@@ -95,7 +108,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   if (options.resourceMetadataUrl !== undefined && !URL.canParse(options.resourceMetadataUrl)) {
     throw new TypeError('resourceMetadataUrl must be an absolute URL (RFC 9728 §5.1)');
   }
-  const { policy } = options;
+  const { policy, getToken } = options;
   const now = options.now ?? Date.now;
   /** Refusals that depend on the reason alone are built once. */
   const plain = new Map<RefusalReason, { readonly refusal: Refusal }>();
@@ -106,12 +119,15 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     return outcome;
   }
 
-  function settle(verdict: Principal | Refused, access: Access): Outcome {
+  function settle(verdict: Principal | Refused, access: Access, token: string): Outcome {
     if (verdict instanceof Refused) {
       return verdict.retryAfterSeconds === undefined
         ? refuse(verdict.reason)
         : { refusal: toRefusal(challenge, verdict.reason, { retryAfterSeconds: verdict.retryAfterSeconds }) };
     }
+    // First: a token this route does not accept at all is told so (401), not which scope it lacks.
+    const claim = unmetClaimRule(access, verdict.claims);
+    if (claim) return { refusal: toRefusal(challenge, 'claim_check_failed', { claim }), principal: verdict };
     const scope = missingScopes(access, verdict.scopes);
     if (scope.length > 0) return { refusal: toRefusal(challenge, 'insufficient_scope', { scope }), principal: verdict };
     const groups = unmetGroupRule(access, verdict);
@@ -121,18 +137,21 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (stepUp) {
       return { refusal: toRefusal(challenge, 'insufficient_user_authentication', { stepUp }), principal: verdict };
     }
-    return { principal: verdict, access };
+    return { principal: verdict, access, token };
   }
 
   return {
     authenticate(request, explicit) {
       const access = explicit ?? policy?.accessFor(request.method, request.path) ?? authenticatedAccess;
       if (access.kind === 'public') return { principal: undefined, access };
-      const extracted = extractToken(request);
+      const extracted = extractToken(request, getToken);
       if (extracted === 'missing' && access.kind === 'optional') return { principal: undefined, access };
       if (typeof extracted !== 'object') return refuse(extracted);
-      const verdict = verifier.check(extracted.token);
-      return verdict instanceof Promise ? verdict.then((v) => settle(v, access)) : settle(verdict, access);
+      const { token } = extracted;
+      const verdict = verifier.check(token);
+      return verdict instanceof Promise
+        ? verdict.then((v) => settle(v, access, token))
+        : settle(verdict, access, token);
     },
     warmUp: () => verifier.warmUp(),
     ready: () => verifier.ready(),
@@ -151,7 +170,10 @@ function countAuthorizationHeaders(rawHeaders: readonly string[]): number {
   return count;
 }
 
-function extractToken(request: AuthRequest): { readonly token: string } | 'missing' | 'malformed' {
+function extractToken(
+  request: AuthRequest,
+  getToken: AuthenticatorOptions['getToken'],
+): { readonly token: string } | 'missing' | 'malformed' {
   // Node keeps only the first of repeated Authorization headers; two credentials are ambiguous, so refuse them.
   if (request.rawHeaders && countAuthorizationHeaders(request.rawHeaders) > 1) return 'malformed';
   const header = request.headers['authorization'];
@@ -160,6 +182,12 @@ function extractToken(request: AuthRequest): { readonly token: string } | 'missi
   // say so instead of silently ignoring a query token. §2: a client must not use more than one method at once.
   const { query } = request;
   if (query !== undefined && query !== '' && new URLSearchParams(query).has('access_token')) return 'malformed';
+  const elsewhere = getToken?.(request);
+  if (elsewhere !== undefined) {
+    // A JavaScript getToken may return anything: only a non-empty string is a token.
+    if (typeof elsewhere !== 'string' || elsewhere === '') return 'malformed';
+    return header === undefined || header === '' ? { token: elsewhere } : 'malformed';
+  }
   if (header === undefined || header === '') return 'missing';
   const found = bearerHeader.exec(header);
   return found?.[1] === undefined ? 'malformed' : { token: found[1] };
@@ -182,6 +210,7 @@ function toRefusal(
   extra: {
     scope?: readonly string[];
     groups?: GroupRule;
+    claim?: ClaimRule;
     stepUp?: StepUp;
     retryAfterSeconds?: number;
   } = {},
@@ -189,7 +218,11 @@ function toRefusal(
   const { status, error, description: text } = refusalResponse(reason);
   // Which group is missing, and the rule's other ways in, come from the access rule, never from the token: they may
   // be said, and they tell a client what would do.
-  const description = extra.groups ? `${text}: ${waysThrough(extra.groups)}` : text;
+  const description = extra.groups
+    ? `${text}: ${waysThrough(extra.groups)}`
+    : extra.claim
+      ? `${text}: ${extra.claim.description}`
+      : text;
   const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
   if (status === 503) {
     // The key set says when its next fetch is due; a refusal that knows nothing better says 1 s.

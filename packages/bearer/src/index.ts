@@ -5,6 +5,9 @@ export type { Authenticator, AuthenticatorOptions, AuthRequest, Outcome, Refusal
 export {
   allOf,
   authenticatedAccess,
+  claimCheck,
+  claimEquals,
+  claimIncludes,
   createRoutePolicy,
   optionalAccess,
   publicAccess,
@@ -13,7 +16,17 @@ export {
   requireScopes,
   stepUp,
 } from './policy.js';
-export type { Access, GroupAlternatives, GroupRule, PolicyMethod, PolicyRule, RoutePolicy, StepUp } from './policy.js';
+export type {
+  Access,
+  ClaimRule,
+  GroupAlternatives,
+  GroupRule,
+  JsonPrimitive,
+  PolicyMethod,
+  PolicyRule,
+  RoutePolicy,
+  StepUp,
+} from './policy.js';
 export {
   protectedResourceMetadata,
   protectedResourceMetadataPath,

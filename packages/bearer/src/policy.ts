@@ -1,3 +1,4 @@
+import type { JWTPayload } from 'jose';
 import { pathToRegexp } from 'path-to-regexp';
 
 /**
@@ -15,7 +16,24 @@ export type Access =
       readonly groups?: GroupRule;
       /** How recent and how strong the sign-in behind the token must be (RFC 9470); see `stepUp`. */
       readonly stepUp?: StepUp;
+      /** Checks on the token's claims, every one of which must hold: see `claimEquals`, `claimIncludes`, `claimCheck`. */
+      readonly claims?: readonly ClaimRule[];
     };
+
+/**
+ * A check on a verified token's claims. A token that fails one is refused 401 `invalid_token`, as
+ * express-oauth2-jwt-bearer's claim checks refuse it: the token is not one this route accepts, like a token for another
+ * audience, and no scope the client could ask for would mend it (which 403 `insufficient_scope` would promise).
+ */
+export interface ClaimRule {
+  /** Said in the refusal's `error_description`; it comes from the rule, never from the token. */
+  readonly description: string;
+  /** True when the claims pass. A check that throws is a check that fails: the token is refused, not the server. */
+  readonly test: (claims: Readonly<JWTPayload>) => boolean;
+}
+
+/** The values `claimEquals` and `claimIncludes` compare, as express-oauth2-jwt-bearer's `JSONPrimitive`. */
+export type JsonPrimitive = string | number | boolean | null;
 
 /**
  * A group rule: the caller must be in one of `anyOf` (the principal's groups, as its issuer profile maps them). A
@@ -124,15 +142,76 @@ function scopeList(name: string, scopes: readonly string[]): readonly string[] {
 }
 
 /**
+ * A valid token whose claim `claim` is `value` (strict equality, so `'1'` is not `1`), as express-oauth2-jwt-bearer's
+ * `claimEquals`: `claimEquals('org_id', 'org_42')`. 401 `invalid_token` otherwise (see `ClaimRule`).
+ */
+export function claimEquals(claim: string, value: JsonPrimitive): Access {
+  claimName('claimEquals', claim);
+  primitive('claimEquals', value);
+  return claimRule(`unexpected '${claim}' value`, (claims) => Object.hasOwn(claims, claim) && claims[claim] === value);
+}
+
+/**
+ * A valid token whose claim `claim` holds every one of `values`, as express-oauth2-jwt-bearer's `claimIncludes`: the
+ * claim is an array, or a space-separated string (`scope`, RFC 8693 §4.2): `claimIncludes('amr', 'mfa')`. 401
+ * `invalid_token` otherwise (see `ClaimRule`).
+ */
+export function claimIncludes(claim: string, ...values: JsonPrimitive[]): Access {
+  claimName('claimIncludes', claim);
+  if (values.length === 0) throw new TypeError('claimIncludes: name at least one value');
+  for (const value of values) primitive('claimIncludes', value);
+  return claimRule(`unexpected '${claim}' value`, (claims) => {
+    const held = Object.hasOwn(claims, claim) ? claims[claim] : undefined;
+    const list: readonly unknown[] | undefined =
+      typeof held === 'string' ? held.split(' ') : Array.isArray(held) ? held : undefined;
+    return list !== undefined && values.every((value) => list.includes(value));
+  });
+}
+
+/**
+ * A valid token whose claims pass `check`, as express-oauth2-jwt-bearer's `claimCheck`:
+ * `claimCheck((claims) => claims.tenant === 'acme', 'tenant acme only')`. 401 `invalid_token` otherwise, with
+ * `description` (see `ClaimRule`).
+ */
+export function claimCheck(check: (claims: Readonly<JWTPayload>) => boolean, description?: string): Access {
+  if (typeof check !== 'function') throw new TypeError('claimCheck: give a function of the claims');
+  return claimRule(description ?? 'token claims not accepted', check);
+}
+
+// RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E. A description outside it would break the header.
+const descriptionText = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
+
+function claimRule(description: string, test: ClaimRule['test']): Access {
+  if (!descriptionText.test(description)) {
+    throw new TypeError('claim rules: the claim name and description must be printable ASCII without " or \\');
+  }
+  return Object.freeze({ kind: 'authenticated', claims: Object.freeze([Object.freeze({ description, test })]) });
+}
+
+function claimName(rule: string, claim: unknown): void {
+  if (!isName(claim)) throw new TypeError(`${rule}: name the claim`);
+}
+
+/** A claim compared with an object would compare references, never true for a token's own: refused when built. */
+function primitive(rule: string, value: unknown): void {
+  const type = typeof value;
+  if (!(value === null || type === 'string' || type === 'number' || type === 'boolean')) {
+    throw new TypeError(`${rule}: a value must be a string, number, boolean or null`);
+  }
+}
+
+/**
  * Every one of `rules` at once: `allOf(requireScopes('products/write'), requireGroups('catalog-admins'))` needs the
  * scope and the group. Scopes that are all-of lists are joined; a group rule and a step-up rule may each come from one
- * rule only, since two would be ambiguous (name every group in one `requireGroups`).
+ * rule only, since two would be ambiguous (name every group in one `requireGroups`). Claim checks from every rule all
+ * apply.
  */
 export function allOf(...rules: readonly Access[]): Access {
   const scopes = new Set<string>();
   let anyOfScopes: { readonly anyOf: readonly string[] } | undefined;
   let groups: GroupRule | undefined;
   let stepUpRule: StepUp | undefined;
+  const claims: ClaimRule[] = [];
   let scoped = 0;
   for (const rule of rules) {
     if (rule.kind !== 'authenticated') throw new TypeError('allOf: only authenticated access rules can be combined');
@@ -149,6 +228,7 @@ export function allOf(...rules: readonly Access[]): Access {
       if (stepUpRule) throw new TypeError('allOf: one step-up rule at most');
       stepUpRule = rule.stepUp;
     }
+    if (rule.claims) claims.push(...rule.claims);
   }
   if (anyOfScopes && scoped > 1) throw new TypeError('allOf: requireAnyScope cannot be combined with other scopes');
   return Object.freeze({
@@ -160,6 +240,7 @@ export function allOf(...rules: readonly Access[]): Access {
         : {}),
     ...(groups ? { groups } : {}),
     ...(stepUpRule ? { stepUp: stepUpRule } : {}),
+    ...(claims.length > 0 ? { claims: Object.freeze(claims) } : {}),
   });
 }
 
@@ -223,6 +304,26 @@ function grantsEvery(granted: readonly string[], needed: readonly string[] | und
 /** A list, as the types promise; a rule written by hand may break the promise, and then lets no one through. */
 function isList(value: unknown): value is readonly string[] {
   return Array.isArray(value);
+}
+
+/**
+ * The first claim rule of `access` that `claims` fail, or `undefined` when they pass every one (or `access` has none).
+ * Fails closed: a check that throws (reading a member of a claim the token lacks, say) is a check that fails.
+ */
+export function unmetClaimRule(access: Access, claims: Readonly<JWTPayload>): ClaimRule | undefined {
+  if (access.kind !== 'authenticated' || access.claims === undefined) return undefined;
+  for (const rule of access.claims) {
+    let passed: boolean;
+    try {
+      // Typed boolean, but a JavaScript check may return anything: only `true` passes (a promise is truthy).
+      const result: unknown = rule.test(claims);
+      passed = result === true;
+    } catch {
+      passed = false;
+    }
+    if (!passed) return rule;
+  }
+  return undefined;
 }
 
 // RFC 9470 §3: acr_values is a space-separated list inside a quoted string, so a value can hold neither.

@@ -20,6 +20,7 @@ export type RefusalReason =
   | 'wrong_token_use'
   | 'client_not_allowed'
   | 'claims_invalid'
+  | 'claim_check_failed'
   | 'revoked'
   | 'insufficient_scope'
   | 'group_not_allowed'
@@ -55,6 +56,9 @@ const responses: { readonly [R in RefusalReason]: RefusalResponse } = {
   wrong_token_use: { status: 401, error: 'invalid_token', description: 'token use not accepted' },
   client_not_allowed: { status: 401, error: 'invalid_token', description: 'token client not accepted' },
   claims_invalid: { status: 401, error: 'invalid_token', description: 'token claims invalid' },
+  // A route's claim check (claimEquals, claimIncludes, claimCheck): 401 invalid_token, as express-oauth2-jwt-bearer
+  // answers it; the token is not one this route accepts, and no scope would mend it (see policy.ts ClaimRule).
+  claim_check_failed: { status: 401, error: 'invalid_token', description: 'token claims not accepted' },
   revoked: { status: 401, error: 'invalid_token', description: 'token revoked' },
   insufficient_scope: { status: 403, error: 'insufficient_scope', description: 'token lacks the required scope' },
   group_not_allowed: { status: 403, error: 'insufficient_scope', description: 'token lacks the required group' },

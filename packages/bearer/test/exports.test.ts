@@ -10,6 +10,9 @@ describe('the public surface of @product-service/bearer', () => {
     assert.deepEqual(Object.keys(bearer).sort(), [
       'allOf',
       'authenticatedAccess',
+      'claimCheck',
+      'claimEquals',
+      'claimIncludes',
       'cognito',
       'createAuthenticator',
       'createRoutePolicy',

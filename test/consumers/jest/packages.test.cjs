@@ -19,7 +19,7 @@ const adapters = {
   express: async (authenticator) => {
     const app = express();
     app.use(expressBearer({ authenticator }));
-    app.get('/items', (req, res) => res.json({ subject: req.auth?.subject }));
+    app.get('/items', (req, res) => res.json({ subject: req.auth?.principal.subject }));
     return createServer(app);
   },
   fastify: async (authenticator) => {

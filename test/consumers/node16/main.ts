@@ -6,7 +6,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cognito, createAuthenticator, type Authenticator, type Principal } from '@product-service/bearer';
 import { defaults } from '@product-service/bearer/defaults';
-import { bearer as expressBearer } from '@product-service/bearer-express';
+import { authOf, bearer as expressBearer } from '@product-service/bearer-express';
 import { bearer as fastifyBearer } from '@product-service/bearer-fastify';
 import { createBearerAuth, type AuthState } from '@product-service/bearer-koa';
 import { createNodeBearer, writeRefusal } from '@product-service/bearer-node';
@@ -25,7 +25,7 @@ const adapters: Record<string, Adapter> = {
     const app = express();
     app.use(expressBearer({ authenticator }));
     app.get('/items', (req, res) => {
-      const principal: Principal | undefined = req.auth;
+      const principal: Principal | undefined = authOf(req)?.principal;
       res.json({ subject: principal?.subject });
     });
     return createServer(app);
