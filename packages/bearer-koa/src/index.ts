@@ -68,7 +68,8 @@ const declared = Symbol('@product-service/bearer-koa access');
 
 function declaredOn(stack: readonly unknown[]): Access | undefined {
   for (const middleware of stack) {
-    if (typeof middleware === 'function' && declared in middleware) return (middleware as { [declared]: Access })[declared];
+    if (typeof middleware === 'function' && declared in middleware)
+      return (middleware as { [declared]: Access })[declared];
   }
   return undefined;
 }
