@@ -1,5 +1,5 @@
 import type { Middleware, Next, ParameterizedContext } from 'koa';
-import type { Access, Principal, Refusal, RefusalReason } from '@product-service/bearer';
+import type { Access, PolicyMethod, PolicyRule, Principal, Refusal, RefusalReason } from '@product-service/bearer';
 import { createGate, settle, type AdapterOptions, type Settlement } from '@product-service/bearer/adapter';
 
 /** What the middleware leaves on `ctx.state` for the handlers and the request log. */
@@ -158,4 +158,31 @@ export function access(rule: Access): Middleware<AuthState> {
     return checked[checkedKey] === rule ? next() : check(ctx, next, rule);
   };
   return Object.assign(middleware, { [declared]: rule });
+}
+
+const policyMethods: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] satisfies PolicyMethod[];
+
+/**
+ * The routes of `router` that declare an access, as policy rules (one per method; HEAD goes with GET): what
+ * `protectedResourceMetadata({ policy: { rules } })` reads for `scopes_supported`, so that the document is built from
+ * the routes themselves and no path list is written twice.
+ */
+export function declaredRules(router: {
+  readonly stack: readonly {
+    readonly path: unknown;
+    readonly methods: readonly string[];
+    readonly stack: readonly unknown[];
+  }[];
+}): PolicyRule[] {
+  const rules: PolicyRule[] = [];
+  for (const layer of router.stack) {
+    const declaredAccess = declaredOn(layer.stack);
+    if (!declaredAccess || typeof layer.path !== 'string') continue;
+    for (const method of layer.methods) {
+      if (policyMethods.includes(method)) {
+        rules.push({ method: method as PolicyMethod, path: layer.path, access: declaredAccess });
+      }
+    }
+  }
+  return rules;
 }

@@ -8,12 +8,19 @@ import Koa from 'koa';
 import {
   cognito,
   createAuthenticator,
+  protectedResourceMetadata,
   protectedResourceWellKnown,
   publicAccess,
   requireScopes,
   type Authenticator,
 } from '@product-service/bearer';
-import { access, createBearerAuth, type AuthState, type BearerAuthExtras } from '@product-service/bearer-koa';
+import {
+  access,
+  createBearerAuth,
+  declaredRules,
+  type AuthState,
+  type BearerAuthExtras,
+} from '@product-service/bearer-koa';
 import { createTestKey, startTestIssuer, type TestIssuer, type TestKey } from '@product-service/bearer-testing';
 
 const ok = (ctx: Koa.ParameterizedContext<AuthState>) =>
@@ -149,6 +156,23 @@ describe('Koa routes that declare their access with access() (one declaration pe
     const { url, server } = await serve(app);
     servers.push(server);
     assert.equal((await fetch(`${url}/open`)).status, 500);
+  });
+
+  it("lists the routes that declare an access as policy rules, for the RFC 9728 document's scopes_supported", () => {
+    const rules = declaredRules(routes());
+    const items = rules.filter((rule) => rule.path === '/items');
+    assert.deepEqual(
+      items.map(({ method, access: rule }) => [method, rule]),
+      [
+        ['GET', requireScopes('items/read')],
+        ['POST', requireScopes('items/write')],
+      ],
+    );
+    assert.ok(!rules.some((rule) => rule.path === '/undeclared'), 'a route that declares nothing has no rule');
+    assert.deepEqual(
+      protectedResourceMetadata({ resource: 'https://api.example.com', policy: { rules } }).scopes_supported,
+      ['items/read', 'items/write', 'meta/read'],
+    );
   });
 
   // The Fetch standard sends a CORS preflight without credentials (fetch.spec.whatwg.org, "CORS-preflight fetch"), so
