@@ -6,6 +6,7 @@ import {
   cognito,
   createRoutePolicy,
   protectedResourceWellKnown,
+  publicAccess,
   requireScopes,
   type AuthenticatorOptions,
 } from '@product-service/bearer';
@@ -44,6 +45,31 @@ describe('the Fastify plugin, closed by default', () => {
     app.get(`${protectedResourceWellKnown}/ruled`, () => metadata);
     assert.equal((await app.inject(protectedResourceWellKnown)).statusCode, 401);
     assert.equal((await app.inject(`${protectedResourceWellKnown}/ruled`)).statusCode, 401);
+    await app.close();
+  });
+
+  it('matches the policy against the full URL, prefix included', async () => {
+    const app = Fastify();
+    await app.register(bearer, {
+      ...options,
+      policy: createRoutePolicy([{ method: 'GET', path: '/api/health', access: publicAccess }]),
+    });
+    await app.register((api, _options, done) => (api.get('/health', () => ({ ok: true })), done()), { prefix: '/api' });
+    assert.equal((await app.inject('/api/health')).statusCode, 200);
+    await app.close();
+  });
+
+  it('covers the instance it is registered on and its children, and not a sibling beside it', async () => {
+    const app = Fastify();
+    await app.register(async (scope) => {
+      await scope.register(bearer, options);
+      scope.get('/inside', () => ({ ok: true }));
+      await scope.register((child, _options, done) => (child.get('/child', () => ({ ok: true })), done()));
+    });
+    await app.register((sibling, _options, done) => (sibling.get('/beside', () => ({ ok: true })), done()));
+    assert.equal((await app.inject('/inside')).statusCode, 401);
+    assert.equal((await app.inject('/child')).statusCode, 401);
+    assert.equal((await app.inject('/beside')).statusCode, 200, 'open: register the plugin on the root instance');
     await app.close();
   });
 
