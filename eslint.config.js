@@ -50,13 +50,18 @@ export default tseslint.config(
     },
   },
   {
-    // The adapters: the core through its public exports only, never its internals.
+    // The adapters: the core through its public exports only (its adapter kit among them), never its internals.
     files: ['packages/bearer-*/src/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
-          patterns: [{ group: ['../*', '@product-service/bearer/*'], message: 'Only the public exports of the core.' }],
+          patterns: [
+            {
+              group: ['../*', '@product-service/bearer/*', '!@product-service/bearer/adapter'],
+              message: 'Only the public exports of the core.',
+            },
+          ],
         },
       ],
     },

@@ -11,7 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 /** ESM-only dependencies that a CommonJS bundle carries inside it; any other dependency is required at run time. */
 const bundled = new Set(['jose']);
@@ -89,6 +89,19 @@ for (const [subpath, conditions] of Object.entries(manifest.exports)) {
 const external = Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies }).filter(
   (name) => !bundled.has(name),
 );
+/**
+ * A subpath that imports the package's own public surface (`./index.js`: the adapter kit does) requires the main
+ * bundle for it (`./index.cjs`) rather than carrying a second copy of the core, jose included: one copy on disk, and
+ * one instance, as the ESM build has it.
+ */
+const oneCore: Plugin = {
+  name: 'one-core',
+  setup(builder) {
+    builder.onResolve({ filter: /^\.\/index\.js$/ }, ({ kind }) =>
+      kind === 'entry-point' ? undefined : { path: './index.cjs', external: true },
+    );
+  },
+};
 const result = await build({
   entryPoints,
   outdir: 'dist',
@@ -101,6 +114,7 @@ const result = await build({
   external: [...external, ...external.map((name) => `${name}/*`)],
   metafile: true,
   write: false,
+  plugins: [oneCore],
   logLevel: 'warning',
 });
 // A bundled package's licence travels with each file that holds a copy of its code, as MIT asks; a file that holds

@@ -181,8 +181,10 @@ describe('npm run example -- <koa|express|fastify|node>', () => {
           assert.match(refused.headers.get('www-authenticate') ?? '', /^Bearer /);
           assert.match(refused.headers.get('www-authenticate') ?? '', new RegExp(`resource_metadata="${metadataUrl}"`));
         }
-        // Only at its own path: the bare well-known path is unknown, so closed like any other.
-        assert.equal((await fetch(`${example.url}/.well-known/oauth-protected-resource`)).status, 401);
+        // Only at its own path: the bare well-known path serves nothing. The adapters leave the RFC 9728 well-known
+        // paths public (§3: read before any token), so it is a 404; bearer-express, not on the adapter kit yet, a 401.
+        const bare = await fetch(`${example.url}/.well-known/oauth-protected-resource`);
+        assert.equal(bare.status, name === 'express' ? 401 : 404);
       } finally {
         await example.close();
       }

@@ -82,12 +82,15 @@ describe('protected resource metadata for a resource with a path (RFC 9728 §3.1
 });
 
 describe('without RESOURCE_URL', () => {
-  it('publishes no metadata and names none: the well-known path is closed like any unknown path', async () => {
+  it('publishes no metadata and names none: the well-known path, public as the Koa adapter leaves it, is a 404', async () => {
     const running = await startService(localTestConfig());
     try {
+      // RFC 9728 §3: a client reads the metadata before it has a token, so the adapter never asks one there.
       const response = await fetch(`${running.url}${wellKnown}`);
-      assert.equal(response.status, 401);
-      assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="product-service"');
+      assert.equal(response.status, 404);
+      assert.equal(response.headers.get('www-authenticate'), null);
+      const challenge = (await fetch(`${running.url}/products`)).headers.get('www-authenticate');
+      assert.equal(challenge, 'Bearer realm="product-service"', 'and challenges name no metadata');
       const document = (await (await fetch(`${running.url}/openapi.json`)).json()) as { paths: object };
       assert.equal(wellKnown in document.paths, false);
     } finally {

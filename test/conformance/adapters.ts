@@ -14,7 +14,7 @@ import {
   type Authenticator,
   type Principal,
 } from '@product-service/bearer';
-import { createBearerAuth, type AuthState } from '@product-service/bearer-koa';
+import { access as koaAccess, createBearerAuth, type AuthState } from '@product-service/bearer-koa';
 import * as bearerExpress from '@product-service/bearer-express';
 import { bearer as bearerFastify } from '@product-service/bearer-fastify';
 import { createNodeBearer, writeRefusal } from '@product-service/bearer-node';
@@ -66,25 +66,22 @@ async function listen(server: Server): Promise<RunningAdapter> {
   };
 }
 
-/** Koa: a path policy handed to the middleware, @koa/router's routes after it. */
+/** Koa: each @koa/router route declares its access with access(); the middleware reads it off the router. */
 function koa(authenticator: Authenticator): Promise<RunningAdapter> {
-  const policy = createRoutePolicy([
-    { method: 'GET', path: '/public', access: access.public },
-    { method: 'GET', path: '/feed', access: access.feed },
-    { method: 'GET', path: '/items', access: access.read },
-    { method: 'POST', path: '/items', access: access.write },
-    { method: 'GET', path: '/admins', access: access.admins },
-    { method: 'GET', path: '/reports', access: access.reports },
-    { method: 'GET', path: '/sync', access: access.sync },
-  ]);
   const app = new Koa<AuthState>();
   const router = new Router<AuthState>();
   const ok = (ctx: Koa.ParameterizedContext<AuthState>) => {
     ctx.body = answer(ctx.state.principal);
   };
-  for (const path of ['/public', '/feed', '/items', '/admins', '/reports', '/sync', '/private']) router.get(path, ok);
-  router.post('/items', ok);
-  app.use(createBearerAuth({ authenticator, policy }));
+  router.get('/public', koaAccess(access.public), ok);
+  router.get('/feed', koaAccess(access.feed), ok);
+  router.get('/items', koaAccess(access.read), ok);
+  router.post('/items', koaAccess(access.write), ok);
+  router.get('/admins', koaAccess(access.admins), ok);
+  router.get('/reports', koaAccess(access.reports), ok);
+  router.get('/sync', koaAccess(access.sync), ok);
+  router.get('/private', ok);
+  app.use(createBearerAuth({ authenticator, router }));
   app.use(router.routes());
   const handle = app.callback();
   return listen(createServer((req, res) => void handle(req, res)));

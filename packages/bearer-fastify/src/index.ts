@@ -1,16 +1,21 @@
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type {
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  onRequestHookHandler,
+} from 'fastify';
 import fp from 'fastify-plugin';
-import {
-  createAuthenticator,
-  type Access,
-  type Authenticator,
-  type AuthenticatorOptions,
-  type Outcome,
-  type Principal,
-  type Refusal,
-  type RefusalReason,
-  type RoutePolicy,
+import type {
+  Access,
+  Authenticator,
+  AuthenticatorOptions,
+  Principal,
+  Refusal,
+  RefusalReason,
+  RoutePolicy,
 } from '@product-service/bearer';
+import { createGate, settle, toAuthRequest, type Settlement } from '@product-service/bearer/adapter';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,7 +25,10 @@ declare module 'fastify' {
     authRefusal: RefusalReason | undefined;
   }
   interface FastifyContextConfig {
-    /** What the route needs (`publicAccess`, `optionalAccess`, `requireScopes(…)`); a valid token when absent. */
+    /**
+     * What the route needs (`publicAccess`, `optionalAccess`, `requireScopes(…)`); when absent, what the policy says,
+     * else a valid token (the RFC 9728 metadata path excepted: public unless named).
+     */
     access?: Access;
   }
 }
@@ -44,48 +52,32 @@ export function writeRefusal(_request: FastifyRequest, reply: FastifyReply, refu
 }
 
 const plugin: FastifyPluginCallback<FastifyBearerOptions> = (fastify, options, done) => {
-  const authenticator = 'authenticator' in options ? options.authenticator : createAuthenticator(options);
-  const policy = 'authenticator' in options ? options.policy : undefined;
+  const gate = createGate(options);
   const answer = options.answer ?? writeRefusal;
 
   fastify.decorateRequest('principal', undefined);
   fastify.decorateRequest('authRefusal', undefined);
 
-  /** Answers a refusal (and so ends the hook chain without `done`), or lets the request go on. */
-  function settle(request: FastifyRequest, reply: FastifyReply, done: () => void, outcome: Outcome): void {
-    // A valid token refused for a missing scope or group still names its principal, for the request log.
-    request.principal = outcome.principal;
-    if ('refusal' in outcome) {
-      request.authRefusal = outcome.refusal.reason;
-      answer(request, reply, outcome.refusal);
-      return;
-    }
-    done();
-  }
+  // A refusal is answered, and so ends the hook chain without `done`.
+  const settlement: Settlement<[FastifyRequest, FastifyReply, HookHandlerDoneFunction], void> = {
+    admit(principal, request, _reply, done) {
+      request.principal = principal;
+      done();
+    },
+    refuse(refusal, principal, request, reply) {
+      request.principal = principal;
+      request.authRefusal = refusal.reason;
+      answer(request, reply, refusal);
+    },
+  };
 
   // A callback hook, not an async one: an outcome the authenticator gives at once (a remembered token, a refusal
   // before any key is needed) goes on or is answered without a promise.
   const onRequest: onRequestHookHandler = (request, reply, done) => {
-    const url = request.url;
-    const mark = url.indexOf('?');
-    const path = mark === -1 ? url : url.slice(0, mark);
-    const access = request.routeOptions.config.access ?? policy?.accessFor(request.method, path);
-    const outcome = authenticator.authenticate(
-      {
-        method: request.method,
-        path,
-        query: mark === -1 ? '' : url.slice(mark + 1),
-        headers: request.headers,
-        rawHeaders: request.raw.rawHeaders,
-      },
-      access,
-    );
-    if (outcome instanceof Promise) {
-      // A writer that throws is reported as the hook's error, as a sync one would be.
-      outcome.then((o) => settle(request, reply, done, o), done).catch(done);
-    } else {
-      settle(request, reply, done, outcome);
-    }
+    const outcome = gate.check(toAuthRequest(request.raw), request.routeOptions.config.access);
+    const settled = settle(outcome, settlement, request, reply, done);
+    // A check or a writer that fails is reported as the hook's error, as a sync one would be.
+    if (settled instanceof Promise) settled.catch(done);
   };
   fastify.addHook('onRequest', onRequest);
   done();
@@ -93,7 +85,8 @@ const plugin: FastifyPluginCallback<FastifyBearerOptions> = (fastify, options, d
 
 /**
  * The Fastify plugin: every route needs what its `config.access` says (`{ config: { access: requireScopes('x') } }`),
- * else what the policy says, else a valid token; the principal is on `request.principal`. Registered with
- * fastify-plugin, so its hook covers the routes of the instance it is registered on.
+ * else what the policy says, else a valid token; the RFC 9728 metadata path is public unless a route or rule names
+ * it. The principal is on `request.principal`. Registered with fastify-plugin, so its hook covers the routes of the
+ * instance it is registered on, and runs before the `onRequest` hooks of plugins registered after it.
  */
 export const bearer = fp(plugin, { fastify: '5.x', name: '@product-service/bearer-fastify' });

@@ -1,50 +1,26 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  createAuthenticator,
-  type Access,
-  type AuthenticatorOptions,
-  type Authenticator,
-  type AuthRequest,
-  type Outcome,
-  type Refusal,
-  type RoutePolicy,
-} from '@product-service/bearer';
+import type { Access, Outcome, Refusal } from '@product-service/bearer';
+import { createGate, toAuthRequest, type AdapterOptions } from '@product-service/bearer/adapter';
 
-/** An authenticator of your own (to warm it up, ask `ready()`), or the options to build one. */
-export type NodeBearerOptions =
-  { readonly authenticator: Pick<Authenticator, 'authenticate'>; readonly policy?: RoutePolicy } | AuthenticatorOptions;
+/** What the core reads of a request: no copy of the headers, the path and query string split off `req.url`. */
+export { toAuthRequest };
+
+/** An authenticator of your own (to warm it up, ask `ready()`) with an optional `policy`, or the options to build one. */
+export type NodeBearerOptions = AdapterOptions;
 
 export interface NodeBearer {
   /**
    * The outcome for `req`: `access` when given (the route's own rule), else the policy's for its method and path;
-   * a request no rule names needs a valid token. Not a promise when no I/O was needed.
+   * a request no rule names needs a valid token, the RFC 9728 metadata path excepted (public unless a rule names
+   * it). Not a promise when no I/O was needed.
    */
   authenticate(req: IncomingMessage, access?: Access): Outcome | Promise<Outcome>;
 }
 
-/** What the core reads of a request: no copy of the headers, the path and query string split off `req.url`. */
-export function toAuthRequest(req: IncomingMessage): AuthRequest {
-  const url = req.url ?? '/';
-  const mark = url.indexOf('?');
-  return {
-    method: req.method ?? 'GET',
-    path: mark === -1 ? url : url.slice(0, mark),
-    query: mark === -1 ? '' : url.slice(mark + 1),
-    headers: req.headers,
-    rawHeaders: req.rawHeaders,
-  };
-}
-
 /** Bearer authentication for a plain `node:http` server. */
 export function createNodeBearer(options: NodeBearerOptions): NodeBearer {
-  const authenticator = 'authenticator' in options ? options.authenticator : createAuthenticator(options);
-  const policy = 'authenticator' in options ? options.policy : undefined;
-  return {
-    authenticate(req, access) {
-      const request = toAuthRequest(req);
-      return authenticator.authenticate(request, access ?? policy?.accessFor(request.method, request.path));
-    },
-  };
+  const gate = createGate(options);
+  return { authenticate: (req, access) => gate.check(toAuthRequest(req), access) };
 }
 
 /** Writes a refusal as it is: its status, its headers (`WWW-Authenticate`, `Cache-Control`, `Retry-After`), JSON. */

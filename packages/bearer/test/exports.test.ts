@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as bearer from '@product-service/bearer';
+import * as adapter from '@product-service/bearer/adapter';
 import * as defaults from '@product-service/bearer/defaults';
 
 // The public surface is small on purpose (the old src/auth/index.ts exported 44 names, internals among them): what
@@ -30,6 +31,10 @@ describe('the public surface of @product-service/bearer', () => {
       'standardClaims',
       'stepUp',
     ]);
+  });
+
+  it('has what every adapter shares at ./adapter, and nothing else at run time', () => {
+    assert.deepEqual(Object.keys(adapter).sort(), ['createGate', 'settle', 'toAuthRequest']);
   });
 
   it('has its defaults at ./defaults, frozen', () => {
