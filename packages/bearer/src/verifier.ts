@@ -157,7 +157,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
           ...config.keySet,
           now,
           fetch: fetchImpl,
-          jwksUri: config.jwksUri ?? ((signal, fetcher) => discoverJwksUri(config.issuer, signal, fetcher)),
+          // Discovery reads no more than the JWKS fetch may: one byte cap for every document fetched for the key set.
+          jwksUri:
+            config.jwksUri ??
+            ((signal, fetcher) =>
+              discoverJwksUri(config.issuer, signal, fetcher, config.keySet?.maxBytes ?? defaults.keySet.maxBytes)),
           onEvent: (event) => options.onKeySetEvent?.(config.issuer, event),
         });
     const claimRules = {
