@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { before, beforeEach, describe, it } from 'node:test';
+import { afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { JwksFetcher } from '../src/jwks-fetcher.js';
 import { toHeld, type Held } from '../src/jwks.js';
 import {
@@ -11,7 +11,19 @@ import {
   type KeySetEvent,
   type KeySetMemory,
 } from '../src/key-set-memory.js';
-import { createTestClock, createTestKey, type TestClock, type TestKey } from '@product-service/bearer-testing';
+import type { KeySetEvent as VerifierKeySetEvent } from '../src/key-set.js';
+import { createVerifier } from '../src/verifier.js';
+import { outcome } from './support/outcome.js';
+import {
+  cognitoAccessClaims,
+  createTestClock,
+  createTestKey,
+  startTestIssuer,
+  type TestClock,
+  type TestIssuer,
+  type TestKey,
+} from '@product-service/bearer-testing';
+import { cognitoAt } from './support/issuers.js';
 
 // The key set's memory alone, against a fetcher the test controls (aws-jwt-verify tests its cache against a fake
 // fetcher the same way, tests/unit/jwk.test.ts): its questions change nothing, and `reload` is the only command that
@@ -93,5 +105,61 @@ describe('the key set memory', () => {
     pending[1]?.resolve(toHeld({ keys: [key.publicJwk] }, clock.now()));
     await again;
     assert.equal(memory.generation, 1);
+  });
+});
+
+// `usable()` once asked and acted in one breath: it started refreshes and counted stale uses, and was asked up to
+// twice per request, so `staleUses` counted calls. Now the verifier asks pure questions and gives the key set one
+// command per request (`revalidate`, or `select`, which revalidates itself): the counter counts requests.
+describe('a stale key set during an outage', () => {
+  let jwks: TestIssuer;
+  let keyA: TestKey;
+  let keyB: TestKey;
+  let clock: TestClock;
+
+  beforeEach(async () => {
+    [keyA, keyB] = [await createTestKey(), await createTestKey()];
+    jwks = await startTestIssuer({ keys: [keyA, keyB] });
+    clock = createTestClock();
+  });
+  afterEach(() => jwks.close());
+
+  const sign = (k: TestKey, jti: string) =>
+    jwks.sign(
+      k,
+      cognitoAccessClaims(jwks.issuer, {
+        jti,
+        iat: Math.floor(clock.now() / 1000),
+        exp: Math.floor(clock.now() / 1000) + 7200,
+      }),
+    );
+
+  it('counts one stale use per request, whichever path the request takes', async () => {
+    let failed: () => void = () => undefined;
+    const refreshFailed = new Promise<void>((resolve) => (failed = resolve));
+    const verifier = createVerifier({
+      issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
+      now: clock.now,
+      onKeySetEvent: (_issuer, event: VerifierKeySetEvent) => {
+        if (event.type === 'fetch_failed') failed();
+      },
+    });
+    await verifier.warmUp();
+    const remembered = await sign(keyA, 'a1');
+    assert.equal(await outcome(verifier, remembered), 'accepted', 'remembered, and key A selected');
+    const [knownKey, newKid] = [await sign(keyA, 'a2'), await sign(keyB, 'b1')];
+    await jwks.setMode('down');
+    clock.advance(11 * 60_000); // past the maximum age, within stale-if-error
+    assert.equal(await outcome(verifier, remembered), 'accepted', 'starts the refresh, which fails');
+    await refreshFailed;
+    const stats = verifier.issuers[0]?.keySet.stats;
+    assert.equal(stats?.staleUses, 0, 'no failure yet when that request was answered');
+    assert.equal(await outcome(verifier, remembered), 'accepted');
+    assert.equal(stats.staleUses, 1, 'a remembered token: one');
+    assert.equal(await outcome(verifier, knownKey), 'accepted');
+    assert.equal(stats.staleUses, 2, 'a new token whose key was selected before: one');
+    assert.equal(await outcome(verifier, newKid), 'accepted');
+    assert.equal(stats.staleUses, 3, 'a new token whose kid is selected now: one (it was two)');
+    assert.equal(jwks.requests.jwks, 2, 'the warm-up and the one failed refresh: the backoff holds');
   });
 });
