@@ -5,7 +5,8 @@ import type { CryptoKey, FlattenedJWSInput, JSONWebKeySet, JWSHeaderParameters }
 export interface Held {
   readonly text: string;
   readonly kids: ReadonlySet<string>;
-  readonly resolve: ReturnType<typeof createLocalJWKSet>;
+  /** jose's `createLocalJWKSet` over the set; typed by hand, so that no declaration names a value of jose's. */
+  readonly resolve: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
   readonly fetchedAt: number;
 }
 
