@@ -85,35 +85,9 @@ export interface TestIssuer {
 }
 
 export async function startTestIssuer(options: TestIssuerOptions = {}): Promise<TestIssuer> {
-  const userPoolId = options.userPoolId ?? 'local_TestPool';
-  const clientId = options.clientId ?? testClientId;
-  const audience = options.audience ?? testAudience;
-  const now = options.now ?? Date.now;
-  const port = options.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new TypeError('startTestIssuer: port must be a whole number from 0 to 65535');
-  }
+  const { userPoolId, clientId, audience, now, port } = settingsOf(options);
   let keys: readonly TestKey[] = options.keys ?? [await createTestKey()];
-  const paths = {
-    discovery: `/${userPoolId}/.well-known/openid-configuration`,
-    jwks: `/${userPoolId}/.well-known/jwks.json`,
-  };
-  // The issuer and JWKS URLs need the port, known once the server listens.
-  let issuer = '';
-  let jwksUri = '';
-  const server = await startIssuerServer(port, paths, {
-    // What a resource server reads of OpenID Connect Discovery 1.0 §3, plus its required members.
-    discovery: () => ({
-      issuer,
-      jwks_uri: jwksUri,
-      response_types_supported: ['code', 'token'],
-      subject_types_supported: ['public'],
-      id_token_signing_alg_values_supported: [...new Set(keys.map((key) => key.alg))],
-    }),
-    jwks: () => ({ keys: keys.map((key) => key.publicJwk) }),
-  });
-  issuer = `${server.baseUrl}/${userPoolId}`;
-  jwksUri = `${server.baseUrl}${paths.jwks}`;
+  const { server, issuer, jwksUri, discoveryUri } = await serveIssuer(port, userPoolId, () => keys);
 
   const signingKey = (): TestKey => {
     const key = keys.at(-1);
@@ -130,7 +104,7 @@ export async function startTestIssuer(options: TestIssuerOptions = {}): Promise<
     userPoolId,
     issuer,
     jwksUri,
-    discoveryUri: `${server.baseUrl}${paths.discovery}`,
+    discoveryUri,
     clientId,
     audience,
     get requests() {
@@ -181,4 +155,44 @@ export async function startTestIssuer(options: TestIssuerOptions = {}): Promise<
     },
     close: () => server.close(),
   };
+}
+
+/** The options with their defaults, checked before anything listens. */
+function settingsOf(options: TestIssuerOptions) {
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError('startTestIssuer: port must be a whole number from 0 to 65535');
+  }
+  return {
+    userPoolId: options.userPoolId ?? 'local_TestPool',
+    clientId: options.clientId ?? testClientId,
+    audience: options.audience ?? testAudience,
+    now: options.now ?? Date.now,
+    port,
+  };
+}
+
+/** The HTTP server, serving the discovery document and the JWKS of whatever keys `keys()` names at each request. */
+async function serveIssuer(port: number, userPoolId: string, keys: () => readonly TestKey[]) {
+  const paths = {
+    discovery: `/${userPoolId}/.well-known/openid-configuration`,
+    jwks: `/${userPoolId}/.well-known/jwks.json`,
+  };
+  // The issuer and JWKS URLs need the port, known once the server listens.
+  let issuer = '';
+  let jwksUri = '';
+  const server = await startIssuerServer(port, paths, {
+    // What a resource server reads of OpenID Connect Discovery 1.0 §3, plus its required members.
+    discovery: () => ({
+      issuer,
+      jwks_uri: jwksUri,
+      response_types_supported: ['code', 'token'],
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: [...new Set(keys().map((key) => key.alg))],
+    }),
+    jwks: () => ({ keys: keys().map((key) => key.publicJwk) }),
+  });
+  issuer = `${server.baseUrl}/${userPoolId}`;
+  jwksUri = `${server.baseUrl}${paths.jwks}`;
+  return { server, issuer, jwksUri, discoveryUri: `${server.baseUrl}${paths.discovery}` };
 }
