@@ -162,6 +162,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     return { principal: verdict, access };
   }
 
+  /** Per HTTP request (its headers object, which adapters pass as is), the proof and token already proven. */
+  const provenRequests = new WeakMap<object, { readonly proof: string; readonly token: string }>();
+
   /** A bearer token: refused if bound to a key (RFC 9449 §7.2), whatever the DPoP setting, else as before. */
   function asBearer(verdict: Principal | Refused): Principal | Refused {
     return verdict instanceof Refused || !('cnf' in verdict.claims && hasJkt(verdict.claims['cnf']))
@@ -178,8 +181,14 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (verdict instanceof Refused || credentials.scheme !== 'DPoP' || !dpop) return verdict;
     const cnf = verdict.claims['cnf'];
     if (!hasJkt(cnf) || typeof cnf.jkt !== 'string' || cnf.jkt === '') return refused('dpop_token_unbound');
+    // One HTTP request asked twice (Express's bearer() then a route's requireScopes): its proof is not a replay.
+    const seen = provenRequests.get(request.headers);
+    if (seen?.proof === credentials.proof && seen.token === credentials.token) return verdict;
     const path = request.fullPath ?? request.path;
-    return (await dpop.check(credentials.proof, credentials.token, cnf.jkt, request.method, path)) ?? verdict;
+    const fault = await dpop.check(credentials.proof, credentials.token, cnf.jkt, request.method, path);
+    if (fault) return fault;
+    provenRequests.set(request.headers, { proof: credentials.proof, token: credentials.token });
+    return verdict;
   }
 
   return {

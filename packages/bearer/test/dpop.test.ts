@@ -90,6 +90,15 @@ describe('DPoP (RFC 9449) in the core', () => {
     assert.equal(await reasonOf(auth.authenticate(request(token, once))), 'dpop_proof_replayed');
   });
 
+  it('asks one HTTP request twice without calling it a replay (Express: bearer(), then a route rule)', async () => {
+    const token = await bound();
+    const same = request(token, await proof(token));
+    assert.equal(await reasonOf(auth.authenticate(same)), 'admitted test-client');
+    assert.equal(await reasonOf(auth.authenticate({ ...same })), 'admitted test-client');
+    // Negative control: the same proof in another request (another headers object) is a replay.
+    assert.equal(await reasonOf(auth.authenticate({ ...same, headers: { ...same.headers } })), 'dpop_proof_replayed');
+  });
+
   it('forgets the oldest proof past the replay cache bound, so the bound is what it says', async () => {
     const small = build({ resource, replayCache: { maxEntries: 2 } });
     const token = await bound();
