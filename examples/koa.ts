@@ -16,7 +16,11 @@ import { readConfig } from './config.js';
 
 const config = readConfig(process.env);
 // Every challenge names the metadata (RFC 9728 §5.1), so that a client can find the issuers and scopes.
-const authenticator = createAuthenticator({ issuers: config.issuers, resourceMetadataUrl: config.resourceMetadataUrl });
+const authenticator = createAuthenticator({
+  issuers: config.issuers,
+  resourceMetadataUrl: config.resourceMetadataUrl,
+  dpop: config.dpop,
+});
 // Closed by default: a path no rule names needs a valid token (401 without one, then 404).
 const policy = createRoutePolicy([
   { method: 'GET', path: '/hello', access: publicAccess },
