@@ -1,5 +1,5 @@
 import { defaults } from './defaults.js';
-import { createDpopCheck, type DpopCheck, type DpopOptions } from './dpop.js';
+import { createDpopCheck, refuseBoundBearer, type DpopCheck, type DpopOptions } from './dpop.js';
 import {
   authenticatedAccess,
   missingScopes,
@@ -11,7 +11,7 @@ import {
   type StepUp,
 } from './policy.js';
 import type { Principal } from './principal.js';
-import { refusalResponse, Refused, refused, type RefusalReason } from './refusals.js';
+import { refusalResponse, Refused, type RefusalReason } from './refusals.js';
 import { createVerifier, type IssuerState, type VerifierOptions, type VerifierStats } from './verifier.js';
 
 /** What the authenticator needs of an HTTP request: any framework's request gives it without copying a body. */
@@ -162,35 +162,6 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     return { principal: verdict, access };
   }
 
-  /** Per HTTP request (its headers object, which adapters pass as is), the proof and token already proven. */
-  const provenRequests = new WeakMap<object, { readonly proof: string; readonly token: string }>();
-
-  /** A bearer token: refused if bound to a key (RFC 9449 §7.2), whatever the DPoP setting, else as before. */
-  function asBearer(verdict: Principal | Refused): Principal | Refused {
-    return verdict instanceof Refused || !('cnf' in verdict.claims && hasJkt(verdict.claims['cnf']))
-      ? verdict
-      : refused('dpop_bound_as_bearer');
-  }
-
-  /**
-   * A DPoP-bound token: its proof checked after the token (a proof costs a signature, a forged token often none) and
-   * before the access rule, so that a stolen token without its key learns nothing of its scopes. Checked on every
-   * request, the remembered ones too: the token cache keeps verdicts on tokens, never on proofs.
-   */
-  async function proven(verdict: Principal | Refused, credentials: Credentials, request: AuthRequest) {
-    if (verdict instanceof Refused || credentials.scheme !== 'DPoP' || !dpop) return verdict;
-    const cnf = verdict.claims['cnf'];
-    if (!hasJkt(cnf) || typeof cnf.jkt !== 'string' || cnf.jkt === '') return refused('dpop_token_unbound');
-    // One HTTP request asked twice (Express's bearer() then a route's requireScopes): its proof is not a replay.
-    const seen = provenRequests.get(request.headers);
-    if (seen?.proof === credentials.proof && seen.token === credentials.token) return verdict;
-    const path = request.fullPath ?? request.path;
-    const fault = await dpop.check(credentials.proof, credentials.token, cnf.jkt, request.method, path);
-    if (fault) return fault;
-    provenRequests.set(request.headers, { proof: credentials.proof, token: credentials.token });
-    return verdict;
-  }
-
   return {
     authenticate(request, explicit) {
       const access = explicit ?? policy?.accessFor(request.method, request.path) ?? authenticatedAccess;
@@ -202,12 +173,16 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         if (dpop?.required) return refuse('dpop_required');
         const verdict = verifier.check(extracted.token);
         return verdict instanceof Promise
-          ? verdict.then((v) => settle(asBearer(v), access, 'Bearer'))
-          : settle(asBearer(verdict), access, 'Bearer');
+          ? verdict.then((v) => settle(refuseBoundBearer(v), access, 'Bearer'))
+          : settle(refuseBoundBearer(verdict), access, 'Bearer');
       }
-      const verdict = verifier.check(extracted.token);
-      return Promise.resolve(verdict)
-        .then((v) => proven(v, extracted, request))
+      // The proof after the token (a proof costs a signature, a forged token often none) and before the access rule,
+      // so that a stolen token without its key learns nothing of its scopes. On every request, a remembered token's
+      // too: the token cache keeps verdicts on tokens, never on proofs.
+      const { token, proof } = extracted;
+      const target = { method: request.method, path: request.fullPath ?? request.path, identity: request.headers };
+      return Promise.resolve(verifier.check(token))
+        .then((v) => (v instanceof Refused || !dpop ? v : dpop.prove(v, token, proof, target)))
         .then((v) => settle(v, access, 'DPoP'));
     },
     warmUp: () => verifier.warmUp(),
@@ -234,11 +209,6 @@ function countHeaders(rawHeaders: readonly string[], lowerCaseName: string): num
     if (name?.length === lowerCaseName.length && name.toLowerCase() === lowerCaseName) count += 1;
   }
   return count;
-}
-
-/** True when `cnf` (RFC 7800) names a key thumbprint (RFC 9449 §6.1): the token is DPoP-bound. */
-function hasJkt(cnf: unknown): cnf is { readonly jkt: unknown } {
-  return typeof cnf === 'object' && cnf !== null && 'jkt' in cnf;
 }
 
 function extractCredentials(

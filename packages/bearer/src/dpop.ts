@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { defaults, supportedAlgorithms, type Algorithm } from './defaults.js';
+import type { Principal } from './principal.js';
 import { Refused, refused } from './refusals.js';
 import { decodeJsonPart } from './token-parts.js';
 
@@ -32,7 +33,7 @@ export interface DpopOptions {
   readonly replayCache?: { readonly maxEntries: number };
 }
 
-/** What the authenticator asks of a DPoP-bound request. */
+/** What the authenticator asks of a request under the `DPoP` scheme. */
 export interface DpopCheck {
   readonly required: boolean;
   /** False when no resource URL is known: the `DPoP` scheme is then not accepted, and not offered. */
@@ -40,10 +41,27 @@ export interface DpopCheck {
   /** For the `DPoP` challenge's `algs` (RFC 9449 §7.1), already joined. */
   readonly algs: string;
   /**
-   * Checks `proof` for `token`, bound to the thumbprint `jkt`, sent as `method` to `path` (the request's path as on
-   * the request line, without the query). `undefined` when it holds; the jti is then remembered.
+   * The verified token's principal if `proof` holds for it and for this request, else the refusal. `request` is the
+   * HTTP request's identity (its headers object): one request asked twice (Express's `bearer()`, then a route's
+   * rule) is not a replay of its own proof.
    */
-  check(proof: string, token: string, jkt: string, method: string, path: string): Promise<Refused | undefined>;
+  prove(principal: Principal, token: string, proof: string, request: ProofRequest): Promise<Principal | Refused>;
+}
+
+/** The request a proof must name: its method, its whole path (no query), and an object that is this request alone. */
+export interface ProofRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly identity: object;
+}
+
+/** Settings once checked and resolved. */
+interface ProofRules {
+  readonly origin: string;
+  readonly algorithms: readonly string[];
+  readonly maxAgeSec: number;
+  readonly toleranceSec: number;
+  readonly now: () => number;
 }
 
 const proofPart = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -55,11 +73,9 @@ export function createDpopCheck(
   clockToleranceSec: number,
 ): DpopCheck {
   const algorithms = options.algorithms ?? supportedAlgorithms;
-  for (const alg of algorithms) {
-    // RFC 9449 §4.3 step 5: asymmetric only; a symmetric or `none` proof proves no key.
-    if (!(supportedAlgorithms as readonly string[]).includes(alg))
-      throw new TypeError(`dpop: unsupported algorithm ${alg}`);
-  }
+  // RFC 9449 §4.3 step 5: asymmetric only; a symmetric or `none` proof proves no key.
+  const unsupported = algorithms.find((alg) => !(supportedAlgorithms as readonly string[]).includes(alg));
+  if (unsupported !== undefined) throw new TypeError(`dpop: unsupported algorithm ${unsupported}`);
   const resource = options.resource ?? fallbackResource;
   if (resource !== undefined && !URL.canParse(resource)) throw new TypeError('dpop.resource must be an absolute URL');
   const origin = resource === undefined ? undefined : new URL(resource).origin;
@@ -68,66 +84,110 @@ export function createDpopCheck(
   }
   const maxAgeSec = options.proofMaxAgeSec ?? defaults.dpop.proofMaxAgeSec;
   const toleranceSec = options.clockToleranceSec ?? clockToleranceSec;
+  const rules = origin === undefined ? undefined : { origin, algorithms, maxAgeSec, toleranceSec, now };
   const seen = new LRUCache<string, number>({ max: options.replayCache?.maxEntries ?? defaults.dpop.replayCacheSize });
-
-  async function check(proof: string, token: string, jkt: string, method: string, path: string) {
-    if (origin === undefined) return refused('dpop_proof_invalid');
-    // A proof is a compact JWS of a size no honest client exceeds; its JSON must not name a member twice, as for tokens.
-    if (proof.length > defaults.maxTokenBytes || !proofPart.test(proof)) return refused('dpop_proof_invalid');
-    const [headerPart = '', payloadPart = ''] = proof.split('.');
-    if (decodeJsonPart(headerPart) instanceof Refused || decodeJsonPart(payloadPart) instanceof Refused) {
-      return refused('dpop_proof_invalid');
-    }
-    let payload: Record<string, unknown>;
-    let jwk: JWK;
-    try {
-      // RFC 9449 §4.3 steps 3–7: typ, an allowed asymmetric alg, a signature by the embedded public jwk (jose's
-      // EmbeddedJWK refuses a private or symmetric one). `iat` within the window is step 11, checked below.
-      const verified = await jwtVerify(proof, EmbeddedJWK, {
-        typ: 'dpop+jwt',
-        algorithms: [...algorithms],
-        requiredClaims: ['jti', 'htm', 'htu', 'iat'],
-        currentDate: new Date(now()),
-      });
-      payload = verified.payload;
-      jwk = verified.protectedHeader.jwk as JWK;
-    } catch {
-      return refused('dpop_proof_invalid');
-    }
-    const { jti, htm, htu, iat, ath } = payload;
-    if (typeof jti !== 'string' || jti.length === 0 || typeof htm !== 'string' || typeof htu !== 'string') {
-      return refused('dpop_proof_invalid');
-    }
-    // §4.3 step 11: a proof is good for a short window only; its age, and a little clock skew ahead.
-    const nowSec = now() / 1000;
-    if (typeof iat !== 'number' || iat < nowSec - maxAgeSec - toleranceSec || iat > nowSec + toleranceSec) {
-      return refused('dpop_proof_stale');
-    }
-    // §4.3 steps 8–9: this method, this URI, so that a proof seen elsewhere cannot be used here.
-    const expected = normalizedUri(origin + path);
-    if (htm !== method || expected === undefined || normalizedUri(htu) !== expected) {
-      return refused('dpop_proof_mismatch');
-    }
-    // §4.3 step 12 and §4.2: `ath` binds the proof to this token, so a proof cannot be used with another.
-    if (typeof ath !== 'string' || ath !== createHash('sha256').update(token).digest('base64url')) {
-      return refused('dpop_proof_wrong_token');
-    }
-    // §6.1: the key that signed the proof is the key the token was issued to.
-    if ((await calculateJwkThumbprint(jwk, 'sha256')) !== jkt) return refused('dpop_key_mismatch');
-    // §11.1: a proof is used once. Keyed by thumbprint and jti, so that one client cannot spend another's jti.
-    const key = `${jkt}.${jti}`;
-    const until = seen.get(key);
-    if (until !== undefined && until > now()) return refused('dpop_proof_replayed');
-    seen.set(key, now() + (maxAgeSec + 2 * toleranceSec) * 1000);
-    return undefined;
-  }
+  /** Per HTTP request, the proof and token already proven. */
+  const proven = new WeakMap<object, { readonly proof: string; readonly token: string }>();
 
   return {
     required: options.required ?? false,
-    acceptsProofs: origin !== undefined,
+    acceptsProofs: rules !== undefined,
     algs: algorithms.join(' '),
-    check,
+    async prove(principal, token, proof, request) {
+      const jkt = boundKey(principal);
+      if (jkt === undefined || jkt === '') return refused('dpop_token_unbound');
+      const before = proven.get(request.identity);
+      if (before?.proof === proof && before.token === token) return principal;
+      if (!rules) return refused('dpop_proof_invalid');
+      const checked = await checkProof(proof, token, jkt, request, rules);
+      if (checked instanceof Refused) return checked;
+      // §11.1: a proof is used once. Keyed by thumbprint and jti, so that one client cannot spend another's jti.
+      const key = `${jkt}.${checked.jti}`;
+      const until = seen.get(key);
+      if (until !== undefined && until > now()) return refused('dpop_proof_replayed');
+      seen.set(key, now() + (maxAgeSec + 2 * toleranceSec) * 1000);
+      proven.set(request.identity, { proof, token });
+      return principal;
+    },
   };
+}
+
+/**
+ * A bearer token's verdict: refused if the token is bound to a key (RFC 9449 §7.2), whatever the DPoP setting, since
+ * a binding a client could drop would protect nothing.
+ */
+export function refuseBoundBearer(verdict: Principal | Refused): Principal | Refused {
+  return verdict instanceof Refused || boundKey(verdict) === undefined ? verdict : refused('dpop_bound_as_bearer');
+}
+
+/** `cnf.jkt` (RFC 7800, RFC 9449 §6.1) as a string, `''` when present but not a string; `undefined` when unbound. */
+function boundKey(principal: Principal): string | undefined {
+  const cnf = principal.claims['cnf'];
+  if (typeof cnf !== 'object' || cnf === null || !('jkt' in cnf)) return undefined;
+  return typeof cnf.jkt === 'string' ? cnf.jkt : '';
+}
+
+/** RFC 9449 §4.3 steps 2–12 but the replay: the proof's `jti` when it holds, else the refusal. */
+async function checkProof(
+  proof: string,
+  token: string,
+  jkt: string,
+  request: ProofRequest,
+  rules: ProofRules,
+): Promise<{ readonly jti: string } | Refused> {
+  const verified = await verifyProofJws(proof, rules);
+  if (verified instanceof Refused) return verified;
+  const { payload, jwk } = verified;
+  const { jti, htm, htu, iat, ath } = payload;
+  if (typeof jti !== 'string' || jti.length === 0 || typeof htm !== 'string' || typeof htu !== 'string') {
+    return refused('dpop_proof_invalid');
+  }
+  // §4.3 step 11: a proof is good for a short window only; its age, and a little clock skew ahead.
+  const nowSec = rules.now() / 1000;
+  if (
+    typeof iat !== 'number' ||
+    iat < nowSec - rules.maxAgeSec - rules.toleranceSec ||
+    iat > nowSec + rules.toleranceSec
+  ) {
+    return refused('dpop_proof_stale');
+  }
+  // §4.3 steps 8–9: this method, this URI, so that a proof seen elsewhere cannot be used here.
+  const expected = normalizedUri(rules.origin + request.path);
+  if (htm !== request.method || expected === undefined || normalizedUri(htu) !== expected) {
+    return refused('dpop_proof_mismatch');
+  }
+  // §4.3 step 12 and §4.2: `ath` binds the proof to this token, so a proof cannot be used with another.
+  if (typeof ath !== 'string' || ath !== createHash('sha256').update(token).digest('base64url')) {
+    return refused('dpop_proof_wrong_token');
+  }
+  // §6.1: the key that signed the proof is the key the token was issued to.
+  if ((await calculateJwkThumbprint(jwk, 'sha256')) !== jkt) return refused('dpop_key_mismatch');
+  return { jti };
+}
+
+/** §4.3 steps 2–7: one well-formed JWS, typ, an allowed asymmetric alg, a signature by its own public jwk. */
+async function verifyProofJws(
+  proof: string,
+  rules: ProofRules,
+): Promise<{ readonly payload: Record<string, unknown>; readonly jwk: JWK } | Refused> {
+  // A proof is a compact JWS of a size no honest client exceeds; its JSON must not name a member twice, as for tokens.
+  if (proof.length > defaults.maxTokenBytes || !proofPart.test(proof)) return refused('dpop_proof_invalid');
+  const [headerPart = '', payloadPart = ''] = proof.split('.');
+  if (decodeJsonPart(headerPart) instanceof Refused || decodeJsonPart(payloadPart) instanceof Refused) {
+    return refused('dpop_proof_invalid');
+  }
+  try {
+    // jose's EmbeddedJWK refuses a private or symmetric jwk; `iat` is required here, its window checked after.
+    const verified = await jwtVerify(proof, EmbeddedJWK, {
+      typ: 'dpop+jwt',
+      algorithms: [...rules.algorithms],
+      requiredClaims: ['jti', 'htm', 'htu', 'iat'],
+      currentDate: new Date(rules.now()),
+    });
+    return { payload: verified.payload, jwk: verified.protectedHeader.jwk as JWK };
+  } catch {
+    return refused('dpop_proof_invalid');
+  }
 }
 
 const unreserved = /[A-Za-z0-9\-._~]/;
