@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import autocannon from 'autocannon';
 import { base64url } from 'jose';
-import { cognitoAccessClaims, createTestKey, startTestIssuer } from '@product-service/bearer-testing';
+import { cognitoAccessClaims, createDpopKey, createTestKey, startTestIssuer } from '@product-service/bearer-testing';
 import type { DirectCommand, DirectOp, DirectResult } from './direct-caller.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
@@ -16,6 +16,7 @@ const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
 const authRequests = Number(process.env['BENCH_REQUESTS'] ?? 30_000);
 const productRequests = Number(process.env['BENCH_PRODUCT_REQUESTS'] ?? 5_000);
 const adapterRequests = Number(process.env['BENCH_ADAPTER_REQUESTS'] ?? 10_000);
+const dpopRequests = Number(process.env['BENCH_DPOP_REQUESTS'] ?? 5_000);
 const connections = 10;
 
 interface Measured {
@@ -61,6 +62,8 @@ async function measure(
     headers?: Record<string, string>;
     /** The process whose CPU is measured; the section's server by default. */
     pid?: number;
+    /** Whole header sets rotated per request instead of `tokens` (a DPoP token and its proof go together). */
+    headerSets?: readonly Readonly<Record<string, string>>[];
   } = {},
 ): Promise<Measured> {
   let next = 0;
@@ -71,6 +74,7 @@ async function measure(
   // One token is sent as a fixed header, so that the load generator builds each request once, as for a route without
   // a token; several tokens are rotated per request.
   const [first, ...more] = tokens;
+  const { headerSets } = options;
   const headers = {
     ...options.headers,
     ...(first !== undefined && more.length === 0 ? { authorization: `Bearer ${first}` } : {}),
@@ -85,18 +89,29 @@ async function measure(
     ...(options.method ? { method: options.method } : {}),
     ...(options.body ? { body: options.body } : {}),
     headers,
-    ...(more.length > 0
+    ...(headerSets
       ? {
           requests: [
             {
               setupRequest: (request: autocannon.Request) => ({
                 ...request,
-                headers: { ...request.headers, authorization: `Bearer ${tokens[next++ % tokens.length] ?? ''}` },
+                headers: { ...request.headers, ...headerSets[next++ % headerSets.length] },
               }),
             },
           ],
         }
-      : {}),
+      : more.length > 0
+        ? {
+            requests: [
+              {
+                setupRequest: (request: autocannon.Request) => ({
+                  ...request,
+                  headers: { ...request.headers, authorization: `Bearer ${tokens[next++ % tokens.length] ?? ''}` },
+                }),
+              },
+            ],
+          }
+        : {}),
   };
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(run, (error: unknown, done) =>
@@ -156,7 +171,7 @@ function ratios(ours: Measured, reference: Measured): string {
   return `${(reference.cpuUs / ours.cpuUs).toFixed(2)}x by CPU per request, ${(ours.rps / reference.rps).toFixed(2)}x by req/s`;
 }
 
-// Which sections to run: BENCH_ONLY=auth, products or adapters runs one; unset, all three.
+// Which sections to run: BENCH_ONLY=auth, products, adapters or dpop runs one; unset, all four.
 const section = process.env['BENCH_ONLY'];
 
 function firstLine(child: { readonly stdout: Readable }): Promise<string> {
@@ -633,6 +648,120 @@ async function benchAdapters(): Promise<void> {
   }
 }
 
+// DPoP (RFC 9449): the CPU a proof check costs, ours beside express-oauth2-jwt-bearer's, each against its own bearer
+// line (the same tokens, unbound, without a proof) so that the difference is the proof alone.
+async function benchDpop(): Promise<void> {
+  const key = await createTestKey();
+  const issuer = await startTestIssuer({ userPoolId: 'local_DpopBench', keys: [key] });
+  const audience = 'https://bench.example/api';
+  // Ours builds htu from this configured URL; the incumbent from the Host header the client sends (127.0.0.1:port).
+  const resource = 'https://bench.example';
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      'bench/dpop-targets.ts',
+      issuer.issuer,
+      issuer.jwksUri,
+      audience,
+      resource,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  serverPid = child.pid ?? 0;
+  const ports = JSON.parse(await firstLine(child)) as { ours: number; incumbent: number };
+  const at = (port: number) => `http://127.0.0.1:${port}/bench`;
+  const htu = { ours: `${resource}/bench`, incumbent: at(ports.incumbent) };
+  try {
+    const client = await createDpopKey('ES256');
+    const now = Math.floor(Date.now() / 1000);
+    const distinct = 2_000;
+    const mint = (bound: boolean) =>
+      Promise.all(
+        Array.from({ length: distinct }, () =>
+          issuer.sign(key, {
+            ...cognitoAccessClaims(issuer.issuer, { scope: 'products/read' }),
+            ...(bound ? client.cnf : {}),
+            aud: audience,
+            iat: now,
+            exp: now + 3600,
+            jti: randomUUID(),
+          }),
+        ),
+      );
+    const [boundTokens, plainTokens] = await Promise.all([mint(true), mint(false)]);
+    const bearerSets = plainTokens.map((token) => ({ authorization: `Bearer ${token}` }));
+    // A fresh proof for every request of every run (ours refuses a replayed jti), minted by this process before the
+    // run starts, so that only the server's checking is measured.
+    const proofs = async (side: keyof typeof htu, count: number) =>
+      Promise.all(
+        Array.from({ length: count }, async (_, i) => {
+          const token = boundTokens[i % distinct] ?? '';
+          const dpop = await client.proof({ method: 'GET', url: htu[side], token });
+          return { authorization: `DPoP ${token}`, dpop };
+        }),
+      );
+    const run = async (side: keyof typeof htu, dpop: boolean) =>
+      measure(at(ports[side]), [], {
+        amount: dpopRequests,
+        headerSets: dpop ? await proofs(side, dpopRequests) : bearerSets,
+      });
+    // Each side must admit a DPoP request and a bearer request, and refuse a bound token without a proof.
+    for (const side of ['ours', 'incumbent'] as const) {
+      const [sample] = await proofs(side, 1);
+      const admitted = await fetch(at(ports[side]), { headers: sample ?? {} });
+      if (admitted.status !== 200)
+        throw new Error(`${side} answered ${admitted.status} to DPoP: ${await admitted.text()}`);
+      const plain = await fetch(at(ports[side]), { headers: bearerSets[0] ?? {} });
+      if (plain.status !== 200) throw new Error(`${side} answered ${plain.status} to a bearer token`);
+      const unproven = await fetch(at(ports[side]), { headers: { authorization: `DPoP ${boundTokens[0] ?? ''}` } });
+      if (unproven.status < 400) throw new Error(`${side} admitted a bound token without a proof`);
+    }
+    for (const side of ['ours', 'incumbent'] as const) {
+      await run(side, true);
+      await run(side, false);
+    }
+    process.stdout.write(
+      `
+6. DPoP (RFC 9449): a new ES256 proof and token on every request (${dpopRequests} requests per run, median ` +
+        `of ${rounds} alternating rounds), Express, ours beside express-oauth2-jwt-bearer with its DPoP on
+`,
+    );
+    const [first, second] = await alternate([() => run('ours', true), () => run('ours', true)]);
+    process.stdout.write(
+      `${line('A/A: ours, DPoP', first)}
+${line('A/A: the same again', second)}
+` +
+        `  A/A ratio: ${ratios(second, first)} (the noise of this run)
+`,
+    );
+    const [oursBearer, oursDpop, theirsBearer, theirsDpop] = await alternate([
+      () => run('ours', false),
+      () => run('ours', true),
+      () => run('incumbent', false),
+      () => run('incumbent', true),
+    ]);
+    process.stdout.write(
+      `${line('ours, bearer token', oursBearer)}
+${line('ours, DPoP token + proof', oursDpop)}
+` +
+        `${line('express-oauth2-jwt-bearer, bearer token', theirsBearer)}
+` +
+        `${line('express-oauth2-jwt-bearer, DPoP + proof', theirsDpop)}
+` +
+        `  the proof check: ours ${(oursDpop.cpuUs - oursBearer.cpuUs).toFixed(0)} µs CPU, the incumbent's ` +
+        `${(theirsDpop.cpuUs - theirsBearer.cpuUs).toFixed(0)} µs; a DPoP request, ours: ${ratios(oursDpop, theirsDpop)}
+`,
+    );
+  } finally {
+    child.kill();
+    await issuer.close();
+  }
+}
+
 if (section === undefined || section === 'auth') await benchAuth();
 if (section === undefined || section === 'products') await benchProducts();
 if (section === undefined || section === 'adapters') await benchAdapters();
+if (section === undefined || section === 'dpop') await benchDpop();

@@ -4,6 +4,7 @@ import {
   protectedResourceMetadataPath,
   protectedResourceMetadataUrl,
   type Algorithm,
+  type DpopOptions,
   type IssuerConfig,
 } from '@product-service/bearer';
 import { supportedAlgorithms } from '@product-service/bearer/defaults';
@@ -18,6 +19,11 @@ export interface ExampleConfig {
   readonly resourceMetadataPath: string;
   /** The metadata's URL, which every challenge names as `resource_metadata` (RFC 9728 §5.1). */
   readonly resourceMetadataUrl: string;
+  /**
+   * DPoP (RFC 9449) from `DPOP`: `allowed` (the default: bound tokens need a proof, bearer tokens still admitted),
+   * `required` (bearer tokens refused) or `off`. Proofs name the resource URL as their `htu`.
+   */
+  readonly dpop: DpopOptions | false;
 }
 
 const list = (value: string | undefined): string[] | undefined => {
@@ -67,7 +73,14 @@ export function readConfig(env: NodeJS.ProcessEnv): ExampleConfig {
     );
   }
   if (issuers.length === 0) throw new Error('no issuer is configured: set USER_POOL_ID (Cognito) or OIDC_ISSUER');
-  return { port, issuers, ...resourceOf(env['RESOURCE_URL']?.trim() || undefined, port) };
+  const resource = resourceOf(env['RESOURCE_URL']?.trim() || undefined, port);
+  return { port, issuers, ...resource, dpop: dpopOf(env['DPOP']?.trim() || 'allowed', resource.resource) };
+}
+
+function dpopOf(mode: string, resource: string): DpopOptions | false {
+  if (mode === 'off') return false;
+  if (mode !== 'allowed' && mode !== 'required') throw new Error('DPOP must be allowed, required or off');
+  return { resource, required: mode === 'required' };
 }
 
 /**

@@ -15,7 +15,11 @@ import { readConfig } from './config.js';
 
 const config = readConfig(process.env);
 // Every challenge names the metadata (RFC 9728 §5.1), so that a client can find the issuers and scopes.
-const authenticator = createAuthenticator({ issuers: config.issuers, resourceMetadataUrl: config.resourceMetadataUrl });
+const authenticator = createAuthenticator({
+  issuers: config.issuers,
+  resourceMetadataUrl: config.resourceMetadataUrl,
+  dpop: config.dpop,
+});
 // Closed by default: only what the policy opens goes without a token; every other path needs a valid one.
 const policy = createRoutePolicy([
   { method: 'GET', path: '/hello', access: publicAccess },

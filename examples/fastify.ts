@@ -15,7 +15,11 @@ import { readConfig } from './config.js';
 
 const config = readConfig(process.env);
 // Every challenge names the metadata (RFC 9728 §5.1), so that a client can find the issuers and scopes.
-const authenticator = createAuthenticator({ issuers: config.issuers, resourceMetadataUrl: config.resourceMetadataUrl });
+const authenticator = createAuthenticator({
+  issuers: config.issuers,
+  resourceMetadataUrl: config.resourceMetadataUrl,
+  dpop: config.dpop,
+});
 
 const app = Fastify();
 // Each route's config.access, as Fastify registers the route (only the access counts for the metadata's scopes).

@@ -15,7 +15,11 @@ import { readConfig } from './config.js';
 
 const config = readConfig(process.env);
 // Every challenge names the metadata (RFC 9728 §5.1), so that a client can find the issuers and scopes.
-const authenticator = createAuthenticator({ issuers: config.issuers, resourceMetadataUrl: config.resourceMetadataUrl });
+const authenticator = createAuthenticator({
+  issuers: config.issuers,
+  resourceMetadataUrl: config.resourceMetadataUrl,
+  dpop: config.dpop,
+});
 
 // Each route declares its access once, on itself. Closed by default: a route that declares none, and a path no route
 // matches, needs a valid token (401 without one, then 404).

@@ -21,7 +21,11 @@ type Route = PolicyRule & {
 
 const config = readConfig(process.env);
 // Every challenge names the metadata (RFC 9728 §5.1), so that a client can find the issuers and scopes.
-const authenticator = createAuthenticator({ issuers: config.issuers, resourceMetadataUrl: config.resourceMetadataUrl });
+const authenticator = createAuthenticator({
+  issuers: config.issuers,
+  resourceMetadataUrl: config.resourceMetadataUrl,
+  dpop: config.dpop,
+});
 const bearer = createNodeBearer({ authenticator });
 const routes: Route[] = [
   { method: 'GET', path: '/hello', access: publicAccess, handle: () => ({ status: 200, body: { hello: 'world' } }) },

@@ -22,6 +22,8 @@ describe('CORS, on purpose', () => {
     assert.equal(response.status, 204);
     assert.equal(response.headers.get('access-control-allow-origin'), allowed);
     assert.match(response.headers.get('access-control-allow-headers') ?? '', /Authorization/);
+    // RFC 9449 §4.1: a browser client sends its proof in the DPoP header.
+    assert.match(response.headers.get('access-control-allow-headers') ?? '', /\bDPoP\b/);
     assert.equal(response.headers.get('access-control-allow-credentials'), null);
   });
 

@@ -16,7 +16,9 @@ import { exitOf, spawnTs, stop, textOf, watchLines } from './support/processes.j
 const clean = Object.fromEntries(
   Object.entries(process.env).filter(
     ([name]) =>
-      !/^(USER_POOL_ID|COGNITO_|ALLOWED_CLIENT_IDS|OIDC_|JWT_ALGORITHMS|JWKS_|AWS_|PORT$|RESOURCE_URL$)/.test(name),
+      !/^(USER_POOL_ID|COGNITO_|ALLOWED_CLIENT_IDS|OIDC_|JWT_ALGORITHMS|JWKS_|AWS_|PORT$|RESOURCE_URL$|DPOP$)/.test(
+        name,
+      ),
   ),
 );
 
@@ -283,6 +285,17 @@ describe('examples/config.ts: RESOURCE_URL, the resource identifier (RFC 9728 §
         value,
       );
     }
+  });
+
+  it('takes DPoP (RFC 9449) from DPOP: allowed by default, required, or off; proofs name the resource URL', () => {
+    const resource = 'https://api.example.com/catalog';
+    assert.deepEqual(readConfig({ ...issuer, RESOURCE_URL: resource }).dpop, { resource, required: false });
+    assert.deepEqual(readConfig({ ...issuer, RESOURCE_URL: resource, DPOP: 'required' }).dpop, {
+      resource,
+      required: true,
+    });
+    assert.equal(readConfig({ ...issuer, RESOURCE_URL: resource, DPOP: 'off' }).dpop, false);
+    assert.throws(() => readConfig({ ...issuer, RESOURCE_URL: resource, DPOP: 'yes' }), /^Error: DPOP must be/);
   });
 
   it('must be set on PORT=0, whose port is not known until the example listens', () => {

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { supportedAlgorithms } from '@product-service/bearer/defaults';
 import { fetchToken, localTestConfig, startService, type RunningService } from './support/service.js';
 
 const wellKnown = '/.well-known/oauth-protected-resource';
+/** With a resource URL, DPoP proofs can be checked, so the DPoP challenge follows Bearer's (RFC 9449 §7.1). */
+const dpopAlgs = `algs="${supportedAlgorithms.join(' ')}"`;
 
 // RFC 9728: the service publishes what a client needs to get a token for it (which issuers, which scopes, how to send
 // it), and every challenge points at that document (§5.1), when RESOURCE_URL says what the service is called.
@@ -36,7 +39,8 @@ describe('protected resource metadata (RFC 9728)', () => {
     assert.equal(missing.status, 401);
     assert.equal(
       missing.headers.get('www-authenticate'),
-      `Bearer realm="product-service", resource_metadata="${resource}${wellKnown}"`,
+      `Bearer realm="product-service", resource_metadata="${resource}${wellKnown}", ` +
+        `DPoP realm="product-service", resource_metadata="${resource}${wellKnown}", ${dpopAlgs}`,
     );
     const client = { id: 'local-client', secret: 'local-client-secret' };
     const readOnly = await fetchToken(running.service.localIssuer?.tokenUrl ?? '', client, 'products/read');
@@ -49,7 +53,8 @@ describe('protected resource metadata (RFC 9728)', () => {
     assert.equal(
       forbidden.headers.get('www-authenticate'),
       'Bearer realm="product-service", error="insufficient_scope", error_description="token lacks the required scope", ' +
-        `scope="products/write", resource_metadata="${resource}${wellKnown}"`,
+        `scope="products/write", resource_metadata="${resource}${wellKnown}", ` +
+        `DPoP realm="product-service", resource_metadata="${resource}${wellKnown}", ${dpopAlgs}`,
     );
   });
 
@@ -73,7 +78,7 @@ describe('protected resource metadata for a resource with a path (RFC 9728 §3.1
       const challenge = (await fetch(`${running.url}/products`)).headers.get('www-authenticate');
       assert.match(
         challenge ?? '',
-        /, resource_metadata="https:\/\/api\.example\.com\/\.well-known\/oauth-protected-resource\/catalog"$/,
+        /, resource_metadata="https:\/\/api\.example\.com\/\.well-known\/oauth-protected-resource\/catalog", algs="[^"]+"$/,
       );
     } finally {
       await running.close();

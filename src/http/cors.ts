@@ -4,7 +4,7 @@ import compose from 'koa-compose';
 
 /**
  * CORS, on purpose: only the configured origins get `Access-Control-Allow-Origin`, `Authorization` may be sent, and
- * credentials mode (cookies) is never allowed, since this API authenticates with bearer tokens only. Every preflight
+ * credentials mode (cookies) is never allowed, since this API authenticates with bearer (or DPoP) tokens only. Every preflight
  * is answered here, before authentication: browsers never attach credentials to a preflight, so it could only ever
  * be a 401 further down.
  */
@@ -15,7 +15,8 @@ export function createCors(origins: readonly string[]): Middleware {
       origin: (ctx) => (allowed.has(ctx.get('origin')) ? ctx.get('origin') : ''),
       credentials: false,
       allowMethods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
-      allowHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'X-Request-Id'],
+      // `DPoP`: a browser client proves its key with each request (RFC 9449 §4.1).
+      allowHeaders: ['Authorization', 'DPoP', 'Content-Type', 'If-Match', 'If-None-Match', 'X-Request-Id'],
       exposeHeaders: ['ETag', 'Location', 'Link', 'Retry-After', 'WWW-Authenticate', 'X-Request-Id'],
       maxAge: 600,
     }),

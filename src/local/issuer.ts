@@ -225,6 +225,9 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // RFC 9449: a token request with a DPoP proof gets a token bound to its key (`cnf.jkt`), as Auth0 or Keycloak
+      // issue them; without a proof, a bearer token as before.
+      dPoP: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => resource,

@@ -1,6 +1,6 @@
 import type { JWTPayload } from 'jose';
 import type { KeySetEvent } from '@product-service/bearer';
-import type { TestIssuer as TestIssuer, TestKey } from '@product-service/bearer-testing';
+import type { DpopKey, TestIssuer as TestIssuer, TestKey } from '@product-service/bearer-testing';
 import { personSubject, type TestClock } from '@product-service/bearer-testing';
 
 /** What a case may use: the JWKS server it controls, its published key, the authenticator's clock. */
@@ -18,6 +18,10 @@ export interface World {
   token(claims?: JWTPayload, with_?: TestKey): Promise<string>;
   /** Resolves once the key set has emitted `count` events of `type` in this case. */
   events(type: KeySetEvent['type'], count: number): Promise<void>;
+  /** The client's DPoP key (RFC 9449), for a case with `dpop`: `token(dpop.cnf)` is bound to it. */
+  readonly dpop: DpopKey;
+  /** The resource URL the authenticator is configured with for a DPoP case; proofs name it in `htu`. */
+  readonly resource: string;
 }
 
 export interface Sent {
@@ -26,6 +30,8 @@ export interface Sent {
   readonly path: string;
   /** The value of one Authorization header, or of each of several (written on a raw socket). */
   readonly authorization?: string | readonly string[];
+  /** The value of one DPoP header, or of each of several (written on a raw socket). */
+  readonly dpop?: string | readonly string[];
 }
 
 export interface Expected {
@@ -54,6 +60,8 @@ export interface ConformanceCase {
   readonly source: string;
   /** The issuer is down from the start (no key set yet). */
   readonly issuerDown?: boolean;
+  /** DPoP (RFC 9449) with the resource URL configured, so that proofs are checked; `required` refuses bearer tokens. */
+  readonly dpop?: { readonly required?: boolean };
   readonly steps: readonly Step[];
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cognito, createAuthenticator, type KeySetEvent } from '@product-service/bearer';
-import { createTestClock } from '@product-service/bearer-testing';
+import { createDpopKey, createTestClock, type DpopKey } from '@product-service/bearer-testing';
 import {
   cognitoAccessClaims,
   createTestKey,
@@ -12,6 +12,7 @@ import {
 import { openRaw } from '../support/raw-http.js';
 import { adapters, type AdapterName } from './adapters.js';
 import { cases, realm, type Sent, type World } from './cases.js';
+import { dpopCases, resource } from './dpop-cases.js';
 
 interface Answer {
   readonly status: number;
@@ -21,16 +22,20 @@ interface Answer {
 
 /** Over real HTTP: fetch, or a raw socket for what fetch will not send (two Authorization headers). */
 async function send(url: string, sent: Sent): Promise<Answer> {
-  const { method = 'GET', path, authorization } = sent;
-  if (Array.isArray(authorization)) {
+  const { method = 'GET', path, authorization, dpop } = sent;
+  if (Array.isArray(authorization) || Array.isArray(dpop)) {
     const connection = await openRaw(url);
-    const lines = (authorization as readonly string[]).map((value) => `Authorization: ${value}\r\n`).join('');
+    const lines = [
+      ...[authorization ?? []].flat().map((value) => `Authorization: ${value}\r\n`),
+      ...[dpop ?? []].flat().map((value) => `DPoP: ${value}\r\n`),
+    ].join('');
     await connection.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines}Connection: close\r\n\r\n`);
     const response = await connection.response();
     connection.destroy();
     return { status: response.status, headers: { get: (name) => response.headers[name] ?? null }, body: response.body };
   }
   const headers: Record<string, string> = typeof authorization === 'string' ? { authorization } : {};
+  if (typeof dpop === 'string') headers['dpop'] = dpop;
   const response = await fetch(`${url}${path}`, { method, headers });
   return { status: response.status, headers: response.headers, body: await response.text() };
 }
@@ -41,14 +46,15 @@ for (const name of Object.keys(adapters) as AdapterName[]) {
     let jwks: TestIssuer;
     let key: TestKey;
     let other: TestKey;
+    let dpop: DpopKey;
 
     before(async () => {
       jwks = await startTestIssuer({ keys: [] });
-      [key, other] = await Promise.all([createTestKey(), createTestKey()]);
+      [key, other, dpop] = await Promise.all([createTestKey(), createTestKey(), createDpopKey()]);
     });
     after(() => jwks.close());
 
-    for (const testCase of cases) {
+    for (const testCase of [...cases, ...dpopCases]) {
       it(`${testCase.name} (${testCase.source})`, async () => {
         jwks.publish([key]);
         await jwks.setMode(testCase.issuerDown ? 'down' : 'ok');
@@ -60,6 +66,8 @@ for (const name of Object.keys(adapters) as AdapterName[]) {
           issuers: [cognito({ userPoolId: jwks.userPoolId, issuerBaseUrl: jwks.baseUrl, clientIds: null })],
           realm,
           now: clock.now,
+          // Without a resource URL proofs cannot be checked, so the DPoP scheme is neither accepted nor offered.
+          ...(testCase.dpop ? { dpop: { resource, required: testCase.dpop.required ?? false } } : {}),
           onKeySetEvent: (_issuer, event) => {
             seen.push(event);
             wake();
@@ -70,6 +78,8 @@ for (const name of Object.keys(adapters) as AdapterName[]) {
           key,
           other,
           clock,
+          dpop,
+          resource,
           token: (claims = {}, signer = key) => {
             const now = Math.floor(clock.now() / 1000);
             return jwks.sign(
@@ -106,8 +116,12 @@ for (const name of Object.keys(adapters) as AdapterName[]) {
             if (expect.jwksFetches !== undefined) {
               assert.equal(jwks.requests.jwks - fetchesBefore, expect.jwksFetches, `${where}: JWKS fetches`);
             }
-            // No answer echoes the token or its signature (RFC 6750 §5.3: tokens must not leak).
-            const tokens = [sent.authorization ?? [], sent.path.split('access_token=')[1] ?? []].flat();
+            // No answer echoes the token, the DPoP proof, or a signature (RFC 6750 §5.3, RFC 9449 §11: they must not leak).
+            const tokens = [
+              sent.authorization ?? [],
+              sent.path.split('access_token=')[1] ?? [],
+              sent.dpop ?? [],
+            ].flat();
             for (const token of tokens) {
               const signature = token.split('.')[2] ?? '';
               const text = answer.body + (answer.headers.get('www-authenticate') ?? '');

@@ -72,6 +72,8 @@ function toAuthRequest(req: Request): AuthRequest {
   return {
     method: req.method,
     path: req.path,
+    // Under a mount point `req.path` is relative to it; a DPoP proof names the whole URI (RFC 9449 §4.3).
+    fullPath: req.baseUrl ? req.originalUrl.split('?', 1)[0] : undefined,
     query: mark === -1 ? '' : req.url.slice(mark + 1),
     headers: req.headers,
     rawHeaders: req.rawHeaders,

@@ -134,6 +134,8 @@ export function createBearerAuth(options: BearerAuthOptions): Middleware<AuthSta
     const request = {
       method: ctx.method,
       path: ctx.path,
+      // Under koa-mount `ctx.path` is relative to the mount point; a DPoP proof names the whole URI (RFC 9449 §4.3).
+      fullPath: ctx.originalUrl === ctx.url ? undefined : ctx.originalUrl.split('?', 1)[0],
       headers: ctx.headers,
       rawHeaders: ctx.req.rawHeaders,
       query: ctx.querystring,

@@ -14,6 +14,12 @@ export const defaults = Object.freeze({
   algorithms: Object.freeze(['RS256'] as const),
   /** The protection space named in every challenge (RFC 6750 §3). */
   realm: 'api',
+  dpop: Object.freeze({
+    /** A proof older than this (by its `iat`) is refused, and its `jti` remembered this long (RFC 9449 §11.1); as Auth0's `iatOffset`. */
+    proofMaxAgeSec: 300,
+    /** Proofs remembered against replay; at 100,000, a replay is caught for sure up to ~330 proofs/s in the 300 s window (~15 MiB). */
+    replayCacheSize: 100_000,
+  }),
   keySet: Object.freeze({
     /** After this long a fetched set is no longer trusted as current, so a key the issuer removed stops working. */
     maxAgeMs: 10 * 60_000,

@@ -41,5 +41,6 @@ export type { ClaimNames, ClaimsMapper, Principal, PrincipalClaims, TokenUse } f
 export type { BearerErrorCode, RefusalReason } from './refusals.js';
 export type { KeySetEvent, KeySetOptions, KeySetStats, KeySetStatus, KeySetView } from './key-set.js';
 export type { Algorithm } from './defaults.js';
+export type { DpopOptions } from './dpop.js';
 export type { Fetch } from './fetch-json.js';
 export type { IssuerState, VerifierStats } from './verifier.js';

@@ -25,11 +25,28 @@ export type RefusalReason =
   | 'insufficient_scope'
   | 'group_not_allowed'
   | 'insufficient_user_authentication'
-  | 'keys_unavailable';
+  | 'keys_unavailable'
+  | 'dpop_required'
+  | 'dpop_bound_as_bearer'
+  | 'dpop_token_unbound'
+  | 'dpop_proof_missing'
+  | 'dpop_proof_invalid'
+  | 'dpop_proof_stale'
+  | 'dpop_proof_mismatch'
+  | 'dpop_proof_wrong_token'
+  | 'dpop_proof_replayed'
+  | 'dpop_key_mismatch';
 
-/** RFC 6750 §3.1 error codes, and RFC 9470 §3's for a person's sign-in that is too old or too weak. */
+/**
+ * RFC 6750 §3.1 error codes, RFC 9470 §3's for a person's sign-in that is too old or too weak, and RFC 9449 §7.1's for
+ * a DPoP proof that does not hold.
+ */
 export type BearerErrorCode =
-  'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication';
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'insufficient_user_authentication'
+  | 'invalid_dpop_proof';
 
 export interface RefusalResponse {
   readonly status: 400 | 401 | 403 | 503;
@@ -73,6 +90,28 @@ const responses: { readonly [R in RefusalReason]: RefusalResponse } = {
     error: 'temporarily_unavailable',
     description: 'token signing keys are temporarily unavailable',
   },
+  // RFC 9449 §7.1: with DPoP required the Bearer scheme is not offered; RFC 6750 §3.1 names no error code for an
+  // unsupported scheme.
+  dpop_required: { status: 401, error: undefined, description: 'a DPoP-bound token is required' },
+  // RFC 9449 §7.2: a bound token sent as a bearer token is refused, else the binding protects nothing.
+  dpop_bound_as_bearer: {
+    status: 401,
+    error: 'invalid_token',
+    description: 'token is DPoP-bound: use the DPoP scheme',
+  },
+  dpop_token_unbound: { status: 401, error: 'invalid_token', description: 'token is not DPoP-bound' },
+  // RFC 9449 §7.1, Figure 14's wording: the proof's key is not the key the token is bound to.
+  dpop_key_mismatch: { status: 401, error: 'invalid_token', description: 'invalid DPoP key binding' },
+  dpop_proof_missing: { status: 401, error: 'invalid_dpop_proof', description: 'a DPoP proof is required' },
+  dpop_proof_invalid: { status: 401, error: 'invalid_dpop_proof', description: 'DPoP proof invalid' },
+  dpop_proof_stale: { status: 401, error: 'invalid_dpop_proof', description: 'DPoP proof too old or from the future' },
+  dpop_proof_mismatch: {
+    status: 401,
+    error: 'invalid_dpop_proof',
+    description: 'DPoP proof is for another method or URI',
+  },
+  dpop_proof_wrong_token: { status: 401, error: 'invalid_dpop_proof', description: 'DPoP proof is for another token' },
+  dpop_proof_replayed: { status: 401, error: 'invalid_dpop_proof', description: 'DPoP proof already used' },
 };
 
 /** The one place where a refusal reason becomes an HTTP status, error code and description. */

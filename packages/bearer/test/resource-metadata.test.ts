@@ -129,6 +129,8 @@ describe('resource_metadata in every challenge (RFC 9728 §5.1)', () => {
       realm: 'items',
       policy,
       resourceMetadataUrl: url,
+      // Only the Bearer challenge here; the DPoP one beside it (same parameters, plus algs) is test/dpop.test.ts's.
+      dpop: false,
     });
     await auth.warmUp();
   });
