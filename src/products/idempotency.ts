@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IdempotencyRecord, StoredProduct } from './repository.js';
 import type { ProductFields } from './schema.js';
 
-/** Idempotency keys (draft-ietf-httpapi-idempotency-key-header): a repeat of a keyed create returns the first result. */
+// Idempotency keys (draft-ietf-httpapi-idempotency-key-header): a repeat of a keyed create returns the first result.
 
 export function randomId(): string {
   return randomBytes(16).toString('base64url');

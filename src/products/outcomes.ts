@@ -1,6 +1,6 @@
 /**
  * Every way a products call can end other than with its result, in the domain's words. The routes give each its
- * answer in one table (`problemOf` in routes-answers.ts); nothing here knows of HTTP.
+ * answer in one table (`outcomeAnswers` in routes.ts); nothing here knows of HTTP.
  */
 export const productOutcomes = [
   'not_found',

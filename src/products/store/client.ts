@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ProductError } from '../outcomes.js';
-import type { Signal } from '../repository.js';
+import type { Signal } from './contract.js';
 
 /** What every part of the store shares: the document client, the table names and the clock. */
 export interface StoreContext {

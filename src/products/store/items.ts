@@ -1,14 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type {
-  ChangeType,
-  IdempotencyRecord,
-  Page,
-  PageKey,
-  ProductRepository,
-  Signal,
-  Written,
-} from '../repository.js';
+import type { ChangeType, IdempotencyRecord, Page, PageKey, ProductRepository, Signal, Written } from './contract.js';
 import { productFieldNames, type Product, type ProductFields } from '../schema.js';
 import { callOptions, type StoreContext } from './client.js';
 import { entryFor, outboxOf, pendingIndex, type StoredOutbox } from './outbox.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ChangeEvent, ChangeType, Outbox, OutboxEntry, PageKey, ProductRepository } from '../repository.js';
+import type { ChangeEvent, ChangeType, Outbox, OutboxEntry, PageKey, ProductRepository } from './contract.js';
 import type { Product } from '../schema.js';
 import { callOptions, type StoreContext } from './client.js';
 

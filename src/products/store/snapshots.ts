@@ -1,5 +1,5 @@
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { ProductRepository, Snapshot } from '../repository.js';
+import type { ProductRepository, Snapshot } from './contract.js';
 import { callOptions, type StoreContext } from './client.js';
 import { getItem, toProduct } from './items.js';
 
