@@ -79,13 +79,19 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/auth/**/*.ts'],
+    // The products domain speaks in its own outcomes (src/products/outcomes.ts); only its routes know HTTP and map
+    // those outcomes to answers. test/products-outcomes.test.ts proves this rule fires, and scans for statuses.
+    files: ['src/products/**/*.ts'],
+    ignores: ['src/products/routes.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['../*', '!../auth/*'], message: 'src/auth/ imports nothing from the rest of the service.' },
+            {
+              group: ['**/http/*', '**/http'],
+              message: 'Only src/products/routes.ts speaks HTTP; the domain throws a ProductError (outcomes.ts).',
+            },
           ],
         },
       ],

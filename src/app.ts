@@ -14,7 +14,7 @@ import { createAuthCounters, createBearerAuth, type AuthCounters, type AuthState
 import { createCors } from './http/cors.js';
 import type { Config } from './config.js';
 import { createErrorHandler, writeProblem } from './http/errors.js';
-import { failureFields } from './http/log-fields.js';
+import { failureFields } from './log-fields.js';
 import { createRequestLog } from './http/request-log.js';
 import { createUnreadBodyDrain } from './http/unread-body.js';
 import { createOpenApiDocument } from './openapi.js';

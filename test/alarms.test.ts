@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { globSync, readFileSync } from 'node:fs';
+import { globSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   deployed,
@@ -120,8 +120,11 @@ describe('Alarms and the dashboard', () => {
     assert.deepEqual(latency['Threshold'], { Ref: 'MaxP99LatencySeconds' });
   });
 
-  it('watches throttles and system errors for exactly the operations src/products/repository.ts calls on each table', () => {
-    const code = readFileSync('src/products/repository.ts', 'utf8');
+  it('watches throttles and system errors for exactly the operations src/products/store/ calls on each table', () => {
+    const store = 'src/products/store';
+    const code = readdirSync(store)
+      .map((name) => readFileSync(`${store}/${name}`, 'utf8'))
+      .join('\n');
     const calls = [...code.matchAll(/new (\w+)Command\(/g)];
     const named = [...code.matchAll(/new (\w+)Command\(\{\s*TableName: (\w+)/g)];
     assert.equal(named.length, calls.length, 'each DynamoDB call names its table first, so that it can be counted');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { ChangeEvent } from '../src/products/repository.js';
+import { ProductError } from '../src/products/outcomes.js';
 import { notHttpUris } from './support/image-uris.js';
 import { bearer, fetchToken, localTestConfig, startService, type RunningService } from './support/service.js';
 
@@ -195,8 +196,8 @@ describe('the products API', () => {
           undefined,
           undefined,
         ),
-        (error: { status?: unknown; code?: unknown; expose?: unknown }) =>
-          error.status === 422 && error.code === 'unstorable' && error.expose === true,
+        // In the domain's words; the routes answer it 422 unstorable (test/products-outcomes.test.ts).
+        (error) => error instanceof ProductError && error.code === 'unstorable',
       );
     });
 

@@ -57,7 +57,7 @@ const valueOf = (points: readonly DataPoint<unknown>[], attributes: Record<strin
   points.find((point) => Object.entries(attributes).every(([key, value]) => point.attributes[key] === value))?.value;
 
 describe('product_service.store.conflicts', () => {
-  it('counts each write that lost a race and was retried, then the one answered 409 when the deadline ran out', async () => {
+  it('counts each write that lost a race and was retried, then the one given up (answered 409) when the deadline ran out', async () => {
     const telemetry = createTelemetry(sdk);
     const product = {
       id: 'p1',
@@ -78,7 +78,9 @@ describe('product_service.store.conflicts', () => {
       deadlineMs: 150,
       onConflict: (outcome) => telemetry.storeConflict(outcome),
     });
-    await assert.rejects(products.patch('p1', [{ op: 'replace', path: '/name', value: 'Again' }]), { status: 409 });
+    await assert.rejects(products.patch('p1', [{ op: 'replace', path: '/name', value: 'Again' }]), {
+      code: 'conflict_exhausted',
+    });
     const conflicts = await collect('product_service.store.conflicts');
     assert.equal(conflicts.unit, '{conflict}');
     assert.ok(Number(valueOf(conflicts.points, { outcome: 'retried' })) >= 1);

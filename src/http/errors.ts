@@ -1,6 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { failureFields } from './log-fields.js';
+import { failureFields } from '../log-fields.js';
 
 /** When a client may try again after a `503` or a busy `409`, unless the cause knows better. */
 export const defaultRetryAfterSeconds = 1;

@@ -1,7 +1,7 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Logger } from 'pino';
 import type { ChangeEvent, Outbox, ProductRepository } from './repository.js';
-import { failureFields } from '../http/log-fields.js';
+import { failureFields } from '../log-fields.js';
 
 export interface EventPublisher {
   publish(event: ChangeEvent): Promise<void>;
@@ -57,6 +57,48 @@ export interface OutboxDrainer {
 export interface Backlog {
   readonly entries: number;
   readonly oldestAt: number | undefined;
+}
+
+/** What is known pending, summed: entries, and when the oldest was written. */
+function backlogOf(pending: ReadonlyMap<string, Outbox['entries']>): Backlog {
+  let entries = 0;
+  let oldestAt: number | undefined;
+  for (const held of pending.values()) {
+    entries += held.length;
+    const at = held[0] ? Date.parse(held[0].entry.event.at) : Number.NaN;
+    if (!Number.isNaN(at) && (oldestAt === undefined || at < oldestAt)) oldestAt = at;
+  }
+  return { entries, oldestAt };
+}
+
+/** Drains every product whose outbox has been pending since before `before`, a query of the pending index a page at a time. */
+async function drainStranded(
+  deps: {
+    readonly repository: ProductRepository;
+    readonly logger: Logger;
+    readonly drain: (id: string) => Promise<boolean>;
+    readonly signal: AbortSignal;
+  },
+  before: Date,
+): Promise<void> {
+  const { repository, logger, drain, signal } = deps;
+  try {
+    const seen = new Set<string>();
+    for (;;) {
+      // What a round could not deliver stays pending (and in the index): skip it, or the round would loop on it.
+      const ids = (await repository.pendingSince(before, 100 + seen.size, signal)).filter((id) => !seen.has(id));
+      if (ids.length === 0) return;
+      let delivered = false;
+      for (const id of ids) {
+        seen.add(id);
+        delivered = (await drain(id)) || delivered;
+      }
+      // Nothing went out (the publisher is down, say): leave the rest to the next round.
+      if (!delivered) return;
+    }
+  } catch (error) {
+    logger.warn({ failure: failureFields(error) }, 'outbox round failed; the next one tries again');
+  }
 }
 
 /**
@@ -122,39 +164,12 @@ export function createOutboxDrainer(deps: {
     return next;
   }
 
-  async function drainPending(before: Date = now()): Promise<void> {
-    try {
-      const seen = new Set<string>();
-      for (;;) {
-        // What a round could not deliver stays pending (and in the index): skip it, or the round would loop on it.
-        const ids = (await repository.pendingSince(before, 100 + seen.size, signal)).filter((id) => !seen.has(id));
-        if (ids.length === 0) return;
-        let delivered = false;
-        for (const id of ids) {
-          seen.add(id);
-          delivered = (await drain(id)) || delivered;
-        }
-        // Nothing went out (the publisher is down, say): leave the rest to the next round.
-        if (!delivered) return;
-      }
-    } catch (error) {
-      logger.warn({ failure: failureFields(error) }, 'outbox round failed; the next one tries again');
-    }
-  }
+  const drainPending = (before: Date = now()) => drainStranded({ repository, logger, drain, signal }, before);
 
   return {
     drain,
     drainPending,
-    backlog() {
-      let entries = 0;
-      let oldestAt: number | undefined;
-      for (const held of pending.values()) {
-        entries += held.length;
-        const at = held[0] ? Date.parse(held[0].entry.event.at) : Number.NaN;
-        if (!Number.isNaN(at) && (oldestAt === undefined || at < oldestAt)) oldestAt = at;
-      }
-      return { entries, oldestAt };
-    },
+    backlog: () => backlogOf(pending),
     start(intervalMs) {
       round = drainPending().finally(() => (round = undefined));
       timer = setInterval(() => {

@@ -3,10 +3,11 @@ import coBody from 'co-body';
 import type { z } from 'zod';
 import { allOf, requireGroups, requireScopes, stepUp, type Access } from '@product-service/bearer';
 import type { AuthState } from '@product-service/bearer-koa';
-import { HttpProblem } from '../http/errors.js';
+import { defaultRetryAfterSeconds, HttpProblem } from '../http/errors.js';
 import type { Answer, Route } from '../http/route.js';
 import type { CursorCodec } from './cursor.js';
 import { exampleInput, exampleInvalid, examplePatch, exampleProduct } from './examples.js';
+import { ProductError, type ProductOutcome } from './outcomes.js';
 import type { PageKey } from './repository.js';
 import { issuesByPointer, jsonPatch, productFields, productIdPattern, type Product } from './schema.js';
 import type { Precondition, ProductService } from './service.js';
@@ -41,6 +42,54 @@ function deleteAccess(maxAgeSec: number | undefined): Access {
 }
 
 type Ctx = RouterContext<AuthState>;
+
+/** What a client is answered for an outcome: the status, and the stable `error` code it has always been sent. */
+export interface OutcomeAnswer {
+  readonly status: number;
+  readonly code: string;
+  readonly retryAfterSeconds?: number;
+}
+
+/**
+ * The one place the products domain's outcomes become HTTP: every outcome, its status and `error` code. The codes are
+ * the ones the API has always answered (a client switches on them), which is why some differ from the outcome's name.
+ */
+export const outcomeAnswers: Readonly<Record<ProductOutcome, OutcomeAnswer>> = {
+  not_found: { status: 404, code: 'not_found' },
+  gone: { status: 410, code: 'gone' },
+  // RFC 9110 §13.1.1: a failed If-Match.
+  stale_etag: { status: 412, code: 'precondition_failed' },
+  conflict_exhausted: { status: 409, code: 'conflict', retryAfterSeconds: defaultRetryAfterSeconds },
+  // RFC 5789 §2.2: a patch that cannot be applied to the resource's state is a conflict.
+  patch_test_failed: { status: 409, code: 'test_failed' },
+  invalid_patch: { status: 400, code: 'invalid_patch' },
+  invalid_product: { status: 400, code: 'invalid_product' },
+  // draft-ietf-httpapi-idempotency-key-header §2.7: a key reused for a different payload is 422.
+  idempotency_mismatch: { status: 422, code: 'idempotency_key_reused' },
+  // RFC 9110 §15.6.4, with Retry-After (HttpProblem's default for a 503).
+  store_unavailable: { status: 503, code: 'temporarily_unavailable' },
+  unstorable: { status: 422, code: 'unstorable' },
+};
+
+/** A domain outcome as the service's answer; its cause (the SDK's error, say) goes along, for the log. */
+export function problemOf(error: ProductError): HttpProblem {
+  const { status, code, retryAfterSeconds } = outcomeAnswers[error.code];
+  return new HttpProblem(status, code, error.message, error.errors, {
+    cause: error.cause ?? error,
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  });
+}
+
+/** A handler whose domain outcomes are answered through `outcomeAnswers`. */
+function answering(handler: Route['handler']): Route['handler'] {
+  return async (ctx, next) => {
+    try {
+      await handler(ctx, next);
+    } catch (error) {
+      throw error instanceof ProductError ? problemOf(error) : error;
+    }
+  };
+}
 
 const etagOf = (product: Pick<Product, 'version'>): string => `"${product.version}"`;
 
@@ -169,192 +218,241 @@ const busy = {
 };
 const productAnswer = (description: string): Answer => ({ description, schema: 'Product', example: exampleProduct });
 
+/** What the route factories share: the service, the cursors and the body limit, read once. */
+interface RouteContext {
+  readonly products: ProductService;
+  readonly cursors: CursorCodec;
+  readonly limitBytes: number;
+  readonly tooLarge: string;
+  readonly stepUpMaxAgeSec: number | undefined;
+}
+
+/** GET /products: a page of products. */
+function listProductsRoute(route: RouteContext): Route {
+  const { products, cursors } = route;
+  return {
+    method: 'GET',
+    path: '/products',
+    access: requireScopes(readScope),
+    doc: {
+      operationId: 'listProducts',
+      summary: 'List products, a page at a time (in store order, not by date)',
+      tag: 'products',
+      usesStore: true,
+      parameters: pageParameters,
+      answers: {
+        200: {
+          description: 'A page of products; `Link: rel="next"` when there is more',
+          schema: 'ProductPage',
+          example: { items: [exampleProduct], next: null },
+        },
+        400: 'Bad limit or cursor',
+      },
+    },
+    async handler(ctx) {
+      const { limit, after } = pageParams(ctx, cursors, 'products');
+      const page = await products.list(limit, after);
+      const next = page.next ? cursors.encode('products', page.next) : null;
+      if (next) linkNext(ctx, limit, next);
+      ctx.body = { items: page.items, next };
+    },
+  };
+}
+
+/** POST /products: a new product, or the one an `Idempotency-Key` made. */
+function createProductRoute(route: RouteContext): Route {
+  const { products, limitBytes, tooLarge } = route;
+  return {
+    method: 'POST',
+    path: '/products',
+    access: writeAccess,
+    doc: {
+      operationId: 'createProduct',
+      summary: 'Create a product',
+      tag: 'products',
+      usesStore: true,
+      parameters: [idempotencyKeyParameter],
+      request: { type: 'application/json', schema: 'ProductInput', example: exampleInput },
+      answers: {
+        201: productAnswer(
+          'Created (or, for a repeated `Idempotency-Key`, the product it made); `Location` and `ETag` are set',
+        ),
+        400: {
+          description:
+            'Invalid product (errors keyed by JSON Pointer), malformed JSON or a malformed `Idempotency-Key`',
+          example: exampleInvalid,
+        },
+        410: 'The product this `Idempotency-Key` made was deleted since',
+        413: tooLarge,
+        415: 'Body is not application/json',
+        422: 'The `Idempotency-Key` was used for a different body, or the store refused a value',
+      },
+    },
+    async handler(ctx) {
+      const key = idempotencyKey(ctx);
+      const fields = await readValid(ctx, 'application/json', limitBytes, productFields, {
+        code: 'invalid_product',
+        description: 'the product is not valid',
+      });
+      const principal = ctx.state.principal;
+      const product = await products.create(fields, {
+        caller: `${principal?.issuer ?? ''}\n${principal?.subject ?? ''}`,
+        idempotencyKey: key,
+      });
+      ctx.set('Location', `/products/${product.id}`);
+      sendProduct(ctx, product, 201);
+    },
+  };
+}
+
+/** GET /products/:id: one product, with its ETag. */
+function getProductRoute(route: RouteContext): Route {
+  const { products } = route;
+  return {
+    method: 'GET',
+    path: '/products/:id',
+    access: requireScopes(readScope),
+    doc: {
+      operationId: 'getProduct',
+      summary: 'Read a product',
+      tag: 'products',
+      usesStore: true,
+      parameters: [idParameter, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
+      answers: {
+        200: productAnswer('The product, with its `ETag`'),
+        304: 'Not modified: `If-None-Match` names the current version',
+        404: 'No such product',
+        410: 'Deleted',
+      },
+    },
+    async handler(ctx) {
+      const product = await products.get(productId(ctx));
+      const ifNoneMatch = ctx.get('if-none-match');
+      if (ifNoneMatch && matchesIfNoneMatch(ifNoneMatch, product)) {
+        ctx.status = 304;
+        ctx.set('ETag', etagOf(product));
+        return;
+      }
+      sendProduct(ctx, product);
+    },
+  };
+}
+
+/** PATCH /products/:id: a JSON Patch (RFC 6902), on condition of `If-Match` if sent. */
+function patchProductRoute(route: RouteContext): Route {
+  const { products, limitBytes, tooLarge } = route;
+  return {
+    method: 'PATCH',
+    path: '/products/:id',
+    access: writeAccess,
+    doc: {
+      operationId: 'patchProduct',
+      summary: 'Change a product with a JSON Patch (RFC 6902)',
+      tag: 'products',
+      usesStore: true,
+      parameters: [idParameter, ifMatchParameter],
+      request: { type: 'application/json-patch+json', schema: 'JsonPatch', example: examplePatch },
+      answers: {
+        200: productAnswer('The new version'),
+        400: 'Invalid patch, an invalid result, or a change to `id`, `version` or `lastModified`',
+        404: 'No such product',
+        409: { ...busy, description: `A \`test\` operation failed; or: ${busy.description}` },
+        410: 'Deleted',
+        412: '`If-Match` names an older version',
+        413: tooLarge,
+        415: 'Body is not application/json-patch+json',
+        422: 'The store refused a value',
+      },
+    },
+    async handler(ctx) {
+      const id = productId(ctx);
+      const operations = await readValid(ctx, 'application/json-patch+json', limitBytes, jsonPatch, {
+        code: 'invalid_patch',
+        description: 'the body is not a JSON Patch (RFC 6902)',
+      });
+      sendProduct(ctx, await products.patch(id, operations, ifMatch(ctx)));
+    },
+  };
+}
+
+/** DELETE /products/:id: a soft delete, on condition of `If-Match` if sent. */
+function deleteProductRoute(route: RouteContext): Route {
+  const { products } = route;
+  return {
+    method: 'DELETE',
+    path: '/products/:id',
+    access: deleteAccess(route.stepUpMaxAgeSec),
+    doc: {
+      operationId: 'deleteProduct',
+      summary: 'Delete a product (soft: it answers 410 afterwards)',
+      tag: 'products',
+      usesStore: true,
+      parameters: [idParameter, ifMatchParameter],
+      answers: {
+        204: 'Deleted (also when already deleted)',
+        404: 'No such product',
+        409: busy,
+        412: '`If-Match` names an older version',
+      },
+    },
+    async handler(ctx) {
+      await products.remove(productId(ctx), ifMatch(ctx));
+      ctx.status = 204;
+    },
+  };
+}
+
+/** GET /products/:id/snapshots: every version of a product, newest first. */
+function listSnapshotsRoute(route: RouteContext): Route {
+  const { products, cursors } = route;
+  return {
+    method: 'GET',
+    path: '/products/:id/snapshots',
+    access: requireScopes(readScope),
+    doc: {
+      operationId: 'listSnapshots',
+      summary: 'Every version of a product, newest first',
+      tag: 'products',
+      usesStore: true,
+      parameters: [idParameter, ...pageParameters],
+      answers: {
+        200: {
+          description: 'A page of versions',
+          schema: 'SnapshotPage',
+          example: { items: [{ ...exampleProduct, deleted: false }], next: null },
+        },
+        400: 'Bad limit or cursor',
+        404: 'No such product',
+      },
+    },
+    async handler(ctx) {
+      const id = productId(ctx);
+      const scope = `snapshots:${id}`;
+      const { limit, after } = pageParams(ctx, cursors, scope);
+      const page = await products.history(id, limit, after);
+      const next = page.next ? cursors.encode(scope, page.next) : null;
+      if (next) linkNext(ctx, limit, next);
+      ctx.body = { items: page.items, next };
+    },
+  };
+}
+
 /** The products API, a route at a time. Handlers translate HTTP; the products service does the work. */
 export function productRoutes(deps: ProductRouteDeps): readonly Route[] {
-  const { products, cursors } = deps;
   const limitBytes = deps.bodyLimitBytes ?? 16 * 1024;
-  const tooLarge = `Body over ${limitBytes / 1024} KiB`;
-
+  const route: RouteContext = {
+    products: deps.products,
+    cursors: deps.cursors,
+    limitBytes,
+    tooLarge: `Body over ${limitBytes / 1024} KiB`,
+    stepUpMaxAgeSec: deps.stepUpMaxAgeSec,
+  };
   return [
-    {
-      method: 'GET',
-      path: '/products',
-      access: requireScopes(readScope),
-      doc: {
-        operationId: 'listProducts',
-        summary: 'List products, a page at a time (in store order, not by date)',
-        tag: 'products',
-        usesStore: true,
-        parameters: pageParameters,
-        answers: {
-          200: {
-            description: 'A page of products; `Link: rel="next"` when there is more',
-            schema: 'ProductPage',
-            example: { items: [exampleProduct], next: null },
-          },
-          400: 'Bad limit or cursor',
-        },
-      },
-      async handler(ctx) {
-        const { limit, after } = pageParams(ctx, cursors, 'products');
-        const page = await products.list(limit, after);
-        const next = page.next ? cursors.encode('products', page.next) : null;
-        if (next) linkNext(ctx, limit, next);
-        ctx.body = { items: page.items, next };
-      },
-    },
-    {
-      method: 'POST',
-      path: '/products',
-      access: writeAccess,
-      doc: {
-        operationId: 'createProduct',
-        summary: 'Create a product',
-        tag: 'products',
-        usesStore: true,
-        parameters: [idempotencyKeyParameter],
-        request: { type: 'application/json', schema: 'ProductInput', example: exampleInput },
-        answers: {
-          201: productAnswer(
-            'Created (or, for a repeated `Idempotency-Key`, the product it made); `Location` and `ETag` are set',
-          ),
-          400: {
-            description:
-              'Invalid product (errors keyed by JSON Pointer), malformed JSON or a malformed `Idempotency-Key`',
-            example: exampleInvalid,
-          },
-          410: 'The product this `Idempotency-Key` made was deleted since',
-          413: tooLarge,
-          415: 'Body is not application/json',
-          422: 'The `Idempotency-Key` was used for a different body, or the store refused a value',
-        },
-      },
-      async handler(ctx) {
-        const key = idempotencyKey(ctx);
-        const fields = await readValid(ctx, 'application/json', limitBytes, productFields, {
-          code: 'invalid_product',
-          description: 'the product is not valid',
-        });
-        const principal = ctx.state.principal;
-        const product = await products.create(fields, {
-          caller: `${principal?.issuer ?? ''}\n${principal?.subject ?? ''}`,
-          idempotencyKey: key,
-        });
-        ctx.set('Location', `/products/${product.id}`);
-        sendProduct(ctx, product, 201);
-      },
-    },
-    {
-      method: 'GET',
-      path: '/products/:id',
-      access: requireScopes(readScope),
-      doc: {
-        operationId: 'getProduct',
-        summary: 'Read a product',
-        tag: 'products',
-        usesStore: true,
-        parameters: [idParameter, { name: 'If-None-Match', in: 'header', schema: { type: 'string' } }],
-        answers: {
-          200: productAnswer('The product, with its `ETag`'),
-          304: 'Not modified: `If-None-Match` names the current version',
-          404: 'No such product',
-          410: 'Deleted',
-        },
-      },
-      async handler(ctx) {
-        const product = await products.get(productId(ctx));
-        const ifNoneMatch = ctx.get('if-none-match');
-        if (ifNoneMatch && matchesIfNoneMatch(ifNoneMatch, product)) {
-          ctx.status = 304;
-          ctx.set('ETag', etagOf(product));
-          return;
-        }
-        sendProduct(ctx, product);
-      },
-    },
-    {
-      method: 'PATCH',
-      path: '/products/:id',
-      access: writeAccess,
-      doc: {
-        operationId: 'patchProduct',
-        summary: 'Change a product with a JSON Patch (RFC 6902)',
-        tag: 'products',
-        usesStore: true,
-        parameters: [idParameter, ifMatchParameter],
-        request: { type: 'application/json-patch+json', schema: 'JsonPatch', example: examplePatch },
-        answers: {
-          200: productAnswer('The new version'),
-          400: 'Invalid patch, an invalid result, or a change to `id`, `version` or `lastModified`',
-          404: 'No such product',
-          409: { ...busy, description: `A \`test\` operation failed; or: ${busy.description}` },
-          410: 'Deleted',
-          412: '`If-Match` names an older version',
-          413: tooLarge,
-          415: 'Body is not application/json-patch+json',
-          422: 'The store refused a value',
-        },
-      },
-      async handler(ctx) {
-        const id = productId(ctx);
-        const operations = await readValid(ctx, 'application/json-patch+json', limitBytes, jsonPatch, {
-          code: 'invalid_patch',
-          description: 'the body is not a JSON Patch (RFC 6902)',
-        });
-        sendProduct(ctx, await products.patch(id, operations, ifMatch(ctx)));
-      },
-    },
-    {
-      method: 'DELETE',
-      path: '/products/:id',
-      access: deleteAccess(deps.stepUpMaxAgeSec),
-      doc: {
-        operationId: 'deleteProduct',
-        summary: 'Delete a product (soft: it answers 410 afterwards)',
-        tag: 'products',
-        usesStore: true,
-        parameters: [idParameter, ifMatchParameter],
-        answers: {
-          204: 'Deleted (also when already deleted)',
-          404: 'No such product',
-          409: busy,
-          412: '`If-Match` names an older version',
-        },
-      },
-      async handler(ctx) {
-        await products.remove(productId(ctx), ifMatch(ctx));
-        ctx.status = 204;
-      },
-    },
-    {
-      method: 'GET',
-      path: '/products/:id/snapshots',
-      access: requireScopes(readScope),
-      doc: {
-        operationId: 'listSnapshots',
-        summary: 'Every version of a product, newest first',
-        tag: 'products',
-        usesStore: true,
-        parameters: [idParameter, ...pageParameters],
-        answers: {
-          200: {
-            description: 'A page of versions',
-            schema: 'SnapshotPage',
-            example: { items: [{ ...exampleProduct, deleted: false }], next: null },
-          },
-          400: 'Bad limit or cursor',
-          404: 'No such product',
-        },
-      },
-      async handler(ctx) {
-        const id = productId(ctx);
-        const scope = `snapshots:${id}`;
-        const { limit, after } = pageParams(ctx, cursors, scope);
-        const page = await products.history(id, limit, after);
-        const next = page.next ? cursors.encode(scope, page.next) : null;
-        if (next) linkNext(ctx, limit, next);
-        ctx.body = { items: page.items, next };
-      },
-    },
-  ];
+    listProductsRoute(route),
+    createProductRoute(route),
+    getProductRoute(route),
+    patchProductRoute(route),
+    deleteProductRoute(route),
+    listSnapshotsRoute(route),
+  ].map((declared) => ({ ...declared, handler: answering(declared.handler) }));
 }
