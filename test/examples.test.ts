@@ -184,9 +184,9 @@ describe('npm run example -- <koa|express|fastify|node>', () => {
           assert.match(refused.headers.get('www-authenticate') ?? '', new RegExp(`resource_metadata="${metadataUrl}"`));
         }
         // Only at its own path: the bare well-known path serves nothing. The adapters leave the RFC 9728 well-known
-        // paths public (§3: read before any token), so it is a 404; bearer-express, not on the adapter kit yet, a 401.
+        // paths public (§3: read before any token), so it is a 404.
         const bare = await fetch(`${example.url}/.well-known/oauth-protected-resource`);
-        assert.equal(bare.status, name === 'express' ? 401 : 404);
+        assert.equal(bare.status, 404);
       } finally {
         await example.close();
       }

@@ -3,7 +3,6 @@ import {
   claimCheck as claimCheckAccess,
   claimEquals as claimEqualsAccess,
   claimIncludes as claimIncludesAccess,
-  createAuthenticator,
   requireGroups as groupsAccess,
   requireScopes as scopesAccess,
   type Access,
@@ -18,6 +17,7 @@ import {
   type RefusalReason,
   type RoutePolicy,
 } from '@product-service/bearer';
+import { createGate } from '@product-service/bearer/adapter';
 import { AuthResult } from './auth.js';
 import { refusalError } from './errors.js';
 
@@ -89,8 +89,9 @@ function toAuthRequest(req: Request): AuthRequest {
  * Written without `async`: an outcome the authenticator gives at once calls `next()` at once, without a promise.
  */
 export function bearer(options: ExpressBearerOptions): RequestHandler {
-  const authenticator = 'authenticator' in options ? options.authenticator : createAuthenticator(options);
-  const policy = 'authenticator' in options ? options.policy : undefined;
+  // The adapter kit's gate: your authenticator or one built from the options, the policy, and the RFC 9728 metadata
+  // public unless a rule names it.
+  const { check } = createGate(options);
   if (options.errors === 'next' && options.answer) {
     throw new TypeError(
       "bearer(): give answer or errors: 'next', not both: with 'next' the app's error handler answers",
@@ -115,8 +116,7 @@ export function bearer(options: ExpressBearerOptions): RequestHandler {
   }
 
   const gate: Gate = (req, res, next, access) => {
-    const request = toAuthRequest(req);
-    const outcome = authenticator.authenticate(request, access ?? policy?.accessFor(request.method, request.path));
+    const outcome = check(toAuthRequest(req), access);
     if (outcome instanceof Promise) return outcome.then((o) => settle(req, res, next, o), next);
     settle(req, res, next, outcome);
     return undefined;

@@ -67,14 +67,16 @@ describe('the Express middleware, closed by default', () => {
     });
   });
 
-  // What the README says of bearer-express today, before it uses the core's adapter kit (which opens the metadata
-  // path by default, as the other adapters do): when this fails, the README's sentence on the metadata changes too.
-  it('answers 401 on the metadata route without that rule', async () => {
+  // The adapter kit opens the well-known metadata path by default (RFC 9728 §3: read before any token), as in the
+  // other adapters; a path beside it stays closed (the control).
+  it('serves the RFC 9728 metadata route without a token and without a rule for it, and nothing beside it', async () => {
     const app = express();
     app.use(bearer(options));
     app.get(protectedResourceWellKnown, ok);
+    app.get(`${protectedResourceWellKnown}-not`, ok);
     await serve(app, async (url) => {
-      assert.equal((await fetch(`${url}${protectedResourceWellKnown}`)).status, 401);
+      assert.equal((await fetch(`${url}${protectedResourceWellKnown}`)).status, 200);
+      assert.equal((await fetch(`${url}${protectedResourceWellKnown}-not`)).status, 401);
     });
   });
 
