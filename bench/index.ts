@@ -390,8 +390,11 @@ async function benchProducts(): Promise<void> {
     bare: spawnBench('bench/products-targets.ts', ['bare', ...targetArgs], env),
     naive: spawnBench('bench/products-targets.ts', ['naive', ...targetArgs], env),
   };
-  const caller = spawnBench('bench/direct-caller.ts', [endpoint]);
-  const callerLines = createInterface({ input: caller.stdout });
+  // Two direct callers: a caller answers one command at a time, and the POST comparison loads two direct sides at once.
+  const callers = [0, 1].map(() => {
+    const child = spawnBench('bench/direct-caller.ts', [endpoint]);
+    return { child, lines: createInterface({ input: child.stdout }) };
+  });
   try {
     type Started = { url: string; modules?: { resolved: number; otel: number } };
     const targets = {
@@ -431,7 +434,10 @@ async function benchProducts(): Promise<void> {
     if (created.status !== 201) throw new Error(`POST /products answered ${created.status}: ${await created.text()}`);
     const { id } = (await created.json()) as { id: string };
 
-    async function direct(op: DirectOp, runSeconds = seconds, rate?: number): Promise<Measured> {
+    async function direct(op: DirectOp, runSeconds = seconds, rate?: number, which = 0): Promise<Measured> {
+      const entry = callers[which];
+      if (!entry) throw new Error(`no direct caller ${which}`);
+      const { child: caller, lines: callerLines } = entry;
       const storeBefore = cpuSeconds(storePid);
       const answered = new Promise<string>((resolve) => callerLines.once('line', resolve));
       const fixed = rate === undefined ? {} : { rate, count: productRequests };
@@ -470,6 +476,7 @@ async function benchProducts(): Promise<void> {
     await direct('get', 1);
     await direct('create', 1);
     await direct('put', 1);
+    await direct('put', 1, undefined, 1);
     const [first, second] = await alternate([() => get(targets.service), () => get(targets.service)]);
     process.stdout.write(
       '\n4. Products API against the same calls to DynamoDB made directly (dynalite; every side in its own process)\n',
@@ -582,7 +589,7 @@ async function benchProducts(): Promise<void> {
       () => createAt(targets.koaUnbounded),
       () => createAt(targets.bare),
       () => direct('create', seconds, storeRate),
-      () => direct('put', seconds, storeRate),
+      () => direct('put', seconds, storeRate, 1),
     ])) as [Measured, Measured, Measured, Measured, Measured, Measured];
     process.stdout.write(
       `  POST: six sides under ${storeRate} req/s each at the same time, median of ${rounds} rounds\n` +
@@ -608,7 +615,7 @@ async function benchProducts(): Promise<void> {
     levers.stdout.pipe(process.stdout, { end: false });
     await new Promise((resolve) => levers.once('exit', resolve));
   } finally {
-    for (const child of [...Object.values(children), caller, store]) child.kill();
+    for (const child of [...Object.values(children), ...callers.map(({ child }) => child), store]) child.kill();
     await productJwks.close();
     receiver.closeAllConnections();
     receiver.close();
