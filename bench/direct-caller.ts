@@ -10,6 +10,9 @@ export interface DirectCommand {
   readonly connections: number;
   readonly id: string;
   readonly fields: object;
+  /** Calls per second, with `count` calls in all, instead of as many as `seconds` allows: the fixed-rate method. */
+  readonly rate?: number;
+  readonly count?: number;
 }
 export interface DirectResult {
   readonly ok: number;
@@ -32,14 +35,28 @@ async function run(command: DirectCommand): Promise<DirectResult> {
   const started = performance.now();
   const until = started + command.seconds * 1000;
   let ok = 0;
-  await Promise.all(
-    Array.from({ length: command.connections }, async () => {
-      while (performance.now() < until) {
-        await op();
+  if (command.rate !== undefined) {
+    const inFlight = new Set<Promise<unknown>>();
+    for (let i = 0; i < (command.count ?? 0); i += 1) {
+      const wait = started + (i * 1000) / command.rate - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const call: Promise<unknown> = op().then(() => {
         ok += 1;
-      }
-    }),
-  );
+        inFlight.delete(call);
+      });
+      inFlight.add(call);
+      if (inFlight.size >= command.connections) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  } else
+    await Promise.all(
+      Array.from({ length: command.connections }, async () => {
+        while (performance.now() < until) {
+          await op();
+          ok += 1;
+        }
+      }),
+    );
   const used = process.cpuUsage(cpuBefore);
   return { ok, elapsed: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
 }

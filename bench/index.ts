@@ -393,12 +393,23 @@ async function benchProducts(): Promise<void> {
       probe,
       './src/telemetry/register.ts',
     ]),
+    // Prod's sampling (its parameter file): 5 % of new traces, a parent's decision kept.
+    sampled: spawnBench(
+      'bench/products-targets.ts',
+      ['service', ...targetArgs],
+      { ...env, ...traced, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.05' },
+      ['./src/telemetry/register.ts'],
+    ),
     koa: spawnBench('bench/products-targets.ts', ['koa', ...targetArgs], env),
     koaUnbounded: spawnBench('bench/products-targets.ts', ['koa-unbounded', ...targetArgs], env),
     bare: spawnBench('bench/products-targets.ts', ['bare', ...targetArgs], env),
+    naive: spawnBench('bench/products-targets.ts', ['naive', ...targetArgs], env),
   };
-  const caller = spawnBench('bench/direct-caller.ts', [endpoint]);
-  const callerLines = createInterface({ input: caller.stdout });
+  // Two direct callers: a caller answers one command at a time, and the POST comparison loads two direct sides at once.
+  const callers = [0, 1].map(() => {
+    const child = spawnBench('bench/direct-caller.ts', [endpoint]);
+    return { child, lines: createInterface({ input: child.stdout }) };
+  });
   try {
     type Started = { url: string; modules?: { resolved: number; otel: number } };
     const targets = {
@@ -411,12 +422,14 @@ async function benchProducts(): Promise<void> {
         pid: children.serviceAgain.pid ?? 0,
       },
       traced: { ...(JSON.parse(await firstLine(children.traced)) as Started), pid: children.traced.pid ?? 0 },
+      sampled: { ...(JSON.parse(await firstLine(children.sampled)) as Started), pid: children.sampled.pid ?? 0 },
       koa: { ...(JSON.parse(await firstLine(children.koa)) as { url: string }), pid: children.koa.pid ?? 0 },
       koaUnbounded: {
         ...(JSON.parse(await firstLine(children.koaUnbounded)) as { url: string }),
         pid: children.koaUnbounded.pid ?? 0,
       },
       bare: { ...(JSON.parse(await firstLine(children.bare)) as { url: string }), pid: children.bare.pid ?? 0 },
+      naive: { ...(JSON.parse(await firstLine(children.naive)) as { url: string }), pid: children.naive.pid ?? 0 },
     };
     const now = Math.floor(Date.now() / 1000);
     const token = await productJwks.sign(productKey, {
@@ -436,11 +449,15 @@ async function benchProducts(): Promise<void> {
     if (created.status !== 201) throw new Error(`POST /products answered ${created.status}: ${await created.text()}`);
     const { id } = (await created.json()) as { id: string };
 
-    async function direct(op: DirectOp, runSeconds = seconds): Promise<Measured> {
+    async function direct(op: DirectOp, runSeconds = seconds, rate?: number, which = 0): Promise<Measured> {
+      const entry = callers[which];
+      if (!entry) throw new Error(`no direct caller ${which}`);
+      const { child: caller, lines: callerLines } = entry;
       const storeBefore = cpuSeconds(storePid);
       const answered = new Promise<string>((resolve) => callerLines.once('line', resolve));
+      const fixed = rate === undefined ? {} : { rate, count: productRequests };
       caller.stdin.write(
-        `${JSON.stringify({ op, seconds: runSeconds, connections, id, fields } satisfies DirectCommand)}\n`,
+        `${JSON.stringify({ op, seconds: runSeconds, connections, id, fields, ...fixed } satisfies DirectCommand)}\n`,
       );
       const result = JSON.parse(await answered) as DirectResult;
       return {
@@ -474,6 +491,7 @@ async function benchProducts(): Promise<void> {
     await direct('get', 1);
     await direct('create', 1);
     await direct('put', 1);
+    await direct('put', 1, undefined, 1);
     const [first, second] = await alternate([() => get(targets.service), () => get(targets.service)]);
     process.stdout.write(
       '\n4. Products API against the same calls to DynamoDB made directly (dynalite; every side in its own process)\n',
@@ -490,14 +508,14 @@ async function benchProducts(): Promise<void> {
     // The untraced service has served the A/A pair above; its twin and the traced one get as many requests first, so
     // that all three are compared equally warm (the JIT's work shows in CPU per request for thousands of requests).
     await Promise.all(
-      [targets.serviceAgain, targets.traced].map((target) =>
+      [targets.serviceAgain, targets.traced, targets.sampled].map((target) =>
         measure(`${target.url}/products/${id}`, [token], { pid: target.pid, amount: 2 * rounds * productRequests }),
       ),
     );
-    const tracingRounds: Measured[][] = [[], [], []];
+    const tracingRounds: Measured[][] = [[], [], [], []];
     for (let round = 0; round < rounds; round += 1) {
       const measured = await Promise.all(
-        [targets.service, targets.serviceAgain, targets.traced].map((target) =>
+        [targets.service, targets.serviceAgain, targets.traced, targets.sampled].map((target) =>
           measure(`${target.url}/products/${id}`, [token], {
             pid: target.pid,
             amount: productRequests,
@@ -507,71 +525,112 @@ async function benchProducts(): Promise<void> {
       );
       measured.forEach((run, side) => tracingRounds[side]?.push(run));
     }
-    const [offGet, offAgain, onGet] = tracingRounds.map((runs) => ({
+    const [offGet, offAgain, onGet, sampledGet] = tracingRounds.map((runs) => ({
       ...(runs[0] as Measured),
       cpuUs: median(runs.map((run) => run.cpuUs)),
       rps: median(runs.map((run) => run.rps)),
-    })) as [Measured, Measured, Measured];
+    })) as [Measured, Measured, Measured, Measured];
     const more = (than: Measured, measured: Measured) =>
       `${(((measured.cpuUs - than.cpuUs) / than.cpuUs) * 100).toFixed(1)} %`;
     const modules = (target: Started) =>
       target.modules ? `${target.modules.otel} of its ${target.modules.resolved} modules` : 'not probed';
     process.stdout.write(
-      `  Tracing: three services under ${tracingRate} req/s each at the same time, median of ${rounds} rounds\n` +
+      `  Tracing: four services under ${tracingRate} req/s each at the same time, median of ${rounds} rounds\n` +
         `${line('GET /products/:id, telemetry off', offGet)}\n` +
         `${line('  A/A: its twin, telemetry off', offAgain)}\n` +
         `${line('GET /products/:id, traced (100 %, OTLP)', onGet)}\n` +
-        `  A/A: ${more(offGet, offAgain)} (the noise); tracing on: ${more(offGet, onGet)} more CPU per request ` +
-        `(goal <= 10 %), ${(otlpBytes / 1024).toFixed(0)} KiB exported; OpenTelemetry modules loaded: off ` +
+        `${line('GET /products/:id, sampled 5 % (prod)', sampledGet)}\n` +
+        `  A/A: ${more(offGet, offAgain)} (the noise); tracing at 5 %: ${more(offGet, sampledGet)} more CPU per ` +
+        `request (goal <= 3 %); at 100 %: ${more(offGet, onGet)}, ${(otlpBytes / 1024).toFixed(0)} KiB exported; OpenTelemetry modules loaded: off ` +
         `${modules(targets.service)}, on ${modules(targets.traced)}\n\n`,
     );
 
-    const [serviceGet, koaGet, unboundedGet, bareGet, directGet] = await alternate([
-      () => get(targets.service),
-      () => get(targets.koa),
-      () => get(targets.koaUnbounded),
-      () => get(targets.bare),
-      () => direct('get'),
-    ]);
+    // The store path: every side loaded at the same fixed rate at the same time (the tracing line's method), so that
+    // what the machine does in a round weighs on all alike; medians of rounds, the A/A pair (service and twin) first.
+    // The direct calls are made at the same rate from a process of their own (bench/direct-caller.ts).
+    const storeRate = Number(process.env['BENCH_STORE_RATE'] ?? 100);
+    const fixed = { amount: productRequests, rate: storeRate };
+    const together = async (sides: readonly (() => Promise<Measured>)[]): Promise<Measured[]> => {
+      const runs: Measured[][] = sides.map(() => []);
+      for (let round = 0; round < rounds; round += 1) {
+        (await Promise.all(sides.map((side) => side()))).forEach((run, i) => runs[i]?.push(run));
+      }
+      return runs.map((measured) => ({
+        ...(measured[0] as Measured),
+        cpuUs: median(measured.map((run) => run.cpuUs)),
+        rps: median(measured.map((run) => run.rps)),
+      }));
+    };
+    const getAt = (target: { url: string; pid: number }) =>
+      measure(`${target.url}/products/${id}`, [token], { pid: target.pid, ...fixed });
+    const createAt = (target: { url: string; pid: number }) =>
+      measure(`${target.url}/products`, [token], { ...post, pid: target.pid, ...fixed });
+    // The naive service, the floors and the ceiling have had only the warm-up: as many requests as the service's first.
+    await Promise.all(
+      [targets.naive, targets.koa, targets.koaUnbounded, targets.bare].map((target) =>
+        measure(`${target.url}/products/${id}`, [token], { pid: target.pid, amount: 2 * rounds * productRequests }),
+      ),
+    );
+    const [serviceGet, twinGet, naiveGet, koaGet, unboundedGet, bareGet, directGet] = (await together([
+      () => getAt(targets.service),
+      () => getAt(targets.serviceAgain),
+      () => getAt(targets.naive),
+      () => getAt(targets.koa),
+      () => getAt(targets.koaUnbounded),
+      () => getAt(targets.bare),
+      () => direct('get', seconds, storeRate),
+    ])) as [Measured, Measured, Measured, Measured, Measured, Measured, Measured];
     process.stdout.write(
-      `${line('GET /products/:id through the service', serviceGet)}\n` +
+      `  Store path: seven sides under ${storeRate} req/s each at the same time, median of ${rounds} rounds\n` +
+        `${line('A/A: GET /products/:id, the service', serviceGet)}\n${line('A/A: its twin', twinGet)}\n` +
+        `  A/A: ${more(serviceGet, twinGet)} (the noise)\n` +
+        `${line('naive: Koa + router + GetItem, no auth', naiveGet)}\n` +
         `${line('floor: Koa + router + products service', koaGet)}\n` +
         `${line('  the same, store calls not bounded', unboundedGet)}\n` +
-        `${line('ceiling: node:http + the GetItem', bareGet)}\n${line('GetItem, direct', directGet)}\n`,
+        `${line('ceiling: node:http + the GetItem', bareGet)}\n${line('GetItem, direct (default client)', directGet)}\n`,
     );
     process.stdout.write(
-      `  service: ${ratios(serviceGet, directGet)} of a direct GetItem (goal >= 0.85x)\n` +
+      `  GET vs the naive service: ${ratios(serviceGet, naiveGet)} (goal >= 1.00x)\n` +
+        `  GET vs a bare GetItem: ${ratios(serviceGet, directGet)} (goal >= 0.85x, stretch 1.0x)\n` +
         `  Koa floor: ${ratios(koaGet, directGet)}; node:http ceiling: ${ratios(bareGet, directGet)}\n` +
         `  the service's own part: ${(serviceGet.cpuUs - directGet.cpuUs).toFixed(0)} µs per request, ` +
         `${(serviceGet.cpuUs - koaGet.cpuUs).toFixed(0)} µs of it above the Koa floor; the bound on store calls ` +
         `${(koaGet.cpuUs - unboundedGet.cpuUs).toFixed(0)} µs\n\n`,
     );
 
-    const [servicePost, koaPost, unboundedPost, barePost, directCreate, directPut] = await alternate([
-      () => create(targets.service),
-      () => create(targets.koa),
-      () => create(targets.koaUnbounded),
-      () => create(targets.bare),
-      () => direct('create'),
-      () => direct('put'),
-    ]);
+    const [servicePost, koaPost, unboundedPost, barePost, directCreate, directPut] = (await together([
+      () => createAt(targets.service),
+      () => createAt(targets.koa),
+      () => createAt(targets.koaUnbounded),
+      () => createAt(targets.bare),
+      () => direct('create', seconds, storeRate),
+      () => direct('put', seconds, storeRate, 1),
+    ])) as [Measured, Measured, Measured, Measured, Measured, Measured];
     process.stdout.write(
-      `${line('POST /products through the service', servicePost)}\n` +
+      `  POST: six sides under ${storeRate} req/s each at the same time, median of ${rounds} rounds\n` +
+        `${line('POST /products through the service', servicePost)}\n` +
         `${line('floor: Koa + router + products service', koaPost)}\n` +
         `${line('  the same, store calls not bounded', unboundedPost)}\n` +
         `${line('ceiling: node:http + the two calls', barePost)}\n` +
         `${line('put with outbox entry + removal, direct', directCreate)}\n${line('PutItem, direct', directPut)}\n`,
     );
     process.stdout.write(
-      `  service: ${ratios(servicePost, directCreate)} of the same two store calls made directly (goal >= 0.8x); ` +
+      `  POST vs the same two calls made directly: ${ratios(servicePost, directCreate)} (goal >= 0.8x); ` +
         `${ratios(servicePost, directPut)} of a bare PutItem\n` +
+        `  the outbox (its entry in the put, then the removal), direct: ` +
+        `${(directCreate.cpuUs - directPut.cpuUs).toFixed(0)} µs per create over a bare PutItem\n` +
         `  Koa floor: ${ratios(koaPost, directCreate)}; node:http ceiling: ${ratios(barePost, directCreate)}\n` +
         `  the service's own part: ${(servicePost.cpuUs - directCreate.cpuUs).toFixed(0)} µs per request, ` +
         `${(servicePost.cpuUs - koaPost.cpuUs).toFixed(0)} µs of it above the Koa floor; the bound on store calls ` +
-        `${(koaPost.cpuUs - unboundedPost.cpuUs).toFixed(0)} µs\n`,
+        `${(koaPost.cpuUs - unboundedPost.cpuUs).toFixed(0)} µs\n\n`,
     );
+
+    // The store client's own CPU per GetItem against a default client's, and each SDK lever alone.
+    const levers = spawnBench('bench/store-client-levers.ts', []);
+    levers.stdout.pipe(process.stdout, { end: false });
+    await new Promise((resolve) => levers.once('exit', resolve));
   } finally {
-    for (const child of [...Object.values(children), caller, store]) child.kill();
+    for (const child of [...Object.values(children), ...callers.map(({ child }) => child), store]) child.kill();
     await productJwks.close();
     receiver.closeAllConnections();
     receiver.close();

@@ -5,6 +5,8 @@
 //            service (deadline, outbox, drain), without auth, logging, CORS or validation of the request
 //   koa-unbounded  the same floor with the request's deadline kept from the SDK: what the bound on every store call
 //            (the AbortSignal the SDK races each attempt against) costs
+//   naive    the service a user would otherwise write: Koa, @koa/router and GetItem on a default SDK client (the
+//            document client, as the SDK's guide shows it), no auth, no deadline, no validation
 //   bare     the ceiling for any HTTP service in Node: node:http making the same store calls, nothing else
 import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +14,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { pino } from 'pino';
-import { createService, dynamoCallBounds } from '../src/app.js';
+import { createService } from '../src/app.js';
+import { dynamoCallBounds } from '../src/store-client.js';
 import { loadConfig } from '../src/config.js';
 import { createLogPublisher, createOutboxDrainer } from '../src/products/events.js';
 import { createProductRepository, type ProductRepository } from '../src/products/repository.js';
@@ -79,6 +82,17 @@ function koaFloor(bounded: boolean): RequestListener {
   return (req, res) => void callback(req, res);
 }
 
+function naive(): RequestListener {
+  const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1', endpoint }));
+  const router = new Router();
+  router.get('/products/:id', async (ctx) => {
+    const item = await getProduct(documents, ctx.params['id'] ?? '');
+    if (item) ctx.body = item;
+  });
+  const callback = new Koa().use(router.routes()).callback();
+  return (req, res) => void callback(req, res);
+}
+
 async function serviceListener(): Promise<RequestListener> {
   const callback = (await createService(config)).app.callback();
   return (req, res) => void callback(req, res);
@@ -112,7 +126,9 @@ const listener =
     ? await serviceListener()
     : mode === 'koa' || mode === 'koa-unbounded'
       ? koaFloor(mode === 'koa')
-      : bare();
+      : mode === 'naive'
+        ? naive()
+        : bare();
 const server = createServer(listener);
 // What bench/module-probe.ts saw, when it was loaded: how many modules, how many of them OpenTelemetry's.
 const resolved = (globalThis as Record<symbol, Set<string> | undefined>)[
@@ -125,3 +141,5 @@ server.listen(0, '127.0.0.1', () => {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   process.stdout.write(`${JSON.stringify({ url, ...(modules ? { modules } : {}) })}\n`);
 });
+// SIGINT ends the process through process.exit, so that a target started with --cpu-prof writes its profile.
+process.once('SIGINT', () => process.exit(0));

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { storeClientConfig } from './store-client.js';
 import { SNSClient } from '@aws-sdk/client-sns';
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
@@ -214,30 +215,9 @@ export async function createService(config: Config, options: ServiceOptions = {}
   };
 }
 
-/**
- * How long the SDK may spend on one DynamoDB call. Without a timeout it waits for a silent store forever; each attempt
- * gets this long, and the SDK only warns about a request past requestTimeout unless told to throw. The request's
- * deadline bounds all attempts together.
- */
-export function dynamoCallBounds(products: Config['products']) {
-  return {
-    maxAttempts: products.dynamodbMaxAttempts,
-    requestHandler: {
-      connectionTimeout: Math.min(1_000, products.dynamodbTimeoutMs),
-      requestTimeout: products.dynamodbTimeoutMs,
-      throwOnRequestTimeout: true,
-    },
-  } as const;
-}
-
 /** DynamoDB in AWS, with the default credentials (the task role), or at DYNAMODB_ENDPOINT when set. */
 function createDynamoClient(config: Config, closers: (() => Promise<void>)[]): DynamoDBClient {
-  const { products } = config;
-  const client = new DynamoDBClient({
-    ...(products.region ? { region: products.region } : {}),
-    ...(products.dynamodbEndpoint ? { endpoint: products.dynamodbEndpoint } : {}),
-    ...dynamoCallBounds(products),
-  });
+  const client = new DynamoDBClient(storeClientConfig(config.products));
   closers.push(() => {
     client.destroy();
     return Promise.resolve();

@@ -3,13 +3,13 @@ import type { Logger } from 'pino';
 import {
   createLogger,
   createService,
-  dynamoCallBounds,
   loadTelemetry,
   productScopes,
   type Service,
   type ServiceOptions,
 } from '../app.js';
 import { cognito } from '@product-service/bearer';
+import { dynamoCallBounds } from '../store-client.js';
 import type { Config } from '../config.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { localClientConfig, startLocalDynamo } from './dynamodb.js';
