@@ -91,7 +91,7 @@ function toAuthRequest(req: Request): AuthRequest {
 export function bearer(options: ExpressBearerOptions): RequestHandler {
   // The adapter kit's gate: your authenticator or one built from the options, the policy, and the RFC 9728 metadata
   // public unless a rule names it.
-  const { check } = createGate(options);
+  const kit = createGate(options);
   if (options.errors === 'next' && options.answer) {
     throw new TypeError(
       "bearer(): give answer or errors: 'next', not both: with 'next' the app's error handler answers",
@@ -116,7 +116,7 @@ export function bearer(options: ExpressBearerOptions): RequestHandler {
   }
 
   const gate: Gate = (req, res, next, access) => {
-    const outcome = check(toAuthRequest(req), access);
+    const outcome = kit.check(toAuthRequest(req), access);
     if (outcome instanceof Promise) return outcome.then((o) => settle(req, res, next, o), next);
     settle(req, res, next, outcome);
     return undefined;

@@ -180,7 +180,7 @@ describe('the bearer middleware with a route policy', () => {
       { insufficient_scope: added('insufficient_scope'), missing: added('missing'), malformed: added('malformed') },
       { insufficient_scope: 1, missing: 1, malformed: 1 },
     );
-    const total = (refused: typeof counters.refused) => Object.values(refused).reduce((sum, n) => sum + (n ?? 0), 0);
+    const total = (refused: typeof counters.refused) => Object.values(refused).reduce((sum, n) => sum + n, 0);
     assert.equal(total(counters.refused) - total(before.refused), 3, 'nothing else counted');
   });
 });
