@@ -212,20 +212,12 @@ function checkAccess(
   return { principal, access, token };
 }
 
-function countAuthorizationHeaders(rawHeaders: readonly string[]): number {
-  let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i];
-    // The length first: no lower-cased copy of every other header name.
-    if (name?.length === 13 && name.toLowerCase() === 'authorization') count += 1;
-  }
-  return count;
-}
-
+/** How often a header came, from Node's `rawHeaders`: its `headers` keeps only the first `Authorization`. */
 function countHeaders(rawHeaders: readonly string[], lowerCaseName: string): number {
   let count = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i];
+    // The length first: no lower-cased copy of every other header name.
     if (name?.length === lowerCaseName.length && name.toLowerCase() === lowerCaseName) count += 1;
   }
   return count;
@@ -237,7 +229,7 @@ function extractCredentials(
   getToken: AuthenticatorOptions['getToken'],
 ): Credentials | 'missing' | 'malformed' | 'dpop_proof_missing' | 'dpop_proof_invalid' {
   // Node keeps only the first of repeated Authorization headers; two credentials are ambiguous, so refuse them.
-  if (request.rawHeaders && countAuthorizationHeaders(request.rawHeaders) > 1) return 'malformed';
+  if (request.rawHeaders && countHeaders(request.rawHeaders, 'authorization') > 1) return 'malformed';
   const header = request.headers['authorization'];
   if (typeof header !== 'string' && header !== undefined) return 'malformed';
   // RFC 6750 §2.3: tokens in the query string end up in logs and browser history; we accept only the header, and
