@@ -18,9 +18,9 @@ export function dynamoCallBounds(products: Config['products']) {
 }
 
 /**
- * The service's DynamoDB client settings: the bounds above, and the SDK's documented levers that measured cheaper
- * (`bench/store-client-levers.ts`, docs/benchmarks.md). Not `cacheMiddleware`: lib-dynamodb's document client, which
- * the repository wraps around this client, refuses it at construction.
+ * The service's DynamoDB client settings: the region, the endpoint and the bounds above. No SDK lever is adopted yet:
+ * `bench/store-client-levers.ts` measures each alone (docs/benchmarks.md), and the one that paid, `cacheMiddleware`,
+ * is refused by lib-dynamodb's document client, which the repository wraps around this client.
  */
 export function storeClientConfig(products: Config['products']): DynamoDBClientConfig {
   return {
