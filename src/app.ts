@@ -6,7 +6,6 @@ import Koa from 'koa';
 import { pino, type Logger } from 'pino';
 import {
   createAuthenticator,
-  createRoutePolicy,
   protectedResourceMetadataUrl,
   type Authenticator,
   type Principal,
@@ -19,7 +18,7 @@ import { failureFields } from './log-fields.js';
 import { createRequestLog } from './http/request-log.js';
 import { createUnreadBodyDrain } from './http/unread-body.js';
 import { createOpenApiDocument } from './openapi.js';
-import { createCursorCodec } from './products/cursor.js';
+import { createCursorCodec, type CursorCodec } from './products/cursor.js';
 import {
   createLogPublisher,
   createOutboxDrainer,
@@ -31,14 +30,15 @@ import { createProductRepository, type ProductRepository } from './products/repo
 import { readScope, writeScope } from './products/routes.js';
 import { createProductService, type ProductService } from './products/service.js';
 import { createRoutes } from './routes.js';
-import { createRouter, policyRulesOf, type Route } from './http/route.js';
+import { createRouteTable, type Route, type RouteTable } from './http/route.js';
 import { noTelemetry, type Telemetry } from './telemetry/telemetry.js';
 
 export const productScopes = [readScope, writeScope] as const;
 
 export interface Service {
   readonly app: Koa<AuthState>;
-  /** Every route, declared once: the router, the route policy and the OpenAPI document come from this list. */
+  /** Every route, declared once: the router (whose matcher also gives each request its access and span name) and the
+   * OpenAPI document come from this list. */
   readonly routes: readonly Route[];
   readonly authenticator: Authenticator;
   readonly authCounters: AuthCounters;
@@ -96,19 +96,65 @@ export async function loadTelemetry(config: Config): Promise<Telemetry> {
 export async function createService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const telemetry = options.telemetry ?? (await loadTelemetry(config));
   const logger = options.logger ?? createLogger(config, telemetry);
-  // The embedded parts of a local run (src/local/) come in as options; the mode is read here only to spare a local
-  // run the CURSOR_SECRET warning.
   // Closed in reverse: telemetry last, so that what the drainer does as it stops is exported too.
   const closers: (() => Promise<void>)[] = [() => telemetry.shutdown()];
+  const authenticator = await startAuthenticator(config, options, { logger, telemetry });
+  const { repository, drainer, products } = startProducts(config, options, { logger, telemetry, closers });
+  const authCounters = createAuthCounters();
+  const table = createRouteTable(
+    createRoutes({
+      authenticator,
+      authCounters,
+      products: { products, cursors: createCursors(config, logger), stepUpMaxAgeSec: config.auth.stepUpMaxAgeSec },
+      openApiDocument: () => openApiDocument,
+      tokenUrl: config.tokenUrl,
+      resourceMetadata:
+        config.auth.resourceUrl === undefined
+          ? undefined
+          : { resource: config.auth.resourceUrl, issuers: config.auth.issuers },
+    }),
+  );
+  const openApiDocument = createOpenApiDocument({
+    routes: table.routes,
+    tokenUrl: config.tokenUrl,
+    scopes: { [readScope]: 'Read products', [writeScope]: 'Create, change and delete products' },
+  });
+  telemetry.observe({ authCounters, authenticator, drainer });
+  const app = createApp({ config, table, authenticator, authCounters, logger, telemetry });
+  return {
+    app,
+    routes: table.routes,
+    authenticator,
+    authCounters,
+    logger,
+    repository,
+    drainer,
+    products,
+    async close() {
+      for (const close of closers.reverse()) await close();
+    },
+  };
+}
 
-  const { resourceUrl, stepUpMaxAgeSec } = config.auth;
+interface Observers {
+  readonly logger: Logger;
+  readonly telemetry: Telemetry;
+}
+
+/** The authenticator of `config.auth`, its keys fetched once before the first request if they can be had. */
+async function startAuthenticator(
+  config: Config,
+  options: ServiceOptions,
+  { logger, telemetry }: Observers,
+): Promise<Authenticator> {
+  const { auth } = config;
   const authenticator = createAuthenticator({
-    issuers: config.auth.issuers.map((issuer) => ({ ...issuer, keySet: { ...config.auth.keySet, ...issuer.keySet } })),
-    realm: config.auth.realm,
-    ...(resourceUrl === undefined ? {} : { resourceMetadataUrl: protectedResourceMetadataUrl(resourceUrl) }),
-    clockToleranceSec: config.auth.clockToleranceSec,
-    ...(config.auth.maxTokenAgeSec === undefined ? {} : { maxTokenAgeSec: config.auth.maxTokenAgeSec }),
-    tokenCache: config.auth.tokenCacheSize > 0 ? { maxEntries: config.auth.tokenCacheSize } : false,
+    issuers: auth.issuers.map((issuer) => ({ ...issuer, keySet: { ...auth.keySet, ...issuer.keySet } })),
+    realm: auth.realm,
+    ...(auth.resourceUrl === undefined ? {} : { resourceMetadataUrl: protectedResourceMetadataUrl(auth.resourceUrl) }),
+    clockToleranceSec: auth.clockToleranceSec,
+    ...(auth.maxTokenAgeSec === undefined ? {} : { maxTokenAgeSec: auth.maxTokenAgeSec }),
+    tokenCache: auth.tokenCacheSize > 0 ? { maxEntries: auth.tokenCacheSize } : false,
     ...(options.isRevoked ? { isRevoked: options.isRevoked } : {}),
     onKeySetEvent: (issuer, event) => {
       telemetry.keySetEvent(event);
@@ -122,7 +168,15 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // Not fatal: requests answer 503 until the keys can be had, and the key set keeps trying.
     logger.warn({ failure: failureFields(error) }, 'could not fetch the issuer keys at startup');
   }
+  return authenticator;
+}
 
+/** The product store, its outbox drainer (started) and the product service over them. */
+function startProducts(
+  config: Config,
+  options: ServiceOptions,
+  { logger, telemetry, closers }: Observers & { readonly closers: (() => Promise<void>)[] },
+): Pick<Service, 'repository' | 'drainer' | 'products'> {
   const dynamo = options.dynamo ?? createDynamoClient(config, closers);
   telemetry.instrumentStore(dynamo);
   const repository = createProductRepository({
@@ -130,54 +184,50 @@ export async function createService(config: Config, options: ServiceOptions = {}
     productsTable: config.products.table,
     snapshotsTable: config.products.snapshotsTable,
   });
-  const publisher = telemetry.countPublishes(
-    options.publisher ??
-      (config.products.eventsTopicArn
-        ? createSnsPublisher(
-            new SNSClient(config.products.region ? { region: config.products.region } : {}),
-            config.products.eventsTopicArn,
-          )
-        : createLogPublisher(logger)),
-  );
+  const publisher = telemetry.countPublishes(options.publisher ?? createPublisher(config, logger));
   const drainer = createOutboxDrainer({ repository, publisher, logger });
   drainer.start(config.products.outboxDrainIntervalMs);
+  closers.push(() => drainer.stop());
   const products = createProductService({
     repository,
     drainer,
     deadlineMs: config.products.storeDeadlineMs,
     onConflict: (outcome) => telemetry.storeConflict(outcome),
   });
-  closers.push(() => drainer.stop());
-  if (!config.products.cursorSecret && config.auth.mode !== 'local') {
+  return { repository, drainer, products };
+}
+
+/** Where change events go: SNS when PRODUCT_EVENTS_TOPIC_ARN is set, else the log. */
+function createPublisher(config: Config, logger: Logger): EventPublisher {
+  const { eventsTopicArn, region } = config.products;
+  if (!eventsTopicArn) return createLogPublisher(logger);
+  return createSnsPublisher(new SNSClient(region ? { region } : {}), eventsTopicArn);
+}
+
+/** Pagination cursors sealed with CURSOR_SECRET, or with a key of this process alone (and a warning, out of a local run). */
+function createCursors(config: Config, logger: Logger): CursorCodec {
+  const { cursorSecret } = config.products;
+  // The mode is read here only to spare a local run (src/local/) the warning.
+  if (!cursorSecret && config.auth.mode !== 'local') {
     logger.warn('CURSOR_SECRET is not set: pagination cursors work only on the instance that made them');
   }
-  const cursors = createCursorCodec(
-    config.products.cursorSecret ? Buffer.from(config.products.cursorSecret) : randomBytes(32),
-  );
-  const { tokenUrl } = config;
-  const authCounters = createAuthCounters();
-  // One list of routes; the router, the route policy and the OpenAPI document are all made from it.
-  const routes = createRoutes({
-    authenticator,
-    authCounters,
-    products: { products, cursors, stepUpMaxAgeSec },
-    openApiDocument: () => openApiDocument,
-    tokenUrl,
-    resourceMetadata: resourceUrl === undefined ? undefined : { resource: resourceUrl, issuers: config.auth.issuers },
-  });
-  const openApiDocument = createOpenApiDocument({
-    routes,
-    tokenUrl,
-    scopes: { [readScope]: 'Read products', [writeScope]: 'Create, change and delete products' },
-  });
-  const router = createRouter(routes);
-  telemetry.observe({ authCounters, authenticator, drainer });
-  const requestTelemetry = telemetry.requests(routes);
+  return createCursorCodec(cursorSecret ? Buffer.from(cursorSecret) : randomBytes(32));
+}
 
+interface AppParts extends Observers {
+  readonly config: Config;
+  readonly table: RouteTable;
+  readonly authenticator: Authenticator;
+  readonly authCounters: AuthCounters;
+}
+
+/** The Koa app: its middleware from the outside in, then the routes. */
+function createApp({ config, table, authenticator, authCounters, logger, telemetry }: AppParts): Koa<AuthState> {
   const app = new Koa<AuthState>();
   app.proxy = true;
   app.silent = true;
   // Outermost: the request's server span holds everything, down to the request's own log line.
+  const requestTelemetry = telemetry.requests(table);
   if (requestTelemetry) app.use(requestTelemetry);
   app.use(createUnreadBodyDrain());
   app.use(createRequestLog(logger));
@@ -190,29 +240,17 @@ export async function createService(config: Config, options: ServiceOptions = {}
   app.use(
     createBearerAuth({
       authenticator,
-      policy: createRoutePolicy(policyRulesOf(routes)),
+      // Each route's access() is read through the router's own matcher; a path no route serves needs a valid token.
+      router: table.router,
       counters: authCounters,
       // Refusals are written by the service's one error writer, in its shape (which is RFC 6750's body).
       answer: (ctx, { status, headers, body }) =>
         writeProblem(ctx, { status, headers, code: body.error, description: body.error_description }),
     }),
   );
-  app.use(router.routes());
-  app.use(router.allowedMethods());
-
-  return {
-    app,
-    routes,
-    authenticator,
-    authCounters,
-    logger,
-    repository,
-    drainer,
-    products,
-    async close() {
-      for (const close of closers.reverse()) await close();
-    },
-  };
+  app.use(table.router.routes());
+  app.use(table.router.allowedMethods());
+  return app;
 }
 
 /** DynamoDB in AWS, with the default credentials (the task role), or at DYNAMODB_ENDPOINT when set. */

@@ -111,7 +111,7 @@ function responseOf(status: number, answer: Answer | string): Record<string, unk
   };
 }
 
-/** OpenAPI 3.1, generated from the zod schemas that validate requests and from the route policy. */
+/** OpenAPI 3.1, generated from the zod schemas that validate requests and from the routes' access. */
 export function createOpenApiDocument(options: OpenApiOptions): Record<string, unknown> {
   const { schemas } = z.toJSONSchema(z.globalRegistry, {
     target: 'draft-2020-12',

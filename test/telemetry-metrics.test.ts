@@ -84,7 +84,7 @@ describe('product_service.store.conflicts', () => {
     const conflicts = await collect('product_service.store.conflicts');
     assert.equal(conflicts.unit, '{conflict}');
     assert.ok(Number(valueOf(conflicts.points, { outcome: 'retried' })) >= 1);
-    assert.equal(valueOf(conflicts.points, { outcome: 'answered_409' }), 1);
+    assert.equal(valueOf(conflicts.points, { outcome: 'exhausted' }), 1);
   });
 });
 

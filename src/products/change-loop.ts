@@ -8,7 +8,7 @@ import type { Product } from './schema.js';
 export type Precondition = (current: Product) => boolean;
 
 /** A write that lost a race: applied again to the new version, or given up as the deadline allowed no retry. */
-export type ConflictOutcome = 'retried' | 'answered_409';
+export type ConflictOutcome = 'retried' | 'exhausted';
 
 /**
  * One change to one product: given what is stored, the conditional write to make, or `done` when there is nothing
@@ -69,7 +69,7 @@ export function createChangeLoop({ repository, deliver, onConflict }: ChangeLoop
     const wait = backoffMs(attempt);
     // Room for the wait and one more read and write.
     if (deadline.remaining() < wait + 50) {
-      onConflict?.('answered_409');
+      onConflict?.('exhausted');
       throw new ProductError('conflict_exhausted', 'the product is changing too often; try again');
     }
     onConflict?.('retried');

@@ -15,30 +15,10 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import type { Middleware, ParameterizedContext } from 'koa';
-import { match } from 'path-to-regexp';
 import type { AuthState } from '@product-service/bearer-koa';
-import type { Route } from '../http/route.js';
+import type { RouteTable } from '../http/route.js';
 
 const knownMethods = new Set(METHODS);
-
-interface RouteTemplate {
-  readonly template: string;
-  readonly matches: (path: string) => boolean;
-  readonly usesStore: boolean;
-}
-
-/** The template of the first route whose path matches, whatever the method (a 405 still has a route). */
-function templates(routes: readonly Route[]): (path: string) => RouteTemplate | undefined {
-  const byPath = new Map<string, RouteTemplate>();
-  for (const { path, doc } of routes) {
-    const test = match(path, { decode: false });
-    // A path's 503s are store outages if any of its routes uses the store.
-    const usesStore = (byPath.get(path)?.usesStore ?? false) || (doc?.usesStore ?? false);
-    byPath.set(path, { template: path, matches: (candidate) => test(candidate) !== false, usesStore });
-  }
-  const known = [...byPath.values()];
-  return (path) => known.find(({ matches }) => matches(path));
-}
 
 /**
  * The server span's request attributes (semantic conventions for HTTP server spans, stable), read from what Node
@@ -88,9 +68,8 @@ export interface RequestInstruments {
 export function requestTelemetry(
   tracer: Tracer,
   instruments: RequestInstruments,
-  routes: readonly Route[],
+  routes: Pick<RouteTable, 'match'>,
 ): Middleware<AuthState> {
-  const routeOf = templates(routes);
   return async (ctx, next) => {
     const started = performance.now();
     const method = knownMethods.has(ctx.method) ? ctx.method : '_OTHER';
@@ -101,7 +80,7 @@ export function requestTelemetry(
     try {
       await context.with(trace.setSpan(parent, span), next);
     } finally {
-      const route = routeOf(ctx.path);
+      const route = routes.match(ctx.path);
       const { status } = ctx;
       const refusal = ctx.state.authRefusal;
       instruments.requestDuration.record((performance.now() - started) / 1000, {

@@ -2,14 +2,14 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Middleware } from 'koa';
 import type { Authenticator, KeySetEvent } from '@product-service/bearer';
 import type { AuthCounters, AuthState } from '@product-service/bearer-koa';
-import type { Route } from '../http/route.js';
+import type { RouteTable } from '../http/route.js';
 import type { EventPublisher, OutboxDrainer } from '../products/events.js';
 import type { ConflictOutcome } from '../products/service.js';
 
 /** What the service measures, as the service sees it; the OpenTelemetry side lives in src/telemetry/instruments.ts. */
 export interface Telemetry {
-  /** Makes the server span (named by route template) the context of everything the request does, and records its duration; undefined when off. */
-  requests(routes: readonly Route[]): Middleware<AuthState> | undefined;
+  /** Makes the server span (named by the route table's template) the context of everything the request does, and records its duration; undefined when off. */
+  requests(routes: Pick<RouteTable, 'match'>): Middleware<AuthState> | undefined;
   /** Fields for every log line (`trace_id`, `span_id` inside a traced request); undefined when off. */
   readonly logFields: (() => Record<string, string>) | undefined;
   keySetEvent(event: KeySetEvent): void;

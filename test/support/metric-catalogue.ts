@@ -94,7 +94,7 @@ export const ownMetrics = [
 const outcomes: Record<string, string[]> = {
   'product_service.keyset.fetches': ['ok', 'failed'],
   'product_service.store.duration': ['ok', 'error'],
-  'product_service.store.conflicts': ['retried', 'answered_409'],
+  'product_service.store.conflicts': ['retried', 'exhausted'],
   'product_service.events.published': ['published', 'failed'],
 };
 
