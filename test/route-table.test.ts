@@ -5,30 +5,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-const { InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace');
 const { SpanKind } = await import('@opentelemetry/api');
-const { InMemoryMetricExporter, PeriodicExportingMetricReader, AggregationTemporality } =
-  await import('@opentelemetry/sdk-metrics');
-const { startTelemetry, startedTelemetry } = await import('../src/telemetry/sdk.js');
-const spans = new InMemorySpanExporter();
-// config.ts imports no AWS SDK module; the app does, so it comes after the SDK (as src/telemetry/register.ts has it).
-const { loadConfig } = await import('../src/config.js');
-const config = loadConfig({
-  PORT: '0',
-  LOCAL_ISSUER_PORT: '0',
-  LOG_LEVEL: 'silent',
-  OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
-});
-assert.ok(config.telemetry);
-startTelemetry(config.telemetry, {
-  spanProcessor: new SimpleSpanProcessor({ exporter: spans }),
-  metricReader: new PeriodicExportingMetricReader({
-    exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
-    exportIntervalMillis: 3_600_000,
-  }),
-});
+const { startInMemoryTelemetry, tracedLocalConfig } = await import('./support/in-memory-telemetry.js');
+const config = tracedLocalConfig();
+// The SDK starts before the app's modules load, as src/telemetry/register.ts has it.
+const { spans, sdk } = startInMemoryTelemetry(config);
 const { createTelemetry } = await import('../src/telemetry/instruments.js');
-const { startService, fetchToken, bearer } = await import('./support/service.js');
+const { startService, fetchToken, bearer, localClient, createProduct } = await import('./support/service.js');
 type RunningService = Awaited<ReturnType<typeof startService>>;
 type Telemetry = ReturnType<typeof createTelemetry>;
 
@@ -85,17 +68,8 @@ describe('one route table: the router, the access check and span naming agree', 
 
   before(async () => {
     running = await startService(config);
-    token = await fetchToken(running.service.localIssuer?.tokenUrl ?? '', {
-      id: 'local-client',
-      secret: 'local-client-secret',
-    });
-    const created = await fetch(`${running.url}/products`, {
-      method: 'POST',
-      headers: { ...bearer(token), 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Routed', imageURL: 'https://images.example.com/routed.png' }),
-    });
-    assert.equal(created.status, 201);
-    id = ((await created.json()) as { id: string }).id;
+    token = await fetchToken(running.service.localIssuer?.tokenUrl ?? '', localClient);
+    id = await createProduct(running.url, token, 'Routed');
   });
   after(() => running.close());
 
@@ -126,9 +100,7 @@ describe('one route table: the router, the access check and span naming agree', 
   });
 
   it('negative control: a span namer that is case-sensitive where the router is not is caught', async () => {
-    const started = startedTelemetry();
-    assert.ok(started);
-    const real: Telemetry = createTelemetry(started);
+    const real: Telemetry = createTelemetry(sdk);
     // The old arrangement's failure mode: a second matcher, here one that refuses any capital letter.
     const telemetry: Telemetry = {
       ...real,
@@ -136,10 +108,7 @@ describe('one route table: the router, the access check and span naming agree', 
     };
     const skewed = await startService(config, { telemetry });
     try {
-      const skewedToken = await fetchToken(skewed.service.localIssuer?.tokenUrl ?? '', {
-        id: 'local-client',
-        secret: 'local-client-secret',
-      });
+      const skewedToken = await fetchToken(skewed.service.localIssuer?.tokenUrl ?? '', localClient);
       assert.deepEqual(disagreements(await observe(skewed.url, '/hello', skewedToken)), []);
       const caught = disagreements(await observe(skewed.url, '/HELLO', skewedToken));
       assert.match(caught.join('\n'), /\/HELLO: the router answered 200, the span names no route/);

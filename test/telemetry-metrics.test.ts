@@ -5,26 +5,22 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SNSClient } from '@aws-sdk/client-sns';
-import {
-  AggregationTemporality,
-  InMemoryMetricExporter,
-  PeriodicExportingMetricReader,
-  type DataPoint,
-} from '@opentelemetry/sdk-metrics';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import type { DataPoint } from '@opentelemetry/sdk-metrics';
 import { createSnsPublisher } from '../src/products/events.js';
 import { startLocalDynamo, type LocalDynamo } from '../src/local/dynamodb.js';
 import type { Product } from '../src/products/schema.js';
 import type { ProductRepository } from '../src/products/repository.js';
 import { createProductService } from '../src/products/service.js';
 import { createTelemetry } from '../src/telemetry/instruments.js';
-import { startTelemetry } from '../src/telemetry/sdk.js';
+import { startInMemoryTelemetry } from './support/in-memory-telemetry.js';
 import { createTestKey, startTestIssuer, type TestIssuer, type TestKey } from '@product-service/bearer-testing';
 import {
   bearer,
   cognitoAt,
   configTrusting,
+  createProduct,
   fetchToken,
+  localClient,
   localTestConfig,
   startService,
   type RunningService,
@@ -35,13 +31,7 @@ const config = localTestConfig({
   DYNAMODB_MAX_ATTEMPTS: '1',
   CURSOR_SECRET: 'metrics-test-cursor-secret-0123456789',
 });
-const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
-assert.ok(config.telemetry);
-const sdk = startTelemetry(config.telemetry, {
-  spanProcessor: new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() }),
-  metricReader: reader,
-});
+const { sdk, metrics: exporter, reader } = startInMemoryTelemetry(config);
 
 /** The points of `name` in a collection made now, with its unit. */
 async function collect(name: string): Promise<{ unit: string; points: DataPoint<unknown>[] }> {
@@ -170,17 +160,8 @@ describe('the contract metrics when dependencies fail', () => {
       { ...config, products: { ...config.products, dynamodbEndpoint: store.endpoint } },
       { publisher: createSnsPublisher(client, 'arn:aws:sns:us-east-1:123456789012:product-events') },
     );
-    token = await fetchToken(running.service.localIssuer?.tokenUrl ?? '', {
-      id: 'local-client',
-      secret: 'local-client-secret',
-    });
-    const created = await fetch(`${running.url}/products`, {
-      method: 'POST',
-      headers: { ...bearer(token), 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Unsent', imageURL: 'https://images.example.com/unsent.png' }),
-    });
-    assert.equal(created.status, 201);
-    productId = ((await created.json()) as { id: string }).id;
+    token = await fetchToken(running.service.localIssuer?.tokenUrl ?? '', localClient);
+    productId = await createProduct(running.url, token, 'Unsent');
   });
   after(async () => {
     await running.close();

@@ -5,33 +5,14 @@ import assert from 'node:assert/strict';
 import { get } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startSnsRecorder, type SnsRecorder } from './support/sns-recorder.js';
-const { InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace');
 const { SpanKind, SpanStatusCode } = await import('@opentelemetry/api');
-const { InMemoryMetricExporter, PeriodicExportingMetricReader, AggregationTemporality } =
-  await import('@opentelemetry/sdk-metrics');
-const { startTelemetry } = await import('../src/telemetry/sdk.js');
-const spans = new InMemorySpanExporter();
+const { startInMemoryTelemetry, tracedLocalConfig } = await import('./support/in-memory-telemetry.js');
 const cursorSecret = 'in-memory-cursor-secret-0123456789abcdef';
-// config.ts imports no AWS SDK module; test/support/service.ts does (through the app), so it comes after the SDK.
-const { loadConfig } = await import('../src/config.js');
-const config = loadConfig({
-  PORT: '0',
-  LOCAL_ISSUER_PORT: '0',
-  LOG_LEVEL: 'silent',
-  OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
-  CURSOR_SECRET: cursorSecret,
-});
-assert.ok(config.telemetry);
-startTelemetry(config.telemetry, {
-  spanProcessor: new SimpleSpanProcessor({ exporter: spans }),
-  metricReader: new PeriodicExportingMetricReader({
-    exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
-    exportIntervalMillis: 3_600_000,
-  }),
-});
+const config = tracedLocalConfig({ CURSOR_SECRET: cursorSecret });
+const { spans } = startInMemoryTelemetry(config);
 const { SNSClient } = await import('@aws-sdk/client-sns');
 const { createSnsPublisher } = await import('../src/products/events.js');
-const { startService, fetchToken, bearer } = await import('./support/service.js');
+const { startService, fetchToken, bearer, localClient, createProduct } = await import('./support/service.js');
 type RunningService = Awaited<ReturnType<typeof startService>>;
 
 describe('the span tree of PATCH /products/:id (in-memory exporter)', () => {
@@ -51,14 +32,8 @@ describe('the span tree of PATCH /products/:id (in-memory exporter)', () => {
       publisher: createSnsPublisher(client, 'arn:aws:sns:us-east-1:123456789012:product-events'),
     });
     const tokenUrl = running.service.localIssuer?.tokenUrl ?? '';
-    token = await fetchToken(tokenUrl, { id: 'local-client', secret: 'local-client-secret' });
-    const created = await fetch(`${running.url}/products`, {
-      method: 'POST',
-      headers: { ...bearer(token), 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'In memory', imageURL: 'https://images.example.com/memory.png' }),
-    });
-    assert.equal(created.status, 201);
-    productId = ((await created.json()) as { id: string }).id;
+    token = await fetchToken(tokenUrl, localClient);
+    productId = await createProduct(running.url, token, 'In memory');
     spans.reset();
     sns.bodies.length = 0;
     const patched = await fetch(`${running.url}/products/${productId}`, {

@@ -95,3 +95,17 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return port;
 }
+
+/** The embedded issuer's machine client (src/local/issuer.ts), granted both product scopes. */
+export const localClient = { id: 'local-client', secret: 'local-client-secret' } as const;
+
+/** A product made through the API, as a client makes one: its id. */
+export async function createProduct(url: string, token: string, name = 'Made for a test'): Promise<string> {
+  const response = await fetch(`${url}/products`, {
+    method: 'POST',
+    headers: { ...bearer(token), 'content-type': 'application/json' },
+    body: JSON.stringify({ name, imageURL: 'https://images.example.com/test.png' }),
+  });
+  if (response.status !== 201) throw new Error(`POST /products answered ${response.status}`);
+  return ((await response.json()) as { id: string }).id;
+}
