@@ -5,8 +5,12 @@ import { describe, it } from 'node:test';
 import ts from 'typescript';
 
 // A function a newcomer can read in one screen: issue 29 item 9 asks for none over about 80 lines in packages/,
-// after `createVerifier` (274 lines) and `createKeySet` (173) had grown into closures nobody could test piecewise.
+// after `createVerifier` (274 lines) and `createKeySet` (173) had grown into closures nobody could test piecewise;
+// issue 30 item 3 asks the same of src/, after `startLocalIssuer` (338 lines) and `loadConfig` (111).
 const maxLines = 80;
+
+// issue 30: split on main in parallel; remove when merged
+const pendingSplits: readonly string[] = ['src/app.ts createService', 'src/routes.ts createRoutes'];
 
 interface LongFunction {
   readonly where: string;
@@ -38,16 +42,29 @@ function nameOf(node: ts.Node): string {
   return '(anonymous)';
 }
 
+/** The TypeScript files under `dir`, at any depth. */
+function sourcesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts'))
+    .map((file) => join(dir, file));
+}
+
 /** The TypeScript sources of every package (`packages/<name>/src/**`), tests excluded. */
 function packageSources(): string[] {
   return readdirSync('packages', { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
-    .flatMap((entry) =>
-      readdirSync(join('packages', entry.name, 'src'), { recursive: true, encoding: 'utf8' })
-        .filter((file) => file.endsWith('.ts'))
-        .map((file) => join('packages', entry.name, 'src', file)),
-    )
+    .flatMap((entry) => sourcesUnder(join('packages', entry.name, 'src')))
     .sort();
+}
+
+/** A long function's file and name, without its line, which moves with every edit above it. */
+const fileAndName = ({ where }: LongFunction) => where.replace(/:\d+ /, ' ');
+
+/** The long functions of src/ but those of `pendingSplits`. */
+function longInService(files: readonly string[], read: (file: string) => string): LongFunction[] {
+  return files
+    .flatMap((file) => longFunctions(file, read(file)))
+    .filter((found) => !pendingSplits.includes(fileAndName(found)));
 }
 
 /** A function of `bodyLines` lines between its braces, nested in a factory as the long closures were. */
@@ -56,7 +73,7 @@ function syntheticFactory(bodyLines: number): string {
   return `export function createThing() {\n  return () => {\n${body}\n  };\n}\n`;
 }
 
-describe('function length in packages/', () => {
+describe('function length in packages/ and src/', () => {
   it(`no function in packages/*/src runs over ${maxLines} lines, measured on the syntax tree`, () => {
     const files = packageSources();
     assert.ok(files.length >= 20, `the scan found the package sources (${files.length} files)`);
@@ -76,5 +93,40 @@ describe('function length in packages/', () => {
     assert.deepEqual(longFunctions('synthetic.ts', syntheticFactory(76)), []);
     const method = `class A {\n  m() {\n${'    void 0;\n'.repeat(80)}  }\n}\n`;
     assert.equal(longFunctions('synthetic.ts', method)[0]?.lines, 82, 'methods are measured too');
+  });
+
+  it(`no function in src/ runs over ${maxLines} lines, measured on the syntax tree`, () => {
+    const files = sourcesUnder('src').sort();
+    assert.ok(files.length >= 40, `the scan found the service's sources (${files.length} files)`);
+    for (const nested of ['src/local/issuer/provider.ts', 'src/products/store/items.ts', 'src/http/listen.ts']) {
+      assert.ok(files.includes(nested), `the scan reaches ${nested}`);
+    }
+    assert.deepEqual(
+      longInService(files, (file) => readFileSync(file, 'utf8')),
+      [],
+      'split these into named parts',
+    );
+  });
+
+  it('the list of splits still under way hides those functions alone, and only while they are long', () => {
+    const long = sourcesUnder('src').flatMap((file) => longFunctions(file, readFileSync(file, 'utf8')));
+    for (const pending of pendingSplits) {
+      // Once split, the entry must go: a stale one would let the next long function of that name through.
+      assert.ok(
+        long.some((found) => fileAndName(found) === pending),
+        `${pending} is no longer over ${maxLines} lines: delete it from pendingSplits`,
+      );
+    }
+    // Negative control: a long function of the same name in another file, or of another name in the same file,
+    // is still reported.
+    const elsewhere = syntheticFactory(79).replace('createThing', 'createService');
+    const sameFile = syntheticFactory(79);
+    const files: Record<string, string> = { 'src/other.ts': elsewhere, 'src/app.ts': sameFile };
+    assert.deepEqual(longInService(Object.keys(files), (file) => files[file] ?? '').map(fileAndName), [
+      'src/other.ts createService',
+      'src/other.ts (anonymous)',
+      'src/app.ts createThing',
+      'src/app.ts (anonymous)',
+    ]);
   });
 });
