@@ -366,21 +366,13 @@ const schema = variables.superRefine((env, ctx) => {
   }
 });
 
-/**
- * The environment, parsed once at startup. Names only the variables that are wrong, and never echoes a value,
- * since some of them are secrets.
- */
-export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } = {}): Config {
-  const blankAsUnset = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
-  );
-  const parsed = schema.safeParse(blankAsUnset);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${String(issue.path[0] ?? 'environment')} ${issue.message}`),
-    );
-  }
-  const e = parsed.data;
+/** The environment as the schema parsed it: every variable checked, defaults filled in. */
+type Env = z.infer<typeof schema>;
+
+type Mode = Config['auth']['mode'];
+
+/** The trusted issuers: each Cognito user pool of USER_POOL_ID, then the OIDC issuer, if any. */
+function issuersOf(e: Env): IssuerConfig[] {
   const issuers: IssuerConfig[] = [];
   for (const userPoolId of e.USER_POOL_ID ?? []) {
     issuers.push(
@@ -411,7 +403,94 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
       }),
     );
   }
-  const mode: Config['auth']['mode'] = e.USER_POOL_ID ? 'aws' : e.OIDC_ISSUER ? 'oidc' : 'local';
+  return issuers;
+}
+
+function authOf(e: Env, mode: Mode): Config['auth'] {
+  return {
+    mode,
+    issuers: issuersOf(e),
+    realm: 'product-service',
+    clockToleranceSec: e.CLOCK_TOLERANCE_SECONDS,
+    maxTokenAgeSec: e.MAX_TOKEN_AGE_SECONDS,
+    tokenCacheSize: e.TOKEN_CACHE_SIZE,
+    // Local mode knows its own URL, unless the port is picked at start (PORT=0): its metadata is served there.
+    resourceUrl: e.RESOURCE_URL ?? (mode === 'local' && e.PORT !== 0 ? `http://localhost:${e.PORT}` : undefined),
+    stepUpMaxAgeSec: e.STEP_UP_MAX_AGE_SECONDS,
+    keySet: {
+      maxAgeMs: e.JWKS_MAX_AGE_SECONDS * 1000,
+      cooldownMs: e.JWKS_COOLDOWN_SECONDS * 1000,
+      staleIfErrorMs: e.JWKS_STALE_IF_ERROR_SECONDS * 1000,
+      timeoutMs: e.JWKS_TIMEOUT_MS,
+    },
+  };
+}
+
+function productsOf(e: Env): Config['products'] {
+  return {
+    table: e.PRODUCTS_TABLE_NAME,
+    snapshotsTable: e.PRODUCTS_SNAPSHOT_TABLE_NAME,
+    dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
+    dynamodbTimeoutMs: e.DYNAMODB_TIMEOUT_MS,
+    dynamodbMaxAttempts: e.DYNAMODB_MAX_ATTEMPTS,
+    storeDeadlineMs: e.STORE_DEADLINE_MS,
+    region: e.AWS_REGION ?? userPoolIdPattern.exec(e.USER_POOL_ID?.[0] ?? '')?.groups?.['region'],
+    eventsTopicArn: e.PRODUCT_EVENTS_TOPIC_ARN,
+    cursorSecret: e.CURSOR_SECRET,
+    outboxDrainIntervalMs: e.OUTBOX_DRAIN_INTERVAL_SECONDS * 1000,
+  };
+}
+
+/** The embedded issuer's pool, client and people, in local mode only. */
+function localOf(e: Env, mode: Mode): LocalConfig | undefined {
+  if (mode !== 'local') return undefined;
+  return {
+    issuerPort: e.LOCAL_ISSUER_PORT,
+    userPoolId: e.LOCAL_USER_POOL_ID,
+    clientId: e.LOCAL_CLIENT_ID,
+    clientSecret: e.LOCAL_CLIENT_SECRET,
+    users: e.LOCAL_USERS.map((entry) => {
+      const [username = '', password = '', groups = ''] = entry.split(':');
+      return { username, password, groups: groups.split('|').filter((group) => group.length > 0) };
+    }),
+  };
+}
+
+/** OpenTelemetry's settings, when an endpoint is set; otherwise telemetry is off. */
+function telemetryOf(e: Env): TelemetryConfig | undefined {
+  if (!e.OTEL_EXPORTER_OTLP_ENDPOINT) return undefined;
+  return {
+    endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, ''),
+    protocol: e.OTEL_EXPORTER_OTLP_PROTOCOL,
+    serviceName: e.OTEL_SERVICE_NAME,
+    sampler: e.OTEL_TRACES_SAMPLER,
+    samplerRatio: e.OTEL_TRACES_SAMPLER_ARG ?? 1,
+    metricExportIntervalMs: e.OTEL_METRIC_EXPORT_INTERVAL,
+    histogramAggregation: e.OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION,
+  };
+}
+
+/** The environment, checked: a blank variable counts as unset, and every problem is named at once. */
+function parseEnv(env: NodeJS.ProcessEnv): Env {
+  const blankAsUnset = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = schema.safeParse(blankAsUnset);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${String(issue.path[0] ?? 'environment')} ${issue.message}`),
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * The environment, parsed once at startup. Names only the variables that are wrong, and never echoes a value,
+ * since some of them are secrets.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } = {}): Config {
+  const e = parseEnv(env);
+  const mode: Mode = e.USER_POOL_ID ? 'aws' : e.OIDC_ISSUER ? 'oidc' : 'local';
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -423,61 +502,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: { isTTY?: boolean } 
     },
     logLevel: e.LOG_LEVEL,
     prettyLogs: e.LOG_FORMAT ? e.LOG_FORMAT === 'pretty' : mode === 'local' && options.isTTY === true,
-    auth: {
-      mode,
-      issuers,
-      realm: 'product-service',
-      clockToleranceSec: e.CLOCK_TOLERANCE_SECONDS,
-      maxTokenAgeSec: e.MAX_TOKEN_AGE_SECONDS,
-      tokenCacheSize: e.TOKEN_CACHE_SIZE,
-      // Local mode knows its own URL, unless the port is picked at start (PORT=0): its metadata is served there.
-      resourceUrl: e.RESOURCE_URL ?? (mode === 'local' && e.PORT !== 0 ? `http://localhost:${e.PORT}` : undefined),
-      stepUpMaxAgeSec: e.STEP_UP_MAX_AGE_SECONDS,
-      keySet: {
-        maxAgeMs: e.JWKS_MAX_AGE_SECONDS * 1000,
-        cooldownMs: e.JWKS_COOLDOWN_SECONDS * 1000,
-        staleIfErrorMs: e.JWKS_STALE_IF_ERROR_SECONDS * 1000,
-        timeoutMs: e.JWKS_TIMEOUT_MS,
-      },
-    },
+    auth: authOf(e, mode),
     tokenUrl: e.OAUTH_TOKEN_URL,
-    products: {
-      table: e.PRODUCTS_TABLE_NAME,
-      snapshotsTable: e.PRODUCTS_SNAPSHOT_TABLE_NAME,
-      dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
-      dynamodbTimeoutMs: e.DYNAMODB_TIMEOUT_MS,
-      dynamodbMaxAttempts: e.DYNAMODB_MAX_ATTEMPTS,
-      storeDeadlineMs: e.STORE_DEADLINE_MS,
-      region: e.AWS_REGION ?? userPoolIdPattern.exec(e.USER_POOL_ID?.[0] ?? '')?.groups?.['region'],
-      eventsTopicArn: e.PRODUCT_EVENTS_TOPIC_ARN,
-      cursorSecret: e.CURSOR_SECRET,
-      outboxDrainIntervalMs: e.OUTBOX_DRAIN_INTERVAL_SECONDS * 1000,
-    },
+    products: productsOf(e),
     corsOrigins:
       e.CORS_ORIGINS ?? (mode === 'local' ? [`http://localhost:${e.PORT}`, `http://127.0.0.1:${e.PORT}`] : []),
-    local:
-      mode === 'local'
-        ? {
-            issuerPort: e.LOCAL_ISSUER_PORT,
-            userPoolId: e.LOCAL_USER_POOL_ID,
-            clientId: e.LOCAL_CLIENT_ID,
-            clientSecret: e.LOCAL_CLIENT_SECRET,
-            users: e.LOCAL_USERS.map((entry) => {
-              const [username = '', password = '', groups = ''] = entry.split(':');
-              return { username, password, groups: groups.split('|').filter((group) => group.length > 0) };
-            }),
-          }
-        : undefined,
-    telemetry: e.OTEL_EXPORTER_OTLP_ENDPOINT
-      ? {
-          endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, ''),
-          protocol: e.OTEL_EXPORTER_OTLP_PROTOCOL,
-          serviceName: e.OTEL_SERVICE_NAME,
-          sampler: e.OTEL_TRACES_SAMPLER,
-          samplerRatio: e.OTEL_TRACES_SAMPLER_ARG ?? 1,
-          metricExportIntervalMs: e.OTEL_METRIC_EXPORT_INTERVAL,
-          histogramAggregation: e.OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION,
-        }
-      : undefined,
+    local: localOf(e, mode),
+    telemetry: telemetryOf(e),
   });
 }

@@ -111,8 +111,8 @@ function responseOf(status: number, answer: Answer | string): Record<string, unk
   };
 }
 
-/** OpenAPI 3.1, generated from the zod schemas that validate requests and from the routes' access. */
-export function createOpenApiDocument(options: OpenApiOptions): Record<string, unknown> {
+/** The zod schemas registered for the API, as OpenAPI components (JSON Schema 2020-12, without `$schema` or `$id`). */
+function componentSchemas(): Record<string, unknown> {
   const { schemas } = z.toJSONSchema(z.globalRegistry, {
     target: 'draft-2020-12',
     uri: (id) => `#/components/schemas/${id}`,
@@ -122,85 +122,110 @@ export function createOpenApiDocument(options: OpenApiOptions): Record<string, u
     const { $schema: _schema, $id: _id, ...rest } = schema as Record<string, unknown>;
     components[id] = rest;
   }
+  return components;
+}
+
+/** How a client gets a token: `oauth2` with a token endpoint, `bearer` (pasted) without. */
+type Scheme = 'oauth2' | 'bearer';
+
+/** One operation: its summary, parameters, body, every answer and the scopes it needs. */
+function operationOf(route: Route & { readonly doc: NonNullable<Route['doc']> }, scheme: Scheme) {
+  const { doc, access } = route;
+  const responses = Object.fromEntries(
+    Object.entries(answersOf(route)).map(([status, answer]) => [status, responseOf(Number(status), answer)]),
+  );
+  return {
+    summary: doc.summary,
+    operationId: doc.operationId,
+    tags: [doc.tag],
+    ...(doc.parameters ? { parameters: doc.parameters } : {}),
+    ...(doc.request
+      ? {
+          requestBody: {
+            required: true,
+            content: { [doc.request.type]: { schema: ref(doc.request.schema), example: doc.request.example } },
+          },
+        }
+      : {}),
+    responses,
+    security: access.kind === 'public' ? [] : [{ [scheme]: [...scopesOf(access)] }],
+  };
+}
+
+/** Every documented route, by OpenAPI path (`/products/{id}`) and method. */
+function pathsOf(routes: readonly Route[], scheme: Scheme): Record<string, Record<string, unknown>> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    if (!route.doc) continue;
+    (paths[route.path.replace(/:(\w+)/g, '{$1}')] ??= {})[route.method.toLowerCase()] = operationOf(
+      { ...route, doc: route.doc },
+      scheme,
+    );
+  }
+  return paths;
+}
+
+/** How the page gets a token: the OAuth2 flows of the token endpoint, or a pasted bearer token without one. */
+function securitySchemes(options: OpenApiOptions): Record<string, unknown> {
+  const { tokenUrl, scopes } = options;
+  if (tokenUrl === undefined) {
+    return { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token' } };
+  }
+  // Cognito serves the hosted login beside the token endpoint, on the user pool's domain; so does the local issuer.
+  const authorizationUrl = tokenUrl.endsWith('/oauth2/token')
+    ? tokenUrl.replace(/\/oauth2\/token$/, '/oauth2/authorize')
+    : undefined;
+  return {
+    oauth2: {
+      type: 'oauth2',
+      flows: {
+        // Machines: the client_credentials grant with the app client's secret.
+        clientCredentials: { tokenUrl, scopes },
+        // People: the hosted login on the same domain (Cognito's /oauth2/authorize), with PKCE.
+        ...(authorizationUrl
+          ? {
+              authorizationCode: {
+                authorizationUrl,
+                tokenUrl,
+                scopes: { openid: 'Who you are', email: 'Your email address', ...scopes },
+              },
+            }
+          : {}),
+      },
+    },
+  };
+}
+
+const info = {
+  title: 'ProductService',
+  version: '0.1.0',
+  description:
+    'A products API behind OAuth2 bearer tokens from AWS Cognito or any OpenID Connect issuer. Every error is ' +
+    '`{"error", "error_description"}`. A method a path does not serve is 405 with `Allow`; a path that does ' +
+    'not exist is 404 (401 without a token). Before any operation is known, the HTTP server answers a request ' +
+    'that is not valid HTTP/1.1 with 400, one whose headers or body arrive too slowly with 408, and chunk ' +
+    'extensions that are too large with 413, and closes the connection.',
+};
+
+const tags = [
+  { name: 'products', description: 'The products API: every route needs a token with a products scope' },
+  {
+    name: 'health',
+    description: 'Health, readiness, counters, this document and the protected resource metadata (RFC 9728)',
+  },
+];
+
+/** OpenAPI 3.1, generated from the zod schemas that validate requests and from the routes' access. */
+export function createOpenApiDocument(options: OpenApiOptions): Record<string, unknown> {
   // With a token endpoint, the page can get a token itself (client_credentials); without one (an OIDC issuer whose
   // OAUTH_TOKEN_URL is not set), a person pastes a token: never a URL that nothing serves.
-  const scheme = options.tokenUrl === undefined ? 'bearer' : 'oauth2';
-  // Cognito serves the hosted login beside the token endpoint, on the user pool's domain; so does the local issuer.
-  const authorizationUrl = options.tokenUrl?.endsWith('/oauth2/token')
-    ? options.tokenUrl.replace(/\/oauth2\/token$/, '/oauth2/authorize')
-    : undefined;
-  const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of options.routes) {
-    if (!route.doc) continue;
-    const { doc, access } = route;
-    const responses = Object.fromEntries(
-      Object.entries(answersOf({ ...route, doc })).map(([status, answer]) => [
-        status,
-        responseOf(Number(status), answer),
-      ]),
-    );
-    (paths[route.path.replace(/:(\w+)/g, '{$1}')] ??= {})[route.method.toLowerCase()] = {
-      summary: doc.summary,
-      operationId: doc.operationId,
-      tags: [doc.tag],
-      ...(doc.parameters ? { parameters: doc.parameters } : {}),
-      ...(doc.request
-        ? {
-            requestBody: {
-              required: true,
-              content: { [doc.request.type]: { schema: ref(doc.request.schema), example: doc.request.example } },
-            },
-          }
-        : {}),
-      responses,
-      security: access.kind === 'public' ? [] : [{ [scheme]: [...scopesOf(access)] }],
-    };
-  }
+  const scheme: Scheme = options.tokenUrl === undefined ? 'bearer' : 'oauth2';
   return {
     openapi: '3.1.0',
-    info: {
-      title: 'ProductService',
-      version: '0.1.0',
-      description:
-        'A products API behind OAuth2 bearer tokens from AWS Cognito or any OpenID Connect issuer. Every error is ' +
-        '`{"error", "error_description"}`. A method a path does not serve is 405 with `Allow`; a path that does ' +
-        'not exist is 404 (401 without a token). Before any operation is known, the HTTP server answers a request ' +
-        'that is not valid HTTP/1.1 with 400, one whose headers or body arrive too slowly with 408, and chunk ' +
-        'extensions that are too large with 413, and closes the connection.',
-    },
-    tags: [
-      { name: 'products', description: 'The products API: every route needs a token with a products scope' },
-      {
-        name: 'health',
-        description: 'Health, readiness, counters, this document and the protected resource metadata (RFC 9728)',
-      },
-    ],
-    paths,
-    components: {
-      schemas: components,
-      securitySchemes:
-        options.tokenUrl === undefined
-          ? { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token' } }
-          : {
-              oauth2: {
-                type: 'oauth2',
-                flows: {
-                  // Machines: the client_credentials grant with the app client's secret.
-                  clientCredentials: { tokenUrl: options.tokenUrl, scopes: options.scopes },
-                  // People: the hosted login on the same domain (Cognito's /oauth2/authorize), with PKCE.
-                  ...(authorizationUrl
-                    ? {
-                        authorizationCode: {
-                          authorizationUrl,
-                          tokenUrl: options.tokenUrl,
-                          scopes: { openid: 'Who you are', email: 'Your email address', ...options.scopes },
-                        },
-                      }
-                    : {}),
-                },
-              },
-            },
-    },
+    info,
+    tags,
+    paths: pathsOf(options.routes, scheme),
+    components: { schemas: componentSchemas(), securitySchemes: securitySchemes(options) },
     security: [{ [scheme]: [] }],
   };
 }

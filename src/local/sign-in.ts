@@ -22,17 +22,11 @@ export class SignInError extends Error {
   override name = 'SignInError';
 }
 
-/**
- * A person's sign-in at the hosted login without a browser, as a browser would do it: the authorization code grant
- * with PKCE (S256), the login form posted with the session's cookies, then the code exchanged for tokens. For
- * `npm run token -- --user admin` and the tests.
- */
-export async function signIn(
-  options: SignInOptions,
-  /** The browser's cookies for the hosted login, kept across sign-ins when given (a session that is remembered). */
-  cookies: Map<string, string> = new Map(),
-): Promise<SignedIn> {
-  const send = async (url: string, init: RequestInit = {}): Promise<Response> => {
+/** A request as a browser sends it: redirects not followed, and the hosted login's cookies kept across requests. */
+type Send = (url: string, init?: RequestInit) => Promise<Response>;
+
+function browser(cookies: Map<string, string>): Send {
+  return async (url, init = {}) => {
     const response = await fetch(url, {
       ...init,
       redirect: 'manual',
@@ -49,34 +43,36 @@ export async function signIn(
     }
     return response;
   };
-  /** Follows redirects until one leaves for the client's redirect URI, which carries the code. */
-  const follow = async (first: Response, from: string): Promise<URL> => {
-    let response = first;
-    let at = from;
-    for (let hops = 0; hops < 10; hops += 1) {
-      const location = response.headers.get('location');
-      if (response.status === 401) throw new SignInError(`user ${options.username}: incorrect username or password`);
-      if (!location) throw new SignInError(`the hosted login answered ${response.status} at ${at}`);
-      const next = new URL(location, at);
-      if (next.href.startsWith(options.redirectUri)) return next;
-      await response.arrayBuffer();
-      at = next.href;
-      response = await send(at);
-      if (response.status === 200 && (response.headers.get('content-type') ?? '').startsWith('text/html')) {
-        // The login form: post the credentials to it.
-        await response.arrayBuffer();
-        response = await send(at, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ username: options.username, password: options.password }).toString(),
-        });
-      }
-    }
-    throw new SignInError('the hosted login redirected too often');
-  };
+}
 
-  const verifier = randomBytes(32).toString('base64url');
-  const state = randomBytes(16).toString('base64url');
+/** Follows redirects until one leaves for the client's redirect URI, which carries the code; posts the login form. */
+async function followToCallback(send: Send, options: SignInOptions, from: string): Promise<URL> {
+  let at = from;
+  let response = await send(at);
+  for (let hops = 0; hops < 10; hops += 1) {
+    const location = response.headers.get('location');
+    if (response.status === 401) throw new SignInError(`user ${options.username}: incorrect username or password`);
+    if (!location) throw new SignInError(`the hosted login answered ${response.status} at ${at}`);
+    const next = new URL(location, at);
+    if (next.href.startsWith(options.redirectUri)) return next;
+    await response.arrayBuffer();
+    at = next.href;
+    response = await send(at);
+    if (response.status === 200 && (response.headers.get('content-type') ?? '').startsWith('text/html')) {
+      // The login form: post the credentials to it.
+      await response.arrayBuffer();
+      response = await send(at, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username: options.username, password: options.password }).toString(),
+      });
+    }
+  }
+  throw new SignInError('the hosted login redirected too often');
+}
+
+/** The hosted login's start for this sign-in: the code flow with PKCE's S256 challenge (RFC 7636 §4.2). */
+function authorizeUrl(options: SignInOptions, verifier: string, state: string): string {
   const authorize = new URL(options.authorizeUrl);
   authorize.search = new URLSearchParams({
     response_type: 'code',
@@ -87,14 +83,22 @@ export async function signIn(
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
   }).toString();
-  const callback = await follow(await send(authorize.href), authorize.href);
+  return authorize.href;
+}
+
+/** The code the hosted login returned, once its answer is checked: no error, and the state this sign-in sent. */
+function codeOf(callback: URL, state: string): string {
   const error = callback.searchParams.get('error');
   if (error)
     throw new SignInError(`the hosted login refused: ${error} ${callback.searchParams.get('error_description') ?? ''}`);
   if (callback.searchParams.get('state') !== state) throw new SignInError('the hosted login returned another state');
   const code = callback.searchParams.get('code');
   if (!code) throw new SignInError('the hosted login returned no code');
+  return code;
+}
 
+/** The code exchanged at the token endpoint, with the PKCE verifier, for the person's tokens. */
+async function exchange(options: SignInOptions, code: string, verifier: string): Promise<SignedIn> {
   const exchanged = await fetch(options.tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -116,4 +120,20 @@ export async function signIn(
     idToken: body['id_token'],
     refreshToken: typeof body['refresh_token'] === 'string' ? body['refresh_token'] : undefined,
   };
+}
+
+/**
+ * A person's sign-in at the hosted login without a browser, as a browser would do it: the authorization code grant
+ * with PKCE (S256), the login form posted with the session's cookies, then the code exchanged for tokens. For
+ * `npm run token -- --user admin` and the tests.
+ */
+export async function signIn(
+  options: SignInOptions,
+  /** The browser's cookies for the hosted login, kept across sign-ins when given (a session that is remembered). */
+  cookies: Map<string, string> = new Map(),
+): Promise<SignedIn> {
+  const verifier = randomBytes(32).toString('base64url');
+  const state = randomBytes(16).toString('base64url');
+  const callback = await followToCallback(browser(cookies), options, authorizeUrl(options, verifier, state));
+  return exchange(options, codeOf(callback, state), verifier);
 }
