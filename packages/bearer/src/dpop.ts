@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
+import {
+  calculateJwkThumbprint,
+  EmbeddedJWK,
+  jwtVerify,
+  type CryptoKey,
+  type FlattenedJWSInput,
+  type JWK,
+  type JWSHeaderParameters,
+} from 'jose';
 import { LRUCache } from 'lru-cache';
 import { defaults, supportedAlgorithms, type Algorithm } from './defaults.js';
 import type { Principal } from './principal.js';
@@ -62,6 +70,7 @@ interface ProofRules {
   readonly maxAgeSec: number;
   readonly toleranceSec: number;
   readonly now: () => number;
+  readonly keys: ProofKeys;
 }
 
 const proofPart = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -84,7 +93,10 @@ export function createDpopCheck(
   }
   const maxAgeSec = options.proofMaxAgeSec ?? defaults.dpop.proofMaxAgeSec;
   const toleranceSec = options.clockToleranceSec ?? clockToleranceSec;
-  const rules = origin === undefined ? undefined : { origin, algorithms, maxAgeSec, toleranceSec, now };
+  const rules =
+    origin === undefined
+      ? undefined
+      : { origin, algorithms, maxAgeSec, toleranceSec, now, keys: createProofKeys(proofKeyCacheSize) };
   const seen = new LRUCache<string, number>({ max: options.replayCache?.maxEntries ?? defaults.dpop.replayCacheSize });
   /** Per HTTP request, the proof and token already proven. */
   const proven = new WeakMap<object, { readonly proof: string; readonly token: string }>();
@@ -137,7 +149,7 @@ async function checkProof(
 ): Promise<{ readonly jti: string } | Refused> {
   const verified = await verifyProofJws(proof, rules);
   if (verified instanceof Refused) return verified;
-  const { payload, jwk } = verified;
+  const { payload, thumbprint } = verified;
   const { jti, htm, htu, iat, ath } = payload;
   if (typeof jti !== 'string' || jti.length === 0 || typeof htm !== 'string' || typeof htu !== 'string') {
     return refused('dpop_proof_invalid');
@@ -161,7 +173,7 @@ async function checkProof(
     return refused('dpop_proof_wrong_token');
   }
   // §6.1: the key that signed the proof is the key the token was issued to.
-  if ((await calculateJwkThumbprint(jwk, 'sha256')) !== jkt) return refused('dpop_key_mismatch');
+  if (thumbprint !== jkt) return refused('dpop_key_mismatch');
   return { jti };
 }
 
@@ -169,7 +181,7 @@ async function checkProof(
 async function verifyProofJws(
   proof: string,
   rules: ProofRules,
-): Promise<{ readonly payload: Record<string, unknown>; readonly jwk: JWK } | Refused> {
+): Promise<{ readonly payload: Record<string, unknown>; readonly thumbprint: string } | Refused> {
   // A proof is a compact JWS of a size no honest client exceeds; its JSON must not name a member twice, as for tokens.
   if (proof.length > defaults.maxTokenBytes || !proofPart.test(proof)) return refused('dpop_proof_invalid');
   const [headerPart = '', payloadPart = ''] = proof.split('.');
@@ -177,17 +189,59 @@ async function verifyProofJws(
     return refused('dpop_proof_invalid');
   }
   try {
-    // jose's EmbeddedJWK refuses a private or symmetric jwk; `iat` is required here, its window checked after.
-    const verified = await jwtVerify(proof, EmbeddedJWK, {
-      typ: 'dpop+jwt',
-      algorithms: [...rules.algorithms],
-      requiredClaims: ['jti', 'htm', 'htu', 'iat'],
-      currentDate: new Date(rules.now()),
-    });
-    return { payload: verified.payload, jwk: verified.protectedHeader.jwk as JWK };
+    let used: ProofKey | undefined;
+    // jose's EmbeddedJWK (behind the cache) refuses a private or symmetric jwk; `iat` is required here, its window
+    // checked after.
+    const verified = await jwtVerify(
+      proof,
+      async (header, token) => (used = await rules.keys.resolve(header, token)).key,
+      {
+        typ: 'dpop+jwt',
+        algorithms: [...rules.algorithms],
+        requiredClaims: ['jti', 'htm', 'htu', 'iat'],
+        currentDate: new Date(rules.now()),
+      },
+    );
+    if (!used) return refused('dpop_proof_invalid');
+    return { payload: verified.payload, thumbprint: used.thumbprint };
   } catch {
     return refused('dpop_proof_invalid');
   }
+}
+
+/** A key from a proof's `jwk` header, imported, and its RFC 7638 thumbprint (what `cnf.jkt` names). */
+interface ProofKey {
+  readonly key: CryptoKey;
+  readonly thumbprint: string;
+}
+
+interface ProofKeys {
+  resolve(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ProofKey>;
+}
+
+/** How many proof keys are kept imported: about one per client that sends proofs at once. */
+const proofKeyCacheSize = 1_000;
+
+/**
+ * The keys of proofs, imported once per key rather than once per request: a client signs every proof with the one
+ * key its token is bound to, and importing it (with its thumbprint) cost most of a proof's check. Keyed by the `jwk`
+ * header exactly as sent and the `alg`, the two things jose's `EmbeddedJWK` decides from, so that a hit is what
+ * `EmbeddedJWK` would have answered: a `jwk` that differs in any member (a private `d` added, a `use` of `enc`) is
+ * another entry, checked afresh. What `EmbeddedJWK` refuses is not kept.
+ */
+function createProofKeys(maxEntries: number): ProofKeys {
+  const keys = new LRUCache<string, ProofKey>({ max: maxEntries });
+  return {
+    async resolve(header, token) {
+      const id = `${String(header.alg)}.${JSON.stringify(header.jwk)}`;
+      const known = keys.get(id);
+      if (known) return known;
+      const key = await EmbeddedJWK(header, token);
+      const imported = { key, thumbprint: await calculateJwkThumbprint(header.jwk as JWK, 'sha256') };
+      keys.set(id, imported);
+      return imported;
+    },
+  };
 }
 
 const unreserved = /[A-Za-z0-9\-._~]/;

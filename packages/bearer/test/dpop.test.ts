@@ -157,6 +157,22 @@ describe('DPoP (RFC 9449) in the core', () => {
     assert.equal(await reasonOf(auth.authenticate(request(token, withPrivate))), 'dpop_proof_invalid');
   });
 
+  it('imports a client key once, yet a jwk that differs in any member is checked afresh (§4.3 steps 6–7)', async () => {
+    // The proof keys are remembered by the jwk header as sent: after admitted proofs with the public key, the same
+    // key sent with its private part, with `use: enc` or with another `alg` is refused as jose's EmbeddedJWK refuses it.
+    const token = await bound();
+    for (let i = 0; i < 2; i += 1) {
+      assert.match(await reasonOf(auth.authenticate(request(token, await proof(token)))), /^admitted/);
+    }
+    const withPrivate = await proof(token, { header: { jwk: await exportJWK(client.privateKey) } });
+    assert.equal(await reasonOf(auth.authenticate(request(token, withPrivate))), 'dpop_proof_invalid');
+    const forEncryption = await proof(token, { header: { jwk: { ...client.publicJwk, use: 'enc' } } });
+    assert.equal(await reasonOf(auth.authenticate(request(token, forEncryption))), 'dpop_proof_invalid');
+    const otherAlg = await proof(token, { header: { jwk: { ...client.publicJwk, alg: 'ES384' } } });
+    assert.equal(await reasonOf(auth.authenticate(request(token, otherAlg))), 'dpop_proof_invalid');
+    assert.match(await reasonOf(auth.authenticate(request(token, await proof(token)))), /^admitted/);
+  });
+
   it('refuses a proof by a key other than the one the token is bound to (§6.1)', async () => {
     const other = await createDpopKey();
     const token = await bound();
