@@ -7,6 +7,7 @@ import { Agent } from 'node:http';
 import { createInterface } from 'node:readline';
 import { DynamoDBClient, GetItemCommand, PutItemCommand, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { loadConfig } from '../src/config.js';
 import { localClientConfig } from '../src/local/dynamodb.js';
 import { dynamoCallBounds, storeClientConfig } from '../src/store-client.js';
@@ -17,6 +18,11 @@ const variants = {
   'default GetItem (A/A twin)': { client: 'default', doc: false, signal: false },
   // What the service ran before: the bounds, the document client, an AbortSignal on every call.
   'ours before (bounds, doc, signal)': { client: 'bounds', doc: true, signal: true },
+  // Every lever that paid at once: the low-level client with cacheMiddleware and its own keep-alive agent, the item
+  // (un)marshalled by util-dynamodb around the command, no per-call options. The deadline is raced beside the call
+  // (`race`), as the store does, instead of handed to the SDK; the per-attempt requestTimeout bounds the SDK's work.
+  'combined: cache, agent, marshall, race': { client: 'combined', doc: false, signal: true, race: true },
+  'combined, without the race': { client: 'combined', doc: false, signal: false },
   // cacheMiddleware: lib-dynamodb throws at construction ("cacheMiddleware=true is not compatible with the
   // DynamoDBDocumentClient"), so it is measured on the low-level client, where it applies to calls without options.
   'lever: cacheMiddleware, raw, no signal': { client: 'cache', doc: false, signal: false },
@@ -25,7 +31,7 @@ const variants = {
   'lever: accountIdEndpointMode disabled': { client: 'account', doc: true, signal: true },
   'lever: raw GetItem, no doc marshalling': { client: 'bounds', doc: false, signal: true },
   'ours now (storeClientConfig)': { client: 'ours', doc: true, signal: true },
-} as const;
+} as const satisfies Record<string, { client: string; doc: boolean; signal: boolean; race?: boolean }>;
 type Variant = keyof typeof variants;
 
 const rate = Number(process.env['LEVER_RATE'] ?? 30);
@@ -52,6 +58,12 @@ function clientFor(kind: (typeof variants)[Variant]['client']): DynamoDBClient {
       requestHandler: { ...bounds.requestHandler, httpAgent: new Agent({ keepAlive: true, maxSockets: 16 }) },
     },
     account: { ...local, ...bounds, accountIdEndpointMode: 'disabled' },
+    combined: {
+      ...local,
+      ...bounds,
+      cacheMiddleware: true,
+      requestHandler: { ...bounds.requestHandler, httpAgent: new Agent({ keepAlive: true, maxSockets: 16 }) },
+    },
     ours: { ...storeClientConfig(products), ...local },
   };
   return new DynamoDBClient(configs[kind]);
@@ -74,9 +86,28 @@ async function child(): Promise<void> {
     // As the service's deadline does: a controller and a timer per request, cleared at the end.
     const controller = variant.signal ? new AbortController() : undefined;
     const timer = controller ? setTimeout(() => controller.abort(), 5_000) : undefined;
-    const options = controller ? { abortSignal: controller.signal } : undefined;
+    const race = 'race' in variant && variant.race;
+    const options = controller && !race ? { abortSignal: controller.signal } : undefined;
     try {
-      if (documents)
+      if (race && controller) {
+        const signal = controller.signal;
+        let stop = (): void => undefined;
+        const item = await Promise.race([
+          client
+            .send(new GetItemCommand({ TableName: 'Products', Key: marshall({ id }), ConsistentRead: true }))
+            .then(({ Item }) => (Item ? unmarshall(Item) : undefined)),
+          new Promise<never>((_, reject) => {
+            stop = () => reject(signal.reason as Error);
+            signal.addEventListener('abort', stop, { once: true });
+          }),
+        ]).finally(() => signal.removeEventListener('abort', stop));
+        if (!item) throw new Error('lever-bench item missing');
+      } else if (variant.client === 'combined') {
+        const { Item } = await client.send(
+          new GetItemCommand({ TableName: 'Products', Key: marshall({ id }), ConsistentRead: true }),
+        );
+        if (!Item || !unmarshall(Item)['id']) throw new Error('lever-bench item missing');
+      } else if (documents)
         await documents.send(new GetCommand({ TableName: 'Products', Key: { id }, ConsistentRead: true }), options);
       else
         await client.send(
