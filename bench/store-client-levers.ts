@@ -9,6 +9,7 @@ import { DynamoDBClient, GetItemCommand, PutItemCommand, type DynamoDBClientConf
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { loadConfig } from '../src/config.js';
+import { createProductRepository } from '../src/products/repository.js';
 import { localClientConfig } from '../src/local/dynamodb.js';
 import { dynamoCallBounds, storeClientConfig } from '../src/store-client.js';
 
@@ -19,10 +20,8 @@ const variants = {
   // What the service ran before: the bounds, the document client, an AbortSignal on every call.
   'ours before (bounds, doc, signal)': { client: 'bounds', doc: true, signal: true },
   // Every lever that paid at once: the low-level client with cacheMiddleware and its own keep-alive agent, the item
-  // (un)marshalled by util-dynamodb around the command, no per-call options. The deadline is raced beside the call
-  // (`race`), as the store does, instead of handed to the SDK; the per-attempt requestTimeout bounds the SDK's work.
-  'combined: cache, agent, marshall, race': { client: 'combined', doc: false, signal: true, race: true },
-  'combined, without the race': { client: 'combined', doc: false, signal: false },
+  // (un)marshalled by util-dynamodb around the command, no per-call options.
+  'combined: cache, agent, marshall, no signal': { client: 'combined', doc: false, signal: false },
   // cacheMiddleware: lib-dynamodb throws at construction ("cacheMiddleware=true is not compatible with the
   // DynamoDBDocumentClient"), so it is measured on the low-level client, where it applies to calls without options.
   'lever: cacheMiddleware, raw, no signal': { client: 'cache', doc: false, signal: false },
@@ -30,8 +29,10 @@ const variants = {
   'lever: own keep-alive agent, 16 sockets': { client: 'agent', doc: true, signal: true },
   'lever: accountIdEndpointMode disabled': { client: 'account', doc: true, signal: true },
   'lever: raw GetItem, no doc marshalling': { client: 'bounds', doc: false, signal: true },
-  'ours now (storeClientConfig)': { client: 'ours', doc: true, signal: true },
-} as const satisfies Record<string, { client: string; doc: boolean; signal: boolean; race?: boolean }>;
+  // The service's own store: storeClientConfig's client, and the repository's get with the request's deadline raced
+  // beside the call (src/products/store/client.ts).
+  'ours now (repository.get, storeClientConfig)': { client: 'ours', doc: false, signal: true, store: true },
+} as const satisfies Record<string, { client: string; doc: boolean; signal: boolean; store?: boolean }>;
 type Variant = keyof typeof variants;
 
 const rate = Number(process.env['LEVER_RATE'] ?? 30);
@@ -72,6 +73,10 @@ function clientFor(kind: (typeof variants)[Variant]['client']): DynamoDBClient {
 async function child(): Promise<void> {
   const variant = variants[name as Variant];
   const client = clientFor(variant.client);
+  const store =
+    'store' in variant
+      ? createProductRepository({ client, productsTable: 'Products', snapshotsTable: 'ProductSnapshots' })
+      : undefined;
   const documents = variant.doc
     ? DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } })
     : undefined;
@@ -86,22 +91,10 @@ async function child(): Promise<void> {
     // As the service's deadline does: a controller and a timer per request, cleared at the end.
     const controller = variant.signal ? new AbortController() : undefined;
     const timer = controller ? setTimeout(() => controller.abort(), 5_000) : undefined;
-    const race = 'race' in variant && variant.race;
-    const options = controller && !race ? { abortSignal: controller.signal } : undefined;
+    const options = controller ? { abortSignal: controller.signal } : undefined;
     try {
-      if (race && controller) {
-        const signal = controller.signal;
-        let stop = (): void => undefined;
-        const item = await Promise.race([
-          client
-            .send(new GetItemCommand({ TableName: 'Products', Key: marshall({ id }), ConsistentRead: true }))
-            .then(({ Item }) => (Item ? unmarshall(Item) : undefined)),
-          new Promise<never>((_, reject) => {
-            stop = () => reject(signal.reason as Error);
-            signal.addEventListener('abort', stop, { once: true });
-          }),
-        ]).finally(() => signal.removeEventListener('abort', stop));
-        if (!item) throw new Error('lever-bench item missing');
+      if (store) {
+        if (!(await store.get(id, controller?.signal))) throw new Error('lever-bench item missing');
       } else if (variant.client === 'combined') {
         const { Item } = await client.send(
           new GetItemCommand({ TableName: 'Products', Key: marshall({ id }), ConsistentRead: true }),
