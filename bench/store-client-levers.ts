@@ -177,6 +177,11 @@ async function parent(): Promise<void> {
         `  ${side.variant.padEnd(42)} ${us.toFixed(0).padStart(5)} µs CPU/call  ${(us / base).toFixed(2)}x of default${side.failed ? `  (${side.failed} failed)` : ''}\n`,
       );
     }
+    const ours = median(sides.find(({ variant }) => variant.startsWith('ours now'))?.runs ?? []);
+    const twin = median(sides[1]?.runs ?? []);
+    process.stdout.write(
+      `  our client against the default: ${(ours / base).toFixed(2)}x (goal <= 0.7x); A/A ${(twin / base).toFixed(2)}x\n`,
+    );
   } finally {
     for (const side of sides) side.child.kill();
     store.kill();
