@@ -3,8 +3,8 @@
 //            started with --import src/telemetry/register.ts and OTEL_* variables, as the image runs it
 //   koa      the floor under any Koa service with this one's store guarantees: Koa, @koa/router and the products
 //            service (deadline, outbox, drain), without auth, logging, CORS or validation of the request
-//   koa-unbounded  the same floor with the request's deadline kept from the SDK: what the bound on every store call
-//            (the AbortSignal the SDK races each attempt against) costs
+//   koa-unbounded  the same floor with the request's deadline kept from the store: what the bound on every store call
+//            (the race of each call against the request's deadline, src/products/store/client.ts) costs
 //   naive    the service a user would otherwise write: Koa, @koa/router and GetItem on a default SDK client (the
 //            document client, as the SDK's guide shows it), no auth, no deadline, no validation
 //   bare     the ceiling for any HTTP service in Node: node:http making the same store calls, nothing else
