@@ -38,6 +38,8 @@ interface Measured {
 
 let serverPid = 0;
 let storePid = 0;
+/** The reused token's auth part, once the auth section (or the products summary) has measured it. */
+let reusedTokenAuthUs: number | undefined;
 /** CPU seconds a process has used so far (Linux /proc; 0 elsewhere). */
 function cpuSeconds(pid: number): number {
   if (pid === 0) return 0;
@@ -212,7 +214,8 @@ async function benchVerifyInProcess(): Promise<void> {
   );
 }
 
-async function benchAuth(): Promise<void> {
+/** The auth section's targets (bench/auth-targets.ts) against a test issuer, and a token a client would reuse. */
+async function startAuthTargets() {
   const key = await createTestKey();
   const jwks = await startTestIssuer({ userPoolId: 'local_BenchPool', keys: [key] });
   const claims = () =>
@@ -238,15 +241,49 @@ async function benchAuth(): Promise<void> {
     | 'fastJwt',
     number
   >;
+  const reused = [await jwks.sign(key, claims())];
   const at = (port: number) => `http://127.0.0.1:${port}/bench`;
+  return { key, jwks, claims, child, ports, reused, at };
+}
+
+/**
+ * A client that reuses its token: the same request, token included, to a route without auth (which ignores the
+ * header) and to one with ours, so that the difference is the authentication's work and not the request's size.
+ */
+async function reusedTokenRuns(targets: Awaited<ReturnType<typeof startAuthTargets>>) {
+  const { ports, reused, at } = targets;
+  const [plain, ours] = await alternate([
+    () => measure(at(ports.plain), reused, { amount: authRequests }),
+    () => measure(at(ports.ours), reused, { amount: authRequests }),
+  ]);
+  reusedTokenAuthUs = ours.cpuUs - plain.cpuUs;
+  return { plain, ours };
+}
+
+/** The reused token's auth part alone, for a run without the auth section (BENCH_ONLY=products). */
+async function reusedTokenAuthPart(): Promise<number> {
+  const targets = await startAuthTargets();
+  try {
+    for (const port of [targets.ports.plain, targets.ports.ours]) {
+      await measure(targets.at(port), targets.reused, { duration: 1 });
+    }
+    const { plain, ours } = await reusedTokenRuns(targets);
+    return ours.cpuUs - plain.cpuUs;
+  } finally {
+    targets.child.kill();
+    await targets.jwks.close();
+  }
+}
+
+async function benchAuth(): Promise<void> {
+  const targets = await startAuthTargets();
+  const { key, jwks, claims, child, ports, reused, at } = targets;
   const count = (port: number, tokens: readonly string[]) => measure(at(port), tokens, { amount: authRequests });
 
   try {
     process.stdout.write(
       `Auth benchmark: ${connections} connections, ${authRequests} requests per run, median of ${rounds} alternating rounds, servers in a process of their own\n\n`,
     );
-    const reused = [await jwks.sign(key, claims())];
-
     // Warm up every target once so that JIT and caches are not measured.
     for (const port of Object.values(ports)) await measure(at(port), reused, { duration: 1 });
 
@@ -257,12 +294,7 @@ async function benchAuth(): Promise<void> {
         `${line('the same again', second)}\n  A/A ratio: ${ratios(second, first)} (the noise of this run)\n\n`,
     );
 
-    const [plain, ours] = await alternate([
-      // The same request, token included, to both routes: the one without auth ignores the header, so that the
-      // difference is the authentication's work and not the request's size.
-      () => count(ports.plain, reused),
-      () => count(ports.ours, reused),
-    ]);
+    const { plain, ours } = await reusedTokenRuns(targets);
     process.stdout.write('1. A client that reuses its token\n');
     process.stdout.write(
       `${line('route without auth (token ignored)', plain)}\n${line('route with ProductService auth', ours)}\n`,
@@ -627,8 +659,26 @@ async function benchProducts(): Promise<void> {
 
     // The store client's own CPU per GetItem against a default client's, and each SDK lever alone.
     const levers = spawnBench('bench/store-client-levers.ts', []);
-    levers.stdout.pipe(process.stdout, { end: false });
-    await new Promise((resolve) => levers.once('exit', resolve));
+    let ourClient = 'not measured';
+    for await (const leverLine of createInterface({ input: levers.stdout })) {
+      process.stdout.write(`${leverLine}\n`);
+      ourClient = /^ {2}our client against the default: (.*)$/.exec(leverLine)?.[1] ?? ourClient;
+    }
+
+    // Every goal of the products half in one place, each with the A/A pair of its own comparison.
+    const reusedUs = reusedTokenAuthUs ?? (await reusedTokenAuthPart());
+    process.stdout.write(
+      `  Goals (issue 30, item 6), CPU per request:\n` +
+        `    A/A: the alternating pair ${ratios(second, first)}; the store path ${more(serviceGet, twinGet)}; ` +
+        `tracing ${more(offGet, offAgain)}\n` +
+        `    GET vs the naive service: ${ratios(serviceGet, naiveGet)} (goal >= 1.00x)\n` +
+        `    GET vs a bare GetItem on a default client: ${ratios(serviceGet, directGet)} (goal >= 0.85x, stretch 1.0x)\n` +
+        `    our client vs a default client, per GetItem: ${ourClient}\n` +
+        `    POST vs the two calls made directly: ${ratios(servicePost, directCreate)} (goal >= 0.8x); the outbox ` +
+        `${(directCreate.cpuUs - directPut.cpuUs).toFixed(0)} µs per create over a bare PutItem\n` +
+        `    reused token, auth's own part: ${reusedUs.toFixed(1)} µs (goal <= 5 µs)\n` +
+        `    tracing at 5 % (prod): ${more(offGet, sampledGet)} (goal <= 3 %); at 100 %: ${more(offGet, onGet)}\n\n`,
+    );
   } finally {
     for (const child of [...Object.values(children), ...callers.map(({ child }) => child), store]) child.kill();
     await productJwks.close();

@@ -3,8 +3,8 @@
 //            started with --import src/telemetry/register.ts and OTEL_* variables, as the image runs it
 //   koa      the floor under any Koa service with this one's store guarantees: Koa, @koa/router and the products
 //            service (deadline, outbox, drain), without auth, logging, CORS or validation of the request
-//   koa-unbounded  the same floor with the request's deadline kept from the SDK: what the bound on every store call
-//            (the AbortSignal the SDK races each attempt against) costs
+//   koa-unbounded  the same floor with the request's deadline kept from the store: what the bound on every store call
+//            (the race of each call against the request's deadline, src/products/store/client.ts) costs
 //   naive    the service a user would otherwise write: Koa, @koa/router and GetItem on a default SDK client (the
 //            document client, as the SDK's guide shows it), no auth, no deadline, no validation
 //   bare     the ceiling for any HTTP service in Node: node:http making the same store calls, nothing else
@@ -15,7 +15,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { pino } from 'pino';
 import { createService } from '../src/app.js';
-import { dynamoCallBounds } from '../src/store-client.js';
+import { dynamoCallBounds, storeClientLevers } from '../src/store-client.js';
 import { loadConfig } from '../src/config.js';
 import { createLogPublisher, createOutboxDrainer } from '../src/products/events.js';
 import { createProductRepository, type ProductRepository } from '../src/products/repository.js';
@@ -36,8 +36,10 @@ const config = loadConfig({
   // The OTEL_* variables of the traced target, as the image's environment would hold them.
   ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_'))),
 });
-// The client the service builds in AWS mode, with the same bounds on every call.
+// The bare target's client: the service's bounds on every call, for the document client (which refuses the levers).
 const client = new DynamoDBClient({ region: 'us-east-1', endpoint, ...dynamoCallBounds(config.products) });
+// The store client the service builds in AWS mode (src/store-client.ts), for the Koa floor's repository.
+const storeClient = new DynamoDBClient({ region: 'us-east-1', endpoint, ...storeClientLevers(config.products) });
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -62,7 +64,11 @@ function unbounded(repository: ProductRepository): ProductRepository {
 }
 
 function koaFloor(bounded: boolean): RequestListener {
-  const store = createProductRepository({ client, productsTable: 'Products', snapshotsTable: 'ProductSnapshots' });
+  const store = createProductRepository({
+    client: storeClient,
+    productsTable: 'Products',
+    snapshotsTable: 'ProductSnapshots',
+  });
   const repository = bounded ? store : unbounded(store);
   const logger = pino({ level: 'silent' });
   const drainer = createOutboxDrainer({ repository, publisher: createLogPublisher(logger), logger });

@@ -1,10 +1,13 @@
 // `node --conditions=source --import tsx bench/profile-products.ts [dir]`: a CPU profile (--cpu-prof) of the service
 // serving GET /products/:id and POST /products under load against dynalite, summed by where the time goes. One-off
-// diagnosis beside `npm run bench`, which measures; this names the parts.
+// diagnosis beside `npm run bench`, which measures; this names the parts. PROFILE_SAMPLER_RATIO=0.05 profiles the
+// service traced as prod runs it (register.ts, parentbased_traceidratio at that ratio, OTLP to a loopback receiver).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { createTestKey, startTestIssuer } from '@product-service/bearer-testing';
@@ -19,6 +22,19 @@ const run = (args: readonly string[], env: NodeJS.ProcessEnv = process.env) =>
 const firstLine = (child: ReturnType<typeof run>) =>
   new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
 
+const ratio = process.env['PROFILE_SAMPLER_RATIO'];
+// The collector sidecar's OTLP/HTTP receiver, on loopback: it reads every export and keeps nothing.
+const receiver = createServer((request, response) => request.resume().on('end', () => response.end()));
+await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+const traced = ratio
+  ? {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: ratio,
+      OTEL_METRIC_EXPORT_INTERVAL: '5000',
+    }
+  : {};
 const store = run(['test/support/dynalite-main.ts']);
 const { endpoint } = JSON.parse(await firstLine(store)) as { endpoint: string };
 const key = await createTestKey();
@@ -27,13 +43,14 @@ const service = run(
   [
     '--cpu-prof',
     `--cpu-prof-dir=${dir}`,
+    ...(ratio ? ['--import', './src/telemetry/register.ts'] : []),
     'bench/products-targets.ts',
     'service',
     issuer.issuer,
     issuer.jwksUri,
     endpoint,
   ],
-  { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
+  { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', ...traced },
 );
 const { url } = JSON.parse(await firstLine(service)) as { url: string };
 const now = Math.floor(Date.now() / 1000);
@@ -56,6 +73,7 @@ service.kill('SIGINT');
 await exited;
 store.kill();
 await issuer.close();
+receiver.close();
 
 interface Node {
   readonly id: number;
@@ -70,6 +88,8 @@ const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
 };
 // Self time per node, then summed by part: the first rule that matches a frame's URL names its part.
 const parts: [string, RegExp][] = [
+  ['OpenTelemetry (SDK, instrumentations)', /@opentelemetry|\/src\/telemetry\//],
+  ['async context (AsyncLocalStorage)', /async_hooks|async_local_storage|async_context_frame/],
   ['endpoint resolution', /util-endpoints|middleware-endpoint|endpointResolver|ruleset/],
   ['credentials and signing', /signature-v4|credential-provider|httpAuthSchemes|httpAuthScheme|sha256|node:crypto/],
   [

@@ -7,7 +7,9 @@ import { Agent } from 'node:http';
 import { createInterface } from 'node:readline';
 import { DynamoDBClient, GetItemCommand, PutItemCommand, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { loadConfig } from '../src/config.js';
+import { createProductRepository } from '../src/products/repository.js';
 import { localClientConfig } from '../src/local/dynamodb.js';
 import { dynamoCallBounds, storeClientConfig } from '../src/store-client.js';
 
@@ -17,6 +19,9 @@ const variants = {
   'default GetItem (A/A twin)': { client: 'default', doc: false, signal: false },
   // What the service ran before: the bounds, the document client, an AbortSignal on every call.
   'ours before (bounds, doc, signal)': { client: 'bounds', doc: true, signal: true },
+  // Every lever that paid at once: the low-level client with cacheMiddleware and its own keep-alive agent, the item
+  // (un)marshalled by util-dynamodb around the command, no per-call options.
+  'combined: cache, agent, marshall, no signal': { client: 'combined', doc: false, signal: false },
   // cacheMiddleware: lib-dynamodb throws at construction ("cacheMiddleware=true is not compatible with the
   // DynamoDBDocumentClient"), so it is measured on the low-level client, where it applies to calls without options.
   'lever: cacheMiddleware, raw, no signal': { client: 'cache', doc: false, signal: false },
@@ -24,8 +29,10 @@ const variants = {
   'lever: own keep-alive agent, 16 sockets': { client: 'agent', doc: true, signal: true },
   'lever: accountIdEndpointMode disabled': { client: 'account', doc: true, signal: true },
   'lever: raw GetItem, no doc marshalling': { client: 'bounds', doc: false, signal: true },
-  'ours now (storeClientConfig)': { client: 'ours', doc: true, signal: true },
-} as const;
+  // The service's own store: storeClientConfig's client, and the repository's get with the request's deadline raced
+  // beside the call (src/products/store/client.ts).
+  'ours now (repository.get, storeClientConfig)': { client: 'ours', doc: false, signal: true, store: true },
+} as const satisfies Record<string, { client: string; doc: boolean; signal: boolean; store?: boolean }>;
 type Variant = keyof typeof variants;
 
 const rate = Number(process.env['LEVER_RATE'] ?? 30);
@@ -52,6 +59,12 @@ function clientFor(kind: (typeof variants)[Variant]['client']): DynamoDBClient {
       requestHandler: { ...bounds.requestHandler, httpAgent: new Agent({ keepAlive: true, maxSockets: 16 }) },
     },
     account: { ...local, ...bounds, accountIdEndpointMode: 'disabled' },
+    combined: {
+      ...local,
+      ...bounds,
+      cacheMiddleware: true,
+      requestHandler: { ...bounds.requestHandler, httpAgent: new Agent({ keepAlive: true, maxSockets: 16 }) },
+    },
     ours: { ...storeClientConfig(products), ...local },
   };
   return new DynamoDBClient(configs[kind]);
@@ -60,6 +73,10 @@ function clientFor(kind: (typeof variants)[Variant]['client']): DynamoDBClient {
 async function child(): Promise<void> {
   const variant = variants[name as Variant];
   const client = clientFor(variant.client);
+  const store =
+    'store' in variant
+      ? createProductRepository({ client, productsTable: 'Products', snapshotsTable: 'ProductSnapshots' })
+      : undefined;
   const documents = variant.doc
     ? DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } })
     : undefined;
@@ -76,7 +93,14 @@ async function child(): Promise<void> {
     const timer = controller ? setTimeout(() => controller.abort(), 5_000) : undefined;
     const options = controller ? { abortSignal: controller.signal } : undefined;
     try {
-      if (documents)
+      if (store) {
+        if (!(await store.get(id, controller?.signal))) throw new Error('lever-bench item missing');
+      } else if (variant.client === 'combined') {
+        const { Item } = await client.send(
+          new GetItemCommand({ TableName: 'Products', Key: marshall({ id }), ConsistentRead: true }),
+        );
+        if (!Item || !unmarshall(Item)['id']) throw new Error('lever-bench item missing');
+      } else if (documents)
         await documents.send(new GetCommand({ TableName: 'Products', Key: { id }, ConsistentRead: true }), options);
       else
         await client.send(
@@ -153,6 +177,11 @@ async function parent(): Promise<void> {
         `  ${side.variant.padEnd(42)} ${us.toFixed(0).padStart(5)} µs CPU/call  ${(us / base).toFixed(2)}x of default${side.failed ? `  (${side.failed} failed)` : ''}\n`,
       );
     }
+    const ours = median(sides.find(({ variant }) => variant.startsWith('ours now'))?.runs ?? []);
+    const twin = median(sides[1]?.runs ?? []);
+    process.stdout.write(
+      `  our client against the default: ${(ours / base).toFixed(2)}x (goal <= 0.7x); A/A ${(twin / base).toFixed(2)}x\n`,
+    );
   } finally {
     for (const side of sides) side.child.kill();
     store.kill();

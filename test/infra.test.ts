@@ -279,7 +279,7 @@ describe('CloudFormation templates', () => {
         .map((file) => readFileSync(file, 'utf8'))
         .join('\n');
       const used = new Set(
-        [...code.matchAll(/new (Get|Put|Update|Scan|Query|Publish)Command\(/g)].map(([, op]) =>
+        [...code.matchAll(/new (Get|Put|Update|Scan|Query|Publish)(?:Item)?Command\(/g)].map(([, op]) =>
           op === 'Publish'
             ? 'sns:Publish'
             : `dynamodb:${String(op)}Item`.replace('ScanItem', 'Scan').replace('QueryItem', 'Query'),

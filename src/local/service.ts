@@ -9,7 +9,7 @@ import {
   type ServiceOptions,
 } from '../app.js';
 import { cognito } from '@product-service/bearer';
-import { dynamoCallBounds } from '../store-client.js';
+import { storeClientLevers } from '../store-client.js';
 import type { Config } from '../config.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { localClientConfig, startLocalDynamo } from './dynamodb.js';
@@ -72,7 +72,7 @@ export async function createLocalService(config: Config, options: ServiceOptions
       closers.push(dynamo.close);
       localDynamoEndpoint = endpoint = dynamo.endpoint;
     }
-    const dynamo = new DynamoDBClient({ ...localClientConfig(endpoint), ...dynamoCallBounds(config.products) });
+    const dynamo = new DynamoDBClient({ ...localClientConfig(endpoint), ...storeClientLevers(config.products) });
     closers.push(() => {
       dynamo.destroy();
       return Promise.resolve();

@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ProductRepository } from './store/contract.js';
-import { createDocumentClient, type StoreContext } from './store/client.js';
+import type { StoreContext } from './store/client.js';
 import { itemStore } from './store/items.js';
 import { outboxStore } from './store/outbox.js';
 import { snapshotStore } from './store/snapshots.js';
@@ -18,7 +18,7 @@ export interface RepositoryOptions {
 /** The products store, the only code that speaks DynamoDB (store/): items, the outbox, the snapshots, put together. */
 export function createProductRepository(options: RepositoryOptions): ProductRepository {
   const store: StoreContext = {
-    documents: createDocumentClient(options.client),
+    client: options.client,
     productsTable: options.productsTable,
     snapshotsTable: options.snapshotsTable,
     now: options.now ?? (() => new Date()),

@@ -1,11 +1,11 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { ProductError } from '../outcomes.js';
 import type { Signal } from './contract.js';
 
-/** What every part of the store shares: the document client, the table names and the clock. */
+/** What every part of the store shares: the low-level client, the table names and the clock. */
 export interface StoreContext {
-  readonly documents: DynamoDBDocumentClient;
+  readonly client: DynamoDBClient;
   readonly productsTable: string;
   readonly snapshotsTable: string;
   readonly now: () => Date;
@@ -60,22 +60,38 @@ export function storeFailure(error: unknown): unknown {
   return error;
 }
 
-/** The document client every store module uses, its failures told in domain terms. */
-export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
-  const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-  // Outermost step, so it sees what is left after the SDK's own retries.
-  documents.middlewareStack.add(
-    (next) => async (args) => {
-      try {
-        return await next(args);
-      } catch (error) {
-        throw storeFailure(error);
-      }
-    },
-    { step: 'initialize', name: 'storeErrors', override: true },
-  );
-  return documents;
+/**
+ * Every store call goes through here, sent without per-call options: the SDK reuses a command's resolved middleware
+ * stack (`cacheMiddleware`, src/store-client.ts) only for calls sent without options, so the request's deadline is
+ * not handed to the SDK as an `abortSignal`. It is raced beside the call instead: once the deadline passes, the
+ * caller gets `store_unavailable` at once, and work the deadline already ended starts no further call. What the SDK
+ * still does for an abandoned call is bounded by its per-attempt `requestTimeout` × `maxAttempts`.
+ */
+export async function call<T>(signal: Signal, send: () => Promise<T>): Promise<T> {
+  try {
+    if (signal?.aborted) throw signal.reason;
+    const sent = send();
+    return await (signal ? untilAborted(sent, signal) : sent);
+  } catch (error) {
+    throw storeFailure(error);
+  }
 }
 
-/** Every call takes the request's abort signal: once its deadline for store work passes, the call stops. */
-export const callOptions = (signal: Signal): { abortSignal?: AbortSignal } => (signal ? { abortSignal: signal } : {});
+function untilAborted<T>(sent: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', abort, { once: true });
+    // An answer after the abort settles nothing: the race is already lost, and its rejection is handled here.
+    sent.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}
+
+/** Items as the store keeps them: `undefined` left out, as the document client did with removeUndefinedValues. */
+export const toItem = (value: object): Record<string, AttributeValue> =>
+  marshall(value, { removeUndefinedValues: true });
+
+export const fromItem = (item: Record<string, AttributeValue>): Record<string, unknown> => unmarshall(item);
+
+/** A result's items, or none. */
+export const fromItems = (items: Record<string, AttributeValue>[] | undefined): Record<string, unknown>[] =>
+  (items ?? []).map(fromItem);

@@ -64,8 +64,9 @@ export interface Page<T> {
 }
 
 /**
- * Every call takes the request's abort signal: once its deadline for store work passes, the call stops. A call the
- * store cannot answer now throws a `ProductError` `store_unavailable`; one it refuses, `unstorable`.
+ * Every call takes the request's abort signal: once its deadline for store work passes, the call is no longer waited
+ * for and no further call starts. A call the store cannot answer now throws a `ProductError` `store_unavailable`; one
+ * it refuses, `unstorable`.
  */
 export type Signal = AbortSignal | undefined;
 

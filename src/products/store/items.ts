@@ -1,8 +1,13 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import type { ChangeType, IdempotencyRecord, Page, PageKey, ProductRepository, Signal, Written } from './contract.js';
 import { productFieldNames, type Product, type ProductFields } from '../schema.js';
-import { callOptions, type StoreContext } from './client.js';
+import { call, fromItem, fromItems, toItem, type StoreContext } from './client.js';
 import { entryFor, outboxOf, pendingIndex, type StoredOutbox } from './outbox.js';
 
 const productAttributes = ['id', 'version', 'lastModified', ...productFieldNames];
@@ -24,16 +29,15 @@ export function toProduct(item: Item): Product {
 }
 
 export async function getItem(
-  { documents, productsTable }: StoreContext,
+  { client, productsTable }: StoreContext,
   id: string,
   signal: Signal,
 ): Promise<Item | undefined> {
   // The whole item: its outbox is empty once drained, and a projection costs the store more than those bytes.
-  const { Item } = await documents.send(
-    new GetCommand({ TableName: productsTable, Key: { id }, ConsistentRead: true }),
-    callOptions(signal),
+  const { Item } = await call(signal, () =>
+    client.send(new GetItemCommand({ TableName: productsTable, Key: toItem({ id }), ConsistentRead: true })),
   );
-  return Item as Item | undefined;
+  return Item ? (fromItem(Item) as unknown as Item) : undefined;
 }
 
 /** Client fields an update sets or removes, as expression fragments with their names and values. */
@@ -65,7 +69,7 @@ function fieldChange(fields: ProductFields): FieldChange {
  * still at `current.version` and not deleted: the optimistic lock every change goes through.
  */
 async function writeNextVersion(
-  { documents, productsTable }: StoreContext,
+  { client, productsTable }: StoreContext,
   type: ChangeType,
   current: Product,
   product: Product,
@@ -83,37 +87,38 @@ async function writeNextVersion(
   ];
   const remove = change.remove.length > 0 ? ` REMOVE ${change.remove.join(', ')}` : '';
   try {
-    const { Attributes } = await documents.send(
-      new UpdateCommand({
-        TableName: productsTable,
-        Key: { id: product.id },
-        // The whole outbox as this write left it: pending entries of earlier changes come along, in order.
-        ReturnValues: 'ALL_NEW',
-        UpdateExpression: `SET ${[...set, ...change.set].join(', ')}${remove}`,
-        ConditionExpression: '#version = :expected AND #deleted = :false',
-        ExpressionAttributeNames: {
-          '#version': 'version',
-          '#deleted': 'deleted',
-          '#outbox': 'outbox',
-          '#key': key,
-          '#state': pendingIndex.partitionKey,
-          '#since': pendingIndex.sortKey,
-          ...change.names,
-        },
-        ExpressionAttributeValues: {
-          ':expected': current.version,
-          ':next': product.version,
-          ':lastModified': product.lastModified,
-          ':deleted': type === 'deleted',
-          ':false': false,
-          ':entry': entry,
-          ':pending': pendingIndex.pending,
-          ...change.values,
-        },
-      }),
-      callOptions(signal),
+    const { Attributes } = await call(signal, () =>
+      client.send(
+        new UpdateItemCommand({
+          TableName: productsTable,
+          Key: toItem({ id: product.id }),
+          // The whole outbox as this write left it: pending entries of earlier changes come along, in order.
+          ReturnValues: 'ALL_NEW',
+          UpdateExpression: `SET ${[...set, ...change.set].join(', ')}${remove}`,
+          ConditionExpression: '#version = :expected AND #deleted = :false',
+          ExpressionAttributeNames: {
+            '#version': 'version',
+            '#deleted': 'deleted',
+            '#outbox': 'outbox',
+            '#key': key,
+            '#state': pendingIndex.partitionKey,
+            '#since': pendingIndex.sortKey,
+            ...change.names,
+          },
+          ExpressionAttributeValues: toItem({
+            ':expected': current.version,
+            ':next': product.version,
+            ':lastModified': product.lastModified,
+            ':deleted': type === 'deleted',
+            ':false': false,
+            ':entry': entry,
+            ':pending': pendingIndex.pending,
+            ...change.values,
+          }),
+        }),
+      ),
     );
-    const written = Attributes as Pick<Item, 'outbox'> | undefined;
+    const written = Attributes ? (fromItem(Attributes) as Pick<Item, 'outbox'>) : undefined;
     return { product, outbox: outboxOf({ version: product.version, ...written }) };
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) return 'conflict';
@@ -125,25 +130,26 @@ type ItemCalls = Pick<ProductRepository, 'create' | 'get' | 'update' | 'softDele
 
 /** The products table's items: a product, its version and deletion, written with their outbox entries. */
 export function itemStore(store: StoreContext): ItemCalls {
-  const { documents, productsTable, now } = store;
+  const { client, productsTable, now } = store;
   return {
     async create(product, idempotency, signal) {
       const [key, entry] = entryFor('created', product, undefined);
       try {
-        await documents.send(
-          new PutCommand({
-            TableName: productsTable,
-            Item: {
-              ...product,
-              deleted: false,
-              outbox: { [key]: entry },
-              [pendingIndex.partitionKey]: pendingIndex.pending,
-              [pendingIndex.sortKey]: product.lastModified,
-              ...(idempotency ? { idempotency } : {}),
-            },
-            ConditionExpression: 'attribute_not_exists(id)',
-          }),
-          callOptions(signal),
+        await call(signal, () =>
+          client.send(
+            new PutItemCommand({
+              TableName: productsTable,
+              Item: toItem({
+                ...product,
+                deleted: false,
+                outbox: { [key]: entry },
+                [pendingIndex.partitionKey]: pendingIndex.pending,
+                [pendingIndex.sortKey]: product.lastModified,
+                ...(idempotency ? { idempotency } : {}),
+              }),
+              ConditionExpression: 'attribute_not_exists(id)',
+            }),
+          ),
         );
       } catch (error) {
         // An item with this id exists: an earlier attempt of this very write (the SDK retried after a timeout), or,
@@ -186,7 +192,7 @@ export function itemStore(store: StoreContext): ItemCalls {
  * repeated.
  */
 async function listItems(
-  { documents, productsTable }: StoreContext,
+  { client, productsTable }: StoreContext,
   limit: number,
   after: PageKey | undefined,
   signal: Signal,
@@ -194,29 +200,31 @@ async function listItems(
   const items: Product[] = [];
   let start = after;
   for (;;) {
-    const page = await documents.send(
-      new ScanCommand({
-        TableName: productsTable,
-        Limit: Math.max(limit - items.length, 10),
-        ...(start ? { ExclusiveStartKey: start } : {}),
-        FilterExpression: '#deleted = :false',
-        ProjectionExpression: productAttributes.map((_, i) => `#p${i}`).join(', '),
-        ExpressionAttributeNames: {
-          '#deleted': 'deleted',
-          ...Object.fromEntries(productAttributes.map((name, i) => [`#p${i}`, name])),
-        },
-        ExpressionAttributeValues: { ':false': false },
-      }),
-      callOptions(signal),
+    const page = await call(signal, () =>
+      client.send(
+        new ScanCommand({
+          TableName: productsTable,
+          Limit: Math.max(limit - items.length, 10),
+          ...(start ? { ExclusiveStartKey: toItem(start) } : {}),
+          FilterExpression: '#deleted = :false',
+          ProjectionExpression: productAttributes.map((_, i) => `#p${i}`).join(', '),
+          ExpressionAttributeNames: {
+            '#deleted': 'deleted',
+            ...Object.fromEntries(productAttributes.map((name, i) => [`#p${i}`, name])),
+          },
+          ExpressionAttributeValues: toItem({ ':false': false }),
+        }),
+      ),
     );
-    for (const item of (page.Items ?? []) as unknown as Item[]) {
+    const found = fromItems(page.Items) as unknown as Item[];
+    for (const [i, item] of found.entries()) {
       items.push(toProduct(item));
       if (items.length === limit) {
-        const more = item !== page.Items?.[page.Items.length - 1] || page.LastEvaluatedKey !== undefined;
+        const more = i < found.length - 1 || page.LastEvaluatedKey !== undefined;
         return { items, next: more ? { id: item.id } : undefined };
       }
     }
     if (!page.LastEvaluatedKey) return { items, next: undefined };
-    start = page.LastEvaluatedKey;
+    start = fromItem(page.LastEvaluatedKey) as PageKey;
   }
 }

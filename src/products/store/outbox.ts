@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import type { ChangeEvent, ChangeType, Outbox, OutboxEntry, PageKey, ProductRepository } from './contract.js';
 import type { Product } from '../schema.js';
-import { callOptions, type StoreContext } from './client.js';
+import { call, fromItem, fromItems, toItem, type StoreContext } from './client.js';
 
 /**
  * Every change marks its product pending (`outboxState`, `outboxSince`) in the same write; the drain of the last
@@ -43,54 +47,59 @@ type OutboxCalls = Pick<ProductRepository, 'outbox' | 'pendingSince' | 'clearOut
 
 /** The drainer's side of the outbox: read what is pending, find the stranded, clear what went out. */
 export function outboxStore(store: StoreContext): OutboxCalls {
-  const { documents, productsTable } = store;
+  const { client, productsTable } = store;
   return {
     async outbox(id, signal) {
-      const { Item } = await documents.send(
-        new GetCommand({
-          TableName: productsTable,
-          Key: { id },
-          ConsistentRead: true,
-          ProjectionExpression: '#version, outbox',
-          ExpressionAttributeNames: { '#version': 'version' },
-        }),
-        callOptions(signal),
+      const { Item } = await call(signal, () =>
+        client.send(
+          new GetItemCommand({
+            TableName: productsTable,
+            Key: toItem({ id }),
+            ConsistentRead: true,
+            ProjectionExpression: '#version, outbox',
+            ExpressionAttributeNames: { '#version': 'version' },
+          }),
+        ),
       );
-      return Item ? outboxOf(Item as { version: number; outbox?: StoredOutbox }) : { version: 0, entries: [] };
+      return Item
+        ? outboxOf(fromItem(Item) as { version: number; outbox?: StoredOutbox })
+        : { version: 0, entries: [] };
     },
 
     async pendingSince(before, limit, signal) {
       const ids: string[] = [];
       let start: PageKey | undefined;
       do {
-        const page = await documents.send(
-          new QueryCommand({
-            TableName: productsTable,
-            IndexName: pendingIndex.name,
-            KeyConditionExpression: '#state = :pending AND #since < :before',
-            ExpressionAttributeNames: { '#state': pendingIndex.partitionKey, '#since': pendingIndex.sortKey },
-            ExpressionAttributeValues: { ':pending': pendingIndex.pending, ':before': before.toISOString() },
-            Limit: limit - ids.length,
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-          callOptions(signal),
+        const page = await call(signal, () =>
+          client.send(
+            new QueryCommand({
+              TableName: productsTable,
+              IndexName: pendingIndex.name,
+              KeyConditionExpression: '#state = :pending AND #since < :before',
+              ExpressionAttributeNames: { '#state': pendingIndex.partitionKey, '#since': pendingIndex.sortKey },
+              ExpressionAttributeValues: toItem({ ':pending': pendingIndex.pending, ':before': before.toISOString() }),
+              Limit: limit - ids.length,
+              ...(start ? { ExclusiveStartKey: toItem(start) } : {}),
+            }),
+          ),
         );
-        for (const item of page.Items ?? []) ids.push(String(item['id']));
-        start = page.LastEvaluatedKey as PageKey | undefined;
+        for (const item of fromItems(page.Items)) ids.push(String(item['id']));
+        start = page.LastEvaluatedKey ? (fromItem(page.LastEvaluatedKey) as PageKey) : undefined;
       } while (start && ids.length < limit);
       return ids;
     },
 
     async clearOutboxEntry(id, key, lastOf, signal) {
       if (lastOf !== undefined && (await clearLast(store, id, key, lastOf, signal))) return;
-      await documents.send(
-        new UpdateCommand({
-          TableName: productsTable,
-          Key: { id },
-          UpdateExpression: 'REMOVE outbox.#key',
-          ExpressionAttributeNames: { '#key': key },
-        }),
-        callOptions(signal),
+      await call(signal, () =>
+        client.send(
+          new UpdateItemCommand({
+            TableName: productsTable,
+            Key: toItem({ id }),
+            UpdateExpression: 'REMOVE outbox.#key',
+            ExpressionAttributeNames: { '#key': key },
+          }),
+        ),
       );
     },
   };
@@ -102,28 +111,29 @@ export function outboxStore(store: StoreContext): OutboxCalls {
  * entry: the mark stays until that one is delivered.
  */
 async function clearLast(
-  { documents, productsTable }: StoreContext,
+  { client, productsTable }: StoreContext,
   id: string,
   key: string,
   lastOf: number,
   signal: AbortSignal | undefined,
 ): Promise<boolean> {
   try {
-    await documents.send(
-      new UpdateCommand({
-        TableName: productsTable,
-        Key: { id },
-        UpdateExpression: 'REMOVE outbox.#key, #state, #since',
-        ConditionExpression: '#version = :version',
-        ExpressionAttributeNames: {
-          '#key': key,
-          '#version': 'version',
-          '#state': pendingIndex.partitionKey,
-          '#since': pendingIndex.sortKey,
-        },
-        ExpressionAttributeValues: { ':version': lastOf },
-      }),
-      callOptions(signal),
+    await call(signal, () =>
+      client.send(
+        new UpdateItemCommand({
+          TableName: productsTable,
+          Key: toItem({ id }),
+          UpdateExpression: 'REMOVE outbox.#key, #state, #since',
+          ConditionExpression: '#version = :version',
+          ExpressionAttributeNames: {
+            '#key': key,
+            '#version': 'version',
+            '#state': pendingIndex.partitionKey,
+            '#since': pendingIndex.sortKey,
+          },
+          ExpressionAttributeValues: toItem({ ':version': lastOf }),
+        }),
+      ),
     );
     return true;
   } catch (error) {

@@ -1,6 +1,6 @@
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { ProductRepository, Snapshot } from './contract.js';
-import { callOptions, type StoreContext } from './client.js';
+import { call, fromItems, toItem, type StoreContext } from './client.js';
 import { getItem, toProduct } from './items.js';
 
 type SnapshotCalls = Pick<ProductRepository, 'history' | 'putSnapshot'>;
@@ -10,7 +10,7 @@ type SnapshotCalls = Pick<ProductRepository, 'history' | 'putSnapshot'>;
  * snapshots table, where the drainer puts them.
  */
 export function snapshotStore(store: StoreContext): SnapshotCalls {
-  const { documents, snapshotsTable } = store;
+  const { client, snapshotsTable } = store;
   return {
     async history(id, limit, after, signal) {
       const item = await getItem(store, id, signal);
@@ -23,18 +23,19 @@ export function snapshotStore(store: StoreContext): SnapshotCalls {
       const wanted = limit - items.length;
       if (wanted > 0) {
         // One more than the page needs tells whether another page follows, so that no walk ends on an empty page.
-        const page = await documents.send(
-          new QueryCommand({
-            TableName: snapshotsTable,
-            KeyConditionExpression: 'id = :id AND #version < :below',
-            ExpressionAttributeNames: { '#version': 'version' },
-            ExpressionAttributeValues: { ':id': id, ':below': Math.min(below, current.version) },
-            ScanIndexForward: false,
-            Limit: wanted + 1,
-          }),
-          callOptions(signal),
+        const page = await call(signal, () =>
+          client.send(
+            new QueryCommand({
+              TableName: snapshotsTable,
+              KeyConditionExpression: 'id = :id AND #version < :below',
+              ExpressionAttributeNames: { '#version': 'version' },
+              ExpressionAttributeValues: toItem({ ':id': id, ':below': Math.min(below, current.version) }),
+              ScanIndexForward: false,
+              Limit: wanted + 1,
+            }),
+          ),
         );
-        const found = (page.Items ?? []) as unknown as Snapshot[];
+        const found = fromItems(page.Items) as unknown as Snapshot[];
         items.push(...found.slice(0, wanted));
         more = found.length > wanted;
       }
@@ -44,7 +45,7 @@ export function snapshotStore(store: StoreContext): SnapshotCalls {
 
     async putSnapshot(snapshot, signal) {
       // Idempotent: a superseded (id, version) never changes, so a retried drain is harmless.
-      await documents.send(new PutCommand({ TableName: snapshotsTable, Item: snapshot }), callOptions(signal));
+      await call(signal, () => client.send(new PutItemCommand({ TableName: snapshotsTable, Item: toItem(snapshot) })));
     },
   };
 }
