@@ -8,11 +8,11 @@ import {
   productIdPattern,
   productPage,
 } from '../src/products/schema.js';
+import { cognito } from '@product-service/bearer';
 import { createTestKey, startTestIssuer, type TestIssuer } from '@product-service/bearer-testing';
 import { responseValidator, type ResponseCheck } from '../smoke/openapi-validator.js';
 import {
   bearer,
-  cognitoAt,
   configTrusting,
   fetchToken,
   freePort,
@@ -74,7 +74,7 @@ describe('the contract', () => {
     );
     jwks = await startTestIssuer({ userPoolId: 'local_Contract', keys: [] });
     await jwks.setMode('down');
-    failingIssuer = await startService(configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]));
+    failingIssuer = await startService(configTrusting([cognito(jwks.cognitoProfile())]));
     const document = (await (await fetch(`${running.url}/openapi.json`)).json()) as { paths: Documented };
     documented = document.paths;
     check = responseValidator(document);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { cognito } from '@product-service/bearer';
 import { startTestIssuer } from '@product-service/bearer-testing';
 import {
   bearer,
-  cognitoAt,
   configTrusting,
   fetchToken,
   localTestConfig,
@@ -126,7 +126,7 @@ describe('the docs page and its contract', () => {
   it('offers a bearer token field, never a token URL that nothing serves (OIDC issuer without OAUTH_TOKEN_URL)', async () => {
     const jwks = await startTestIssuer();
     // The service as configured for an issuer of its own: no token URL is set, so none may be guessed.
-    const oidc = await startService(configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]));
+    const oidc = await startService(configTrusting([cognito(jwks.cognitoProfile())]));
     try {
       const document = (await (await fetch(`${oidc.url}/openapi.json`)).json()) as Record<string, unknown>;
       assert.ok(!JSON.stringify(document).includes('tokenUrl'), 'no OAuth2 flow to a guessed URL');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { base64url, exportSPKI, SignJWT } from 'jose';
+import { cognito } from '@product-service/bearer';
 import {
   cognitoAccessClaims,
   createTestKey,
@@ -8,7 +9,7 @@ import {
   type TestIssuer,
   type TestKey,
 } from '@product-service/bearer-testing';
-import { bearer, cognitoAt, configTrusting, startService, type RunningService } from './support/service.js';
+import { bearer, configTrusting, startService, type RunningService } from './support/service.js';
 
 const encode = (value: unknown): string => base64url.encode(JSON.stringify(value));
 
@@ -21,7 +22,7 @@ describe('refused tokens', () => {
   before(async () => {
     key = await createTestKey();
     jwks = await startTestIssuer({ keys: [key] });
-    running = await startService(configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]));
+    running = await startService(configTrusting([cognito(jwks.cognitoProfile())]));
   });
   after(async () => {
     await running.close();
@@ -140,7 +141,7 @@ describe('HTTP answers when keys cannot be had', () => {
   after(() => jwks.close());
 
   it('answers 503 with Retry-After, not 401, when the issuer is down and nothing is cached; /ready says 503', async () => {
-    const running = await startService(configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]));
+    const running = await startService(configTrusting([cognito(jwks.cognitoProfile())]));
     try {
       const key = await createTestKey();
       const response = await fetch(`${running.url}/anything`, { headers: bearer(await jwks.sign(key)) });

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Config } from '../src/config.js';
 import { localClientConfig, startLocalDynamo, type LocalDynamo } from '../src/local/dynamodb.js';
+import { cognito } from '@product-service/bearer';
 import {
   cognitoAccessClaims,
   createTestKey,
@@ -10,7 +11,7 @@ import {
   type TestIssuer,
   type TestKey,
 } from '@product-service/bearer-testing';
-import { bearer, cognitoAt, configTrusting, startService, type RunningService } from './support/service.js';
+import { bearer, configTrusting, startService, type RunningService } from './support/service.js';
 
 const valid = { name: 'Trek Fuel EX', imageURL: 'https://images.example.com/fuel-ex.png' };
 
@@ -27,7 +28,7 @@ describe('step-up for people deleting products (RFC 9470)', () => {
     jwks = await startTestIssuer({ userPoolId: 'local_StepUp', keys: [] });
     key = await createTestKey();
     jwks.publish([key]);
-    base = configTrusting([cognitoAt(jwks.baseUrl, jwks.userPoolId)]);
+    base = configTrusting([cognito(jwks.cognitoProfile())]);
     dynamo = await startLocalDynamo({ products: base.products.table, snapshots: base.products.snapshotsTable });
     client = new DynamoDBClient(localClientConfig(dynamo.endpoint));
   });

@@ -13,10 +13,10 @@ import type { ProductRepository } from '../src/products/repository.js';
 import { createProductService } from '../src/products/service.js';
 import { createTelemetry } from '../src/telemetry/instruments.js';
 import { startInMemoryTelemetry } from './support/in-memory-telemetry.js';
+import { cognito } from '@product-service/bearer';
 import { createTestKey, startTestIssuer, type TestIssuer, type TestKey } from '@product-service/bearer-testing';
 import {
   bearer,
-  cognitoAt,
   configTrusting,
   createProduct,
   fetchToken,
@@ -89,7 +89,7 @@ describe('the key-set metrics when the issuer fails', () => {
     jwks = await startTestIssuer({ userPoolId: 'local_FailingIssuer', keys: [key] });
     const trusting = configTrusting([
       // A set is current for 300 ms, then used for up to a minute more while its issuer fails (stale-if-error).
-      cognitoAt(jwks.baseUrl, jwks.userPoolId, { keySet: { maxAgeMs: 300, staleIfErrorMs: 60_000 } }),
+      cognito(jwks.cognitoProfile({ keySet: { maxAgeMs: 300, staleIfErrorMs: 60_000 } })),
     ]);
     // The SDK this file shares: the service must not shut it down when it closes (the next describe uses it).
     const telemetry = { ...createTelemetry(sdk), shutdown: () => Promise.resolve() };

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { createService, type Service, type ServiceOptions } from '../../src/app.js';
 import { createLocalService, type LocalService } from '../../src/local/service.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { cognito, type IssuerConfig } from '@product-service/bearer';
+import type { IssuerConfig } from '@product-service/bearer';
 
 export interface RunningService {
   readonly url: string;
@@ -21,10 +21,6 @@ export function localTestConfig(env: Record<string, string> = {}): Config {
 export function configTrusting(issuers: readonly IssuerConfig[]): Config {
   const base = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', OIDC_ISSUER: 'https://unused.example' });
   return { ...base, auth: { ...base.auth, mode: 'oidc', issuers }, local: undefined };
-}
-
-export function cognitoAt(baseUrl: string, userPoolId: string, extra: Partial<IssuerConfig> = {}): IssuerConfig {
-  return { ...cognito({ userPoolId, issuerBaseUrl: baseUrl, clientIds: null }), ...extra };
 }
 
 export async function startService(

@@ -11,8 +11,6 @@ import {
   requireScopes,
   type Authenticator,
   type AuthRequest,
-  type Outcome,
-  type Refusal,
 } from '../src/index.js';
 import {
   cognitoAccessClaims,
@@ -21,6 +19,7 @@ import {
   type TestIssuer,
   type TestKey,
 } from '@product-service/bearer-testing';
+import { refusalOf } from './support/outcome.js';
 
 const get = (path: string, headers: AuthRequest['headers'] = {}, more: Partial<AuthRequest> = {}): AuthRequest => ({
   method: 'GET',
@@ -28,12 +27,6 @@ const get = (path: string, headers: AuthRequest['headers'] = {}, more: Partial<A
   headers,
   ...more,
 });
-
-async function refusalOf(outcome: Outcome | Promise<Outcome>): Promise<Refusal> {
-  const settled = await outcome;
-  assert.ok('refusal' in settled, `refused, not admitted as ${JSON.stringify(settled)}`);
-  return settled.refusal;
-}
 
 // The core's one call, as every framework adapter uses it: a request in, `{ principal }` or `{ refusal }` out, the
 // refusal plain data an adapter writes as it is (RFC 6750 §3).

@@ -5,13 +5,14 @@ import {
   claimCheck,
   claimEquals,
   claimIncludes,
+  cognito,
   createAuthenticator,
   requireScopes,
   type Access,
   type Authenticator,
 } from '../src/index.js';
 import { createTestKey, startTestIssuer, type TestIssuer } from '@product-service/bearer-testing';
-import { bearer, cognitoAt } from './support/issuers.js';
+import { bearer } from './support/requests.js';
 
 // Per-route claim checks, as express-oauth2-jwt-bearer 1.10 has them (claimEquals, claimIncludes, claimCheck in its
 // dist/index.js): same comparisons, same answer (401 invalid_token), but core access rules that every adapter uses.
@@ -21,7 +22,7 @@ describe('claim rules: claimEquals, claimIncludes, claimCheck', () => {
 
   before(async () => {
     issuer = await startTestIssuer({ keys: [await createTestKey()] });
-    auth = createAuthenticator({ issuers: [cognitoAt(issuer.baseUrl, issuer.userPoolId)], realm: 'items' });
+    auth = createAuthenticator({ issuers: [cognito(issuer.cognitoProfile())], realm: 'items' });
     await auth.warmUp();
   });
   after(() => issuer.close());

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createAuthenticator, type AuthRequest, type Authenticator, type Outcome } from '../src/index.js';
+import { cognito, createAuthenticator, type AuthRequest, type Authenticator, type Outcome } from '../src/index.js';
 import { createTestKey, startTestIssuer, type TestIssuer } from '@product-service/bearer-testing';
-import { bearer, cognitoAt } from './support/issuers.js';
+import { bearer } from './support/requests.js';
 
 /** The `session` cookie's value, as an app would read it (the cookie header: RFC 6265 §4.2). */
 function sessionCookie(request: AuthRequest): string | undefined {
@@ -29,7 +29,7 @@ describe('getToken: a token from elsewhere', () => {
 
   before(async () => {
     issuer = await startTestIssuer({ keys: [await createTestKey()] });
-    const issuers = [cognitoAt(issuer.baseUrl, issuer.userPoolId)];
+    const issuers = [cognito(issuer.cognitoProfile())];
     withCookie = createAuthenticator({ issuers, getToken: sessionCookie });
     plain = createAuthenticator({ issuers });
     await Promise.all([withCookie.warmUp(), plain.warmUp()]);
@@ -70,17 +70,17 @@ describe('getToken: a token from elsewhere', () => {
   it('refuses a token in the query string whatever getToken returns (RFC 6750 §2.3)', async () => {
     assert.equal(await check(withCookie, { cookie: `session=${token}` }, `access_token=${token}`), '400 malformed');
     const fromQuery = createAuthenticator({
-      issuers: [cognitoAt(issuer.baseUrl, issuer.userPoolId)],
+      issuers: [cognito(issuer.cognitoProfile())],
       getToken: (request) => new URLSearchParams(request.query).get('access_token') ?? undefined,
     });
     assert.equal(await check(fromQuery, {}, `access_token=${token}`), '400 malformed');
   });
 
   it('refuses what a JavaScript getToken returns that is not a token: an empty string, a number', async () => {
-    const empty = createAuthenticator({ issuers: [cognitoAt(issuer.baseUrl, issuer.userPoolId)], getToken: () => '' });
+    const empty = createAuthenticator({ issuers: [cognito(issuer.cognitoProfile())], getToken: () => '' });
     assert.equal(await check(empty, {}), '400 malformed');
     const numeric = createAuthenticator({
-      issuers: [cognitoAt(issuer.baseUrl, issuer.userPoolId)],
+      issuers: [cognito(issuer.cognitoProfile())],
       getToken: (() => 42) as unknown as () => string,
     });
     assert.equal(await check(numeric, {}), '400 malformed');

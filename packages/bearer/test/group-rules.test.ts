@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   allOf,
+  cognito,
   createAuthenticator,
   optionalAccess,
   protectedResourceMetadata,
@@ -16,7 +17,7 @@ import {
   type GroupRule,
 } from '../src/index.js';
 import { createTestKey, startTestIssuer, type TestIssuer } from '@product-service/bearer-testing';
-import { bearer, cognitoAt } from './support/issuers.js';
+import { bearer } from './support/requests.js';
 
 // A group rule says who passes, and nothing else does: a caller outside the groups is refused, a machine client
 // (which has no groups) included, unless the rule itself names another way in. The adopter trial found the old
@@ -27,7 +28,7 @@ describe('group rules: who passes', () => {
 
   before(async () => {
     issuer = await startTestIssuer({ keys: [await createTestKey()] });
-    auth = createAuthenticator({ issuers: [cognitoAt(issuer.baseUrl, issuer.userPoolId)], realm: 'items' });
+    auth = createAuthenticator({ issuers: [cognito(issuer.cognitoProfile())], realm: 'items' });
     await auth.warmUp();
   });
   after(() => issuer.close());

@@ -10,7 +10,6 @@ import {
   type TestIssuer,
   type TestKey,
 } from '@product-service/bearer-testing';
-import { cognitoAt } from './support/issuers.js';
 
 describe('several issuers at once', () => {
   let poolA: TestIssuer;
@@ -26,7 +25,7 @@ describe('several issuers at once', () => {
     poolB = await startTestIssuer({ userPoolId: 'local_PoolB', keys: [keyB] });
     verifier = createVerifier({
       issuers: [
-        cognitoAt(poolA.baseUrl, poolA.userPoolId),
+        cognito(poolA.cognitoProfile()),
         // An OIDC issuer beside the pool, found through discovery and with an audience of its own.
         { issuer: poolB.issuer, audience: ['product-api'] },
       ],
@@ -61,7 +60,7 @@ describe('several issuers at once', () => {
     // The same mechanism, run for real against the local pool: a second accepted iss, one key set.
     const alternate = `${poolA.baseUrl}/alternate/${poolA.userPoolId}`;
     const both = createVerifier({
-      issuers: [{ ...cognitoAt(poolA.baseUrl, poolA.userPoolId), alternateIssuers: [alternate] }],
+      issuers: [{ ...cognito(poolA.cognitoProfile()), alternateIssuers: [alternate] }],
     });
     assert.equal((await verify(both, await poolA.sign(keyA, cognitoAccessClaims(alternate)))).issuer, poolA.issuer);
     await assert.rejects(verify(both, await poolA.sign(keyA, cognitoAccessClaims(`${alternate}x`))), {
@@ -70,7 +69,7 @@ describe('several issuers at once', () => {
   });
 
   it('refuses to configure the same issuer twice', () => {
-    const config = cognitoAt(poolA.baseUrl, poolA.userPoolId);
+    const config = cognito(poolA.cognitoProfile());
     assert.throws(() => createVerifier({ issuers: [config, config] }), /configured twice/);
   });
 });

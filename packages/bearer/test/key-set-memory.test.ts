@@ -14,6 +14,7 @@ import {
 import type { KeySetEvent as VerifierKeySetEvent } from '../src/key-set.js';
 import { createVerifier } from '../src/verifier.js';
 import { outcome } from './support/outcome.js';
+import { cognito } from '../src/issuers.js';
 import {
   cognitoAccessClaims,
   createTestClock,
@@ -23,7 +24,6 @@ import {
   type TestIssuer,
   type TestKey,
 } from '@product-service/bearer-testing';
-import { cognitoAt } from './support/issuers.js';
 
 // The key set's memory alone, against a fetcher the test controls (aws-jwt-verify tests its cache against a fake
 // fetcher the same way, tests/unit/jwk.test.ts): its questions change nothing, and `reload` is the only command that
@@ -138,7 +138,7 @@ describe('a stale key set during an outage', () => {
     let failed: () => void = () => undefined;
     const refreshFailed = new Promise<void>((resolve) => (failed = resolve));
     const verifier = createVerifier({
-      issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
+      issuers: [cognito(jwks.cognitoProfile())],
       now: clock.now,
       onKeySetEvent: (_issuer, event: VerifierKeySetEvent) => {
         if (event.type === 'fetch_failed') failed();

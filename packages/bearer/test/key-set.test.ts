@@ -4,6 +4,7 @@ import { afterEach, before, beforeEach, describe, it } from 'node:test';
 import { createKeySet, type KeySetEvent } from '../src/key-set.js';
 import { createVerifier, type Verifier } from '../src/verifier.js';
 import { outcome } from './support/outcome.js';
+import { cognito } from '../src/issuers.js';
 import {
   cognitoAccessClaims,
   createTestClock,
@@ -13,7 +14,6 @@ import {
   type TestClock,
   type TestKey,
 } from '@product-service/bearer-testing';
-import { cognitoAt } from './support/issuers.js';
 
 // Against a real local HTTP JWKS server that the test controls, with a clock the test moves.
 describe('the key set', () => {
@@ -36,7 +36,7 @@ describe('the key set', () => {
 
   function verifierFor(keySet: Record<string, number> = {}): Verifier {
     return createVerifier({
-      issuers: [{ ...cognitoAt(jwks.baseUrl, jwks.userPoolId), keySet }],
+      issuers: [{ ...cognito(jwks.cognitoProfile()), keySet }],
       tokenCache: false,
       now: clock.now,
       onKeySetEvent: (_issuer, event) => {

@@ -13,7 +13,6 @@ import {
   type TestIssuer,
   type TestKey,
 } from '@product-service/bearer-testing';
-import { cognitoAt } from './support/issuers.js';
 
 /** A `fetch` that records every URL it is asked for, then asks the real one (or refuses, when `offline`). */
 function recordingFetch(offline = false): { readonly fetch: Fetch; readonly urls: string[] } {
@@ -104,7 +103,7 @@ describe('an injected fetch (as jose’s customFetch)', () => {
 
   it('is used for the JWKS', async () => {
     const recorder = recordingFetch();
-    const verifier = createVerifier({ issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)], fetch: recorder.fetch });
+    const verifier = createVerifier({ issuers: [cognito(jwks.cognitoProfile())], fetch: recorder.fetch });
     await verifier.warmUp();
     assert.equal(await outcome(verifier, await jwks.sign(key)), 'accepted');
     assert.deepEqual(recorder.urls, [jwks.jwksUri]);
@@ -120,7 +119,7 @@ describe('an injected fetch (as jose’s customFetch)', () => {
   it('answers 503 keys_unavailable when it fails, like any fetch', async () => {
     const before = jwks.requests.jwks;
     const verifier = createVerifier({
-      issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
+      issuers: [cognito(jwks.cognitoProfile())],
       fetch: () => Promise.reject(new Error('proxy down')),
     });
     assert.equal(await outcome(verifier, await jwks.sign(key)), 'keys_unavailable');
@@ -181,7 +180,7 @@ describe('the key set’s questions have no side effects', () => {
     const clock = createTestClock();
     let onFetched: () => void = () => undefined;
     const verifier = createVerifier({
-      issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
+      issuers: [cognito(jwks.cognitoProfile())],
       now: clock.now,
       onKeySetEvent: (_issuer, event) => event.type === 'fetched' && onFetched(),
     });

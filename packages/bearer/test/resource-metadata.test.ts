@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
+  cognito,
   createAuthenticator,
   createRoutePolicy,
   protectedResourceMetadata,
@@ -13,10 +14,9 @@ import {
   stepUp,
   type Authenticator,
   type AuthRequest,
-  type Outcome,
-  type Refusal,
 } from '../src/index.js';
-import { bearer, cognitoAt } from './support/issuers.js';
+import { bearer } from './support/requests.js';
+import { refusalOf } from './support/outcome.js';
 import {
   cognitoAccessClaims,
   createTestKey,
@@ -41,7 +41,7 @@ describe('protected resource metadata (RFC 9728)', () => {
     const issuers = [
       rfc9068({ issuer: 'https://as.example.com', audience: ['https://api.example.com'] }),
       rfc9068({ issuer: 'https://as.example.com', audience: ['https://api.example.com'] }),
-      cognitoAt('https://cognito.example.com', 'local_Pool'),
+      cognito({ userPoolId: 'local_Pool', issuerBaseUrl: 'https://cognito.example.com', clientIds: null }),
     ];
     const document = protectedResourceMetadata({
       resource: 'https://api.example.com',
@@ -101,12 +101,6 @@ describe('protected resource metadata (RFC 9728)', () => {
   });
 });
 
-async function refusalOf(outcome: Outcome | Promise<Outcome>): Promise<Refusal> {
-  const settled = await outcome;
-  assert.ok('refusal' in settled, `refused, not admitted as ${JSON.stringify(settled)}`);
-  return settled.refusal;
-}
-
 // RFC 9728 §5.1 defines resource_metadata as a WWW-Authenticate parameter; its example is RFC 6750's 401, and nothing
 // in it limits the parameter to that status. So it is in every challenge: 401, and the 400 and 403 too.
 describe('resource_metadata in every challenge (RFC 9728 §5.1)', () => {
@@ -125,7 +119,7 @@ describe('resource_metadata in every challenge (RFC 9728 §5.1)', () => {
     key = await createTestKey();
     jwks.publish([key]);
     auth = createAuthenticator({
-      issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
+      issuers: [cognito(jwks.cognitoProfile())],
       realm: 'items',
       policy,
       resourceMetadataUrl: url,
@@ -172,10 +166,10 @@ describe('resource_metadata in every challenge (RFC 9728 §5.1)', () => {
   });
 
   it('is not in a challenge when no URL is configured, and a bad URL is refused at construction', async () => {
-    const plain = createAuthenticator({ issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)], realm: 'items' });
+    const plain = createAuthenticator({ issuers: [cognito(jwks.cognitoProfile())], realm: 'items' });
     assert.equal((await refusalOf(plain.authenticate(get('/x')))).headers['WWW-Authenticate'], 'Bearer realm="items"');
     assert.throws(
-      () => createAuthenticator({ issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)], resourceMetadataUrl: 'nope' }),
+      () => createAuthenticator({ issuers: [cognito(jwks.cognitoProfile())], resourceMetadataUrl: 'nope' }),
       TypeError,
     );
   });

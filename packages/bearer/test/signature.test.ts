@@ -6,8 +6,8 @@ import { supportedAlgorithms, type Algorithm } from '../src/defaults.js';
 import { Refused } from '../src/refusals.js';
 import { createVerifier, type Verifier } from '../src/verifier.js';
 import { outcome } from './support/outcome.js';
+import { cognito } from '../src/issuers.js';
 import { cognitoAccessClaims, startTestIssuer, type TestIssuer, type TestKey } from '@product-service/bearer-testing';
-import { cognitoAt } from './support/issuers.js';
 
 // The node:crypto signature step against jose's, over generated tokens (the suite's own vectors run through both in
 // test/token-vectors.test.ts): every token must get the same verdict, acceptance or the same refusal reason.
@@ -92,7 +92,7 @@ describe('the node:crypto signature step gives the same verdict as jose', () => 
     keys.push(makeSigningKey('RS256', 'short-RS256', 1024), makeSigningKey('PS256', 'short-PS256', 1024));
     // The JWKS server reads only publicJwk of what it publishes.
     jwks.publish(keys.map((key) => ({ kid: key.kid, alg: key.alg, publicJwk: key.publicJwk }) as unknown as TestKey));
-    const issuer = { ...cognitoAt(jwks.baseUrl, jwks.userPoolId), algorithms: [...supportedAlgorithms] };
+    const issuer = { ...cognito(jwks.cognitoProfile()), algorithms: [...supportedAlgorithms] };
     byNode = createVerifier({ issuers: [issuer], tokenCache: false, now: () => now, signatureCheck: 'node' });
     byJose = createVerifier({ issuers: [issuer], tokenCache: false, now: () => now, signatureCheck: 'jose' });
     await Promise.all([byNode.warmUp(), byJose.warmUp()]);

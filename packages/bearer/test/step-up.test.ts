@@ -1,20 +1,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
+  allOf,
+  cognito,
   createAuthenticator,
   createRoutePolicy,
-  allOf,
-  requireGroups,
   optionalAccess,
   publicAccess,
+  requireGroups,
   requireScopes,
   stepUp,
   type Authenticator,
   type AuthRequest,
   type Outcome,
-  type Refusal,
 } from '../src/index.js';
-import { bearer, cognitoAt } from './support/issuers.js';
+import { bearer } from './support/requests.js';
+import { refusalOf } from './support/outcome.js';
 import {
   cognitoAccessClaims,
   createTestKey,
@@ -26,12 +27,6 @@ import {
 } from '@product-service/bearer-testing';
 
 const del = (path: string, headers: AuthRequest['headers'] = {}): AuthRequest => ({ method: 'DELETE', path, headers });
-
-async function refusalOf(outcome: Outcome | Promise<Outcome>): Promise<Refusal> {
-  const settled = await outcome;
-  assert.ok('refusal' in settled, `refused, not admitted as ${JSON.stringify(settled)}`);
-  return settled.refusal;
-}
 
 async function admitted(outcome: Outcome | Promise<Outcome>): Promise<void> {
   const settled = await outcome;
@@ -53,7 +48,7 @@ describe('step-up authentication (RFC 9470)', () => {
     jwks.publish([key]);
     clock = createTestClock();
     auth = createAuthenticator({
-      issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
+      issuers: [cognito(jwks.cognitoProfile())],
       realm: 'items',
       now: clock.now,
       policy: createRoutePolicy([

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { setImmediate } from 'node:timers/promises';
 import { createVerifier, type Verifier } from '../src/verifier.js';
 import { answerNow as answeredNow, verify } from './support/outcome.js';
+import { cognito } from '../src/issuers.js';
 import {
   cognitoAccessClaims,
   createTestClock,
@@ -12,7 +13,6 @@ import {
   type TestClock,
   type TestKey,
 } from '@product-service/bearer-testing';
-import { cognitoAt } from './support/issuers.js';
 
 describe('the verified-token cache', () => {
   let jwks: TestIssuer;
@@ -29,7 +29,8 @@ describe('the verified-token cache', () => {
     clock = createTestClock();
     onRefreshEnd = [];
     verifier = createVerifier({
-      issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
+      // Any app client: some tests sign tokens for two clients, to show that the cache keeps them apart.
+      issuers: [cognito(jwks.cognitoProfile({ clientIds: null }))],
       now: clock.now,
       onKeySetEvent: (_issuer, event) => {
         if (event.type === 'stale_used') return;
@@ -164,7 +165,7 @@ describe('the verified-token cache', () => {
 
   it('leaves every new token to a promise when jose checks signatures, and still answers a remembered one', async () => {
     const byJose = createVerifier({
-      issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
+      issuers: [cognito(jwks.cognitoProfile())],
       now: clock.now,
       signatureCheck: 'jose',
     });
@@ -186,7 +187,7 @@ describe('the verified-token cache', () => {
 
   it('never answers at once when a revocation hook is configured: the hook must see every request', async () => {
     const revocable = createVerifier({
-      issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
+      issuers: [cognito(jwks.cognitoProfile())],
       isRevoked: () => Promise.resolve(false),
       now: clock.now,
     });
@@ -204,7 +205,7 @@ describe('the verified-token cache', () => {
 
   it('is bounded: the oldest entries give way', async () => {
     const small = createVerifier({
-      issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)],
+      issuers: [cognito(jwks.cognitoProfile())],
       tokenCache: { maxEntries: 2 },
       now: clock.now,
     });
@@ -217,7 +218,7 @@ describe('the verified-token cache', () => {
   });
 
   it('can be turned off', async () => {
-    const off = createVerifier({ issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId)], tokenCache: false });
+    const off = createVerifier({ issuers: [cognito(jwks.cognitoProfile())], tokenCache: false });
     const token = await sign();
     await verify(off, token);
     await verify(off, token);

@@ -6,6 +6,7 @@ import { base64url, SignJWT } from 'jose';
 import type { IssuerConfig } from '../src/issuers.js';
 import { createVerifier as createRealVerifier, type Verifier, type VerifierOptions } from '../src/verifier.js';
 import { outcome, verify } from './support/outcome.js';
+import { cognito } from '../src/issuers.js';
 import {
   cognitoAccessClaims,
   createTestClock,
@@ -14,7 +15,6 @@ import {
   type TestIssuer,
   type TestKey,
 } from '@product-service/bearer-testing';
-import { cognitoAt } from './support/issuers.js';
 
 const encode = (value: unknown): string => base64url.encode(JSON.stringify(value));
 const encodeText = (value: string): string => base64url.encode(value);
@@ -41,7 +41,7 @@ for (const signatureCheck of ['node', 'jose'] as const) {
     before(async () => {
       key = await createTestKey();
       jwks = await startTestIssuer({ keys: [key] });
-      issuer = cognitoAt(jwks.baseUrl, jwks.userPoolId);
+      issuer = cognito(jwks.cognitoProfile());
       verifier = createVerifier({ issuers: [issuer], tokenCache: false });
       await verifier.warmUp();
     });
@@ -88,7 +88,7 @@ for (const signatureCheck of ['node', 'jose'] as const) {
           // Published as RS256, used to sign PS256: same RSA key, different algorithm.
           local.publish([{ ...ps, publicJwk: { ...ps.publicJwk, alg: 'RS256' } }]);
           const mixed = createVerifier({
-            issuers: [{ ...cognitoAt(local.baseUrl, local.userPoolId), algorithms: ['RS256', 'PS256'] }],
+            issuers: [{ ...cognito(local.cognitoProfile()), algorithms: ['RS256', 'PS256'] }],
             tokenCache: false,
           });
           const token = await local.sign(ps, cognitoAccessClaims(local.issuer));
@@ -96,7 +96,7 @@ for (const signatureCheck of ['node', 'jose'] as const) {
           // And a key published for encryption (`use: enc`) never verifies a signature.
           local.publish([{ ...ps, publicJwk: { ...ps.publicJwk, use: 'enc' } }]);
           const encOnly = createVerifier({
-            issuers: [{ ...cognitoAt(local.baseUrl, local.userPoolId), algorithms: ['PS256'] }],
+            issuers: [{ ...cognito(local.cognitoProfile()), algorithms: ['PS256'] }],
             tokenCache: false,
           });
           assert.equal(await outcome(encOnly, token), 'unknown_kid');
@@ -112,7 +112,7 @@ for (const signatureCheck of ['node', 'jose'] as const) {
             const k = await createTestKey(alg);
             local.publish([k]);
             const v = createVerifier({
-              issuers: [{ ...cognitoAt(local.baseUrl, local.userPoolId), algorithms: [alg] }],
+              issuers: [{ ...cognito(local.cognitoProfile()), algorithms: [alg] }],
               tokenCache: false,
             });
             assert.equal(await outcome(v, await local.sign(k, cognitoAccessClaims(local.issuer))), 'accepted', alg);
@@ -128,7 +128,7 @@ for (const signatureCheck of ['node', 'jose'] as const) {
           const es = await createTestKey('ES256');
           local.publish([es]);
           const v = createVerifier({
-            issuers: [{ ...cognitoAt(local.baseUrl, local.userPoolId), algorithms: ['ES256'] }],
+            issuers: [{ ...cognito(local.cognitoProfile()), algorithms: ['ES256'] }],
             tokenCache: false,
           });
           const [header, payload] = (await local.sign(es, cognitoAccessClaims(local.issuer))).split('.');
@@ -281,9 +281,7 @@ for (const signatureCheck of ['node', 'jose'] as const) {
         const idToken = await jwks.sign(key, claims({ token_use: 'id', aud: 'web-client' }));
         assert.equal(await outcome(verifier, idToken), 'wrong_token_use');
         const both = createVerifier({
-          issuers: [
-            cognitoAt(jwks.baseUrl, jwks.userPoolId, { tokenUse: ['access', 'id'], clientIds: ['web-client'] }),
-          ],
+          issuers: [cognito(jwks.cognitoProfile({ tokenUse: ['access', 'id'], clientIds: ['web-client'] }))],
           tokenCache: false,
         });
         const principal = await verify(both, idToken);
@@ -305,7 +303,7 @@ for (const signatureCheck of ['node', 'jose'] as const) {
 
       it('refuses an access token of an app client outside the allow-list', async () => {
         const listed = createVerifier({
-          issuers: [cognitoAt(jwks.baseUrl, jwks.userPoolId, { clientIds: ['mobile-app'] })],
+          issuers: [cognito(jwks.cognitoProfile({ clientIds: ['mobile-app'] }))],
           tokenCache: false,
         });
         assert.equal(await outcome(listed, await jwks.sign(key)), 'client_not_allowed');

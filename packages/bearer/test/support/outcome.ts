@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import type { Outcome, Refusal } from '../../src/authenticator.js';
 import type { Principal } from '../../src/principal.js';
 import { Refused, type RefusalReason } from '../../src/refusals.js';
 import type { Verifier } from '../../src/verifier.js';
@@ -33,4 +35,11 @@ export function answerNow(verifier: Pick<Verifier, 'check'>, token: string): str
     return undefined;
   }
   return verdict instanceof Refused ? verdict.reason : verdict.subject;
+}
+
+/** The refusal an authenticator answered, asserting that it refused (and showing what it admitted if not). */
+export async function refusalOf(outcome: Outcome | Promise<Outcome>): Promise<Refusal> {
+  const settled = await outcome;
+  assert.ok('refusal' in settled, `refused, not admitted as ${JSON.stringify(settled)}`);
+  return settled.refusal;
 }
