@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import type { IssuerConfig } from '@product-service/bearer';
 import { defaults } from '@product-service/bearer/defaults';
 import { ConfigError, loadConfig, configVariableNames } from '../src/config.js';
+import { exitOf, spawnTs, textOf } from './support/processes.js';
 
 /** The Cognito rules an issuer's claims mapping applies: which app clients' access tokens pass, and ID tokens. */
 function cognitoRules(issuer: IssuerConfig | undefined) {
@@ -238,14 +238,11 @@ describe('configuration', () => {
     assert.ok(!problemsOf({ LOCAL_CLIENT_SECRET: 'hunter2' }).includes('hunter2'));
   });
 
-  it('stops the real server at startup with exit code 1 and a message naming USER_POOL_ID', () => {
-    const result = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/server.ts'], {
-      env: { ...process.env, USER_POOL_ID: 'bad pool id', PORT: '0' },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    assert.equal(result.status, 1);
-    assert.match(result.stderr, /USER_POOL_ID must be a Cognito user pool id/);
+  it('stops the real server at startup with exit code 1 and a message naming USER_POOL_ID', async () => {
+    const child = spawnTs('src/server.ts', [], { USER_POOL_ID: 'bad pool id', PORT: '0' }, { stderr: true });
+    const stderr = textOf(child.stderr);
+    assert.equal(await exitOf(child), 1);
+    assert.match(stderr(), /USER_POOL_ID must be a Cognito user pool id/);
   });
 });
 
