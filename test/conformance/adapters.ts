@@ -5,6 +5,10 @@ import express from 'express';
 import Fastify from 'fastify';
 import Koa from 'koa';
 import {
+  allOf,
+  claimCheck,
+  claimEquals,
+  claimIncludes,
   createRoutePolicy,
   optionalAccess,
   publicAccess,
@@ -31,11 +35,16 @@ import { createNodeBearer, writeRefusal } from '@product-service/bearer-node';
  * | `GET /admins`  | group `admins`, and no other way in                            |
  * | `GET /reports` | group `admins`, or any token granting `reports/read`           |
  * | `GET /sync`    | group `admins`, or a machine client granting `items/sync`      |
+ * | `GET /org`     | scope `items/read`, and claim `org_id` equal to `org_42`       |
+ * | `GET /mfa`     | claim `amr` including `mfa`                                    |
+ * | `GET /acme`    | claim `tenant` is `acme`, by a check of the app's own          |
  * | `GET /private` | none named: a valid token (closed)                             |
  * | anything else  | none named: 401 without a token, 404                           |
  *
  * Every route answers `{ "subject": … }`: the principal's subject, or null.
  */
+const isAcme = (claims: Readonly<Record<string, unknown>>) => claims['tenant'] === 'acme';
+
 export const access = {
   public: publicAccess,
   feed: optionalAccess,
@@ -44,6 +53,10 @@ export const access = {
   admins: requireGroups('admins'),
   reports: requireGroups('admins', { orScopes: ['reports/read'] }),
   sync: requireGroups('admins', { orMachinesWithScopes: ['items/sync'] }),
+  // express-oauth2-jwt-bearer's claimEquals / claimIncludes / claimCheck, as core access rules.
+  org: allOf(requireScopes('items/read'), claimEquals('org_id', 'org_42')),
+  mfa: claimIncludes('amr', 'mfa'),
+  acme: claimCheck(isAcme, 'tenant acme only'),
 };
 
 export interface RunningAdapter {
@@ -80,6 +93,9 @@ function koa(authenticator: Authenticator): Promise<RunningAdapter> {
   router.get('/admins', koaAccess(access.admins), ok);
   router.get('/reports', koaAccess(access.reports), ok);
   router.get('/sync', koaAccess(access.sync), ok);
+  router.get('/org', koaAccess(access.org), ok);
+  router.get('/mfa', koaAccess(access.mfa), ok);
+  router.get('/acme', koaAccess(access.acme), ok);
   router.get('/private', ok);
   app.use(createBearerAuth({ authenticator, router }));
   app.use(router.routes());
@@ -88,7 +104,7 @@ function koa(authenticator: Authenticator): Promise<RunningAdapter> {
 }
 
 /**
- * Express: app-level bearer() with the open routes in its policy, route middleware for scopes and groups: the
+ * Express: app-level bearer() with the open routes in its policy, route middleware for scopes, groups and claims: the
  * middleware `requireGroups` takes the core's arguments, so each group route is written as the others write it.
  */
 function expressApp(authenticator: Authenticator): Promise<RunningAdapter> {
@@ -106,6 +122,10 @@ function expressApp(authenticator: Authenticator): Promise<RunningAdapter> {
   app.get('/admins', bearerExpress.requireGroups('admins'), ok);
   app.get('/reports', bearerExpress.requireGroups('admins', { orScopes: ['reports/read'] }), ok);
   app.get('/sync', bearerExpress.requireGroups('admins', { orMachinesWithScopes: ['items/sync'] }), ok);
+  // The claim checks as Auth0's express-oauth2-jwt-bearer users write them: one middleware each, after the scope.
+  app.get('/org', bearerExpress.requireScopes('items/read'), bearerExpress.claimEquals('org_id', 'org_42'), ok);
+  app.get('/mfa', bearerExpress.claimIncludes('amr', 'mfa'), ok);
+  app.get('/acme', bearerExpress.claimCheck(isAcme, 'tenant acme only'), ok);
   app.get('/private', ok);
   return listen(createServer(app));
 }
@@ -122,6 +142,9 @@ async function fastify(authenticator: Authenticator): Promise<RunningAdapter> {
   app.get('/admins', { config: { access: access.admins } }, ok);
   app.get('/reports', { config: { access: access.reports } }, ok);
   app.get('/sync', { config: { access: access.sync } }, ok);
+  app.get('/org', { config: { access: access.org } }, ok);
+  app.get('/mfa', { config: { access: access.mfa } }, ok);
+  app.get('/acme', { config: { access: access.acme } }, ok);
   app.get('/private', ok);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
@@ -139,6 +162,9 @@ function node(authenticator: Authenticator): Promise<RunningAdapter> {
     ['GET /admins', access.admins],
     ['GET /reports', access.reports],
     ['GET /sync', access.sync],
+    ['GET /org', access.org],
+    ['GET /mfa', access.mfa],
+    ['GET /acme', access.acme],
     ['GET /private', undefined],
   ]);
   return listen(

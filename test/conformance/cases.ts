@@ -32,6 +32,8 @@ export interface Sent {
   readonly authorization?: string | readonly string[];
   /** The value of one DPoP header, or of each of several (written on a raw socket). */
   readonly dpop?: string | readonly string[];
+  /** The value of the Cookie header. */
+  readonly cookie?: string;
 }
 
 export interface Expected {
@@ -62,6 +64,8 @@ export interface ConformanceCase {
   readonly issuerDown?: boolean;
   /** DPoP (RFC 9449) with the resource URL configured, so that proofs are checked; `required` refuses bearer tokens. */
   readonly dpop?: { readonly required?: boolean };
+  /** The authenticator also takes a token from the `session` cookie (its `getToken` option), as a browser app sends it. */
+  readonly sessionCookie?: boolean;
   readonly steps: readonly Step[];
 }
 
@@ -100,6 +104,10 @@ const person = (username: string, groups: readonly string[], claims: JWTPayload 
   ...claims,
 });
 const bearer = (token: string) => `Bearer ${token}`;
+/** A failed claim check: 401 invalid_token, as express-oauth2-jwt-bearer answers (its InvalidTokenError). */
+const claimsRefused = (why: string) => invalidToken(`token claims not accepted: ${why}`);
+/** A case whose authenticator reads the `session` cookie through getToken. */
+const withCookie = (testCase: ConformanceCase): ConformanceCase => ({ ...testCase, sessionCookie: true });
 const epoch = (world: World) => Math.floor(world.clock.now() / 1000);
 
 /** One request, one answer. */
@@ -256,6 +264,83 @@ export const cases: readonly ConformanceCase[] = [
     'RFC 6750 §3.1',
     async (w) => ({ path: '/feed', authorization: bearer(await w.token({}, { ...w.other, kid: w.key.kid })) }),
     invalidToken('token signature invalid'),
+  ),
+
+  // Claim checks: express-oauth2-jwt-bearer's claimEquals / claimIncludes / claimCheck, in every adapter. A failed
+  // check is 401 invalid_token as there, not 403: the token is refused, not its grant (auth0/node-oauth2-jwt-bearer,
+  // packages/access-token-jwt/src/claim-check.ts, `throw new InvalidTokenError(errMsg)`, read 2026-12-07).
+  once(
+    'admits a token whose claim equals the value the route names, beside the scope it needs',
+    'express-oauth2-jwt-bearer claimEquals',
+    async (w) => ({ path: '/org', authorization: bearer(await w.token({ scope: 'items/read', org_id: 'org_42' })) }),
+    subject('test-client'),
+  ),
+  once(
+    'answers 401 invalid_token naming the claim when it holds another value',
+    'express-oauth2-jwt-bearer claimEquals (InvalidTokenError); RFC 6750 §3.1',
+    async (w) => ({ path: '/org', authorization: bearer(await w.token({ scope: 'items/read', org_id: 'org_7' })) }),
+    claimsRefused("unexpected 'org_id' value"),
+  ),
+  once(
+    'admits a token whose list claim includes the value the route names',
+    'express-oauth2-jwt-bearer claimIncludes',
+    async (w) => ({ path: '/mfa', authorization: bearer(await w.token({ amr: ['pwd', 'mfa'] })) }),
+    subject('test-client'),
+  ),
+  once(
+    'answers 401 invalid_token naming the claim when its list lacks the value',
+    'express-oauth2-jwt-bearer claimIncludes (InvalidTokenError); RFC 6750 §3.1',
+    async (w) => ({ path: '/mfa', authorization: bearer(await w.token({ amr: ['pwd'] })) }),
+    claimsRefused("unexpected 'amr' value"),
+  ),
+  once(
+    "admits a token that passes the app's own claim check",
+    'express-oauth2-jwt-bearer claimCheck',
+    async (w) => ({ path: '/acme', authorization: bearer(await w.token({ tenant: 'acme' })) }),
+    subject('test-client'),
+  ),
+  once(
+    "answers 401 invalid_token with the check's own description when the token fails it",
+    'express-oauth2-jwt-bearer claimCheck (InvalidTokenError); RFC 6750 §3.1',
+    async (w) => ({ path: '/acme', authorization: bearer(await w.token({ tenant: 'umbrella' })) }),
+    claimsRefused('tenant acme only'),
+  ),
+
+  // A token from elsewhere (getToken), a session cookie here; the header stays the default, and one method at a time.
+  withCookie(
+    once(
+      'takes the token from where getToken finds it, a session cookie',
+      "docs/authentication.md (getToken), as express-jwt's getToken option",
+      async (w) => ({ path: '/items', cookie: `theme=dark; session=${await w.token()}` }),
+      subject('test-client'),
+    ),
+  ),
+  withCookie(
+    once(
+      'keeps the Authorization header as the default when getToken finds nothing',
+      'docs/authentication.md (getToken); RFC 6750 §2.1',
+      async (w) => ({ path: '/items', authorization: bearer(await w.token()) }),
+      subject('test-client'),
+    ),
+  ),
+  withCookie(
+    once(
+      'answers 400 invalid_request to a token both in the cookie and in the header',
+      'RFC 6750 §2 (one method at a time), §3.1',
+      async (w) => {
+        const token = await w.token();
+        return { path: '/items', authorization: bearer(token), cookie: `session=${token}` };
+      },
+      invalidRequest,
+    ),
+  ),
+  withCookie(
+    once(
+      'still answers 400 invalid_request to a token in the query string when getToken is set',
+      'RFC 6750 §2.3, §5.3',
+      async (w) => ({ path: `/items?access_token=${await w.token()}` }),
+      invalidRequest,
+    ),
   ),
 
   // Malformed requests: 400 invalid_request.

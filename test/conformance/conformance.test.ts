@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { cognito, createAuthenticator, type KeySetEvent } from '@product-service/bearer';
+import { cognito, createAuthenticator, type AuthRequest, type KeySetEvent } from '@product-service/bearer';
 import { createDpopKey, createTestClock, type DpopKey } from '@product-service/bearer-testing';
 import {
   cognitoAccessClaims,
@@ -22,12 +22,13 @@ interface Answer {
 
 /** Over real HTTP: fetch, or a raw socket for what fetch will not send (two Authorization headers). */
 async function send(url: string, sent: Sent): Promise<Answer> {
-  const { method = 'GET', path, authorization, dpop } = sent;
+  const { method = 'GET', path, authorization, dpop, cookie } = sent;
   if (Array.isArray(authorization) || Array.isArray(dpop)) {
     const connection = await openRaw(url);
     const lines = [
       ...[authorization ?? []].flat().map((value) => `Authorization: ${value}\r\n`),
       ...[dpop ?? []].flat().map((value) => `DPoP: ${value}\r\n`),
+      ...(cookie === undefined ? [] : [`Cookie: ${cookie}\r\n`]),
     ].join('');
     await connection.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines}Connection: close\r\n\r\n`);
     const response = await connection.response();
@@ -36,9 +37,14 @@ async function send(url: string, sent: Sent): Promise<Answer> {
   }
   const headers: Record<string, string> = typeof authorization === 'string' ? { authorization } : {};
   if (typeof dpop === 'string') headers['dpop'] = dpop;
+  if (cookie !== undefined) headers['cookie'] = cookie;
   const response = await fetch(`${url}${path}`, { method, headers });
   return { status: response.status, headers: response.headers, body: await response.text() };
 }
+
+/** The `session` cookie's value, as an app that keeps the token in a cookie reads it. */
+const sessionCookie = (request: AuthRequest): string | undefined =>
+  /(?:^|; *)session=([^;]+)/.exec(String(request.headers['cookie'] ?? ''))?.[1];
 
 // One table (cases.ts), four adapters: each must answer every case with the same status, challenge and body.
 for (const name of Object.keys(adapters) as AdapterName[]) {
@@ -68,6 +74,7 @@ for (const name of Object.keys(adapters) as AdapterName[]) {
           now: clock.now,
           // Without a resource URL proofs cannot be checked, so the DPoP scheme is neither accepted nor offered.
           ...(testCase.dpop ? { dpop: { resource, required: testCase.dpop.required ?? false } } : {}),
+          ...(testCase.sessionCookie ? { getToken: sessionCookie } : {}),
           onKeySetEvent: (_issuer, event) => {
             seen.push(event);
             wake();
@@ -121,6 +128,7 @@ for (const name of Object.keys(adapters) as AdapterName[]) {
               sent.authorization ?? [],
               sent.path.split('access_token=')[1] ?? [],
               sent.dpop ?? [],
+              sent.cookie?.split('session=')[1] ?? [],
             ].flat();
             for (const token of tokens) {
               const signature = token.split('.')[2] ?? '';

@@ -6,10 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import Router from '@koa/router';
 import Koa from 'koa';
 import {
-  allOf,
-  claimCheck,
-  claimEquals,
-  claimIncludes,
   cognito,
   createAuthenticator,
   createRoutePolicy,
@@ -241,60 +237,5 @@ describe('the bearer middleware with an answer hook and an optional route', () =
   });
 });
 
-// The core's claim checks on a Koa route, and the core's getToken, through this adapter: the same rules as Express's
-// claimEquals / claimIncludes / claimCheck middleware, answered the same way (401 invalid_token).
-describe('claim checks and getToken through the Koa middleware', () => {
-  let issuer: TestIssuer;
-  let server: Server;
-  let url: string;
-
-  before(async () => {
-    issuer = await startTestIssuer({ keys: [await createTestKey()] });
-    const authenticator = createAuthenticator({
-      issuers: [cognito(issuer.cognitoProfile())],
-      realm: 'items',
-      getToken: (request) => /(?:^|; *)session=([^;]+)/.exec(String(request.headers['cookie'] ?? ''))?.[1],
-    });
-    const policy = createRoutePolicy([
-      { method: 'GET', path: '/org', access: allOf(requireScopes('items/read'), claimEquals('org_id', 'org_42')) },
-      { method: 'GET', path: '/mfa', access: claimIncludes('amr', 'mfa') },
-      { method: 'GET', path: '/acme', access: claimCheck((claims) => claims['tenant'] === 'acme', 'acme only') },
-    ]);
-    const app = new Koa<AuthState>();
-    app.use(createBearerAuth({ authenticator, policy }));
-    app.use((ctx) => {
-      ctx.body = { subject: ctx.state.principal?.subject ?? null };
-    });
-    server = app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await issuer.close();
-  });
-
-  const status = async (path: string, claims: Record<string, unknown>) => {
-    const response = await fetch(`${url}${path}`, { headers: bearer(await issuer.cognitoAccessToken(claims)) });
-    return `${response.status} ${response.headers.get('www-authenticate') ?? ''}`.trim();
-  };
-
-  it('admits a token that passes the route claim checks and refuses one that fails with 401 invalid_token', async () => {
-    assert.equal(await status('/org', { scope: 'items/read', org_id: 'org_42' }), '200');
-    assert.match(
-      await status('/org', { scope: 'items/read', org_id: 'org_7' }),
-      /^401 .*error="invalid_token".*'org_id'/,
-    );
-    assert.equal(await status('/mfa', { amr: ['pwd', 'mfa'] }), '200');
-    assert.match(await status('/mfa', { amr: ['pwd'] }), /^401 .*error="invalid_token"/);
-    assert.equal(await status('/acme', { tenant: 'acme' }), '200');
-    assert.match(await status('/acme', { tenant: 'umbrella' }), /^401 .*acme only"$/);
-  });
-
-  it('takes the token from a cookie when getToken finds it, and still refuses a query token', async () => {
-    const token = await issuer.cognitoAccessToken({ amr: ['mfa'] });
-    assert.equal((await fetch(`${url}/mfa`, { headers: { cookie: `session=${token}` } })).status, 200);
-    assert.equal((await fetch(`${url}/mfa?access_token=${token}`)).status, 400);
-  });
-});
+// Claim checks (claimEquals, claimIncludes, claimCheck) and getToken through this adapter are rows of
+// test/conformance/cases.ts, run through every adapter alike.
