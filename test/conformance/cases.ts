@@ -106,6 +106,10 @@ const person = (username: string, groups: readonly string[], claims: JWTPayload 
 const bearer = (token: string) => `Bearer ${token}`;
 /** A failed claim check: 401 invalid_token, as express-oauth2-jwt-bearer answers (its InvalidTokenError). */
 const claimsRefused = (why: string) => invalidToken(`token claims not accepted: ${why}`);
+/** Sends a token with these claims (beside the defaults of `World.token`) to `path`. */
+const withToken =
+  (path: string, claims: JWTPayload): Step['send'] =>
+  async (w) => ({ path, authorization: bearer(await w.token(claims)) });
 /** A case whose authenticator reads the `session` cookie through getToken. */
 const withCookie = (testCase: ConformanceCase): ConformanceCase => ({ ...testCase, sessionCookie: true });
 const epoch = (world: World) => Math.floor(world.clock.now() / 1000);
@@ -272,37 +276,37 @@ export const cases: readonly ConformanceCase[] = [
   once(
     'admits a token whose claim equals the value the route names, beside the scope it needs',
     'express-oauth2-jwt-bearer claimEquals',
-    async (w) => ({ path: '/org', authorization: bearer(await w.token({ scope: 'items/read', org_id: 'org_42' })) }),
+    withToken('/org', { scope: 'items/read', org_id: 'org_42' }),
     subject('test-client'),
   ),
   once(
     'answers 401 invalid_token naming the claim when it holds another value',
     'express-oauth2-jwt-bearer claimEquals (InvalidTokenError); RFC 6750 §3.1',
-    async (w) => ({ path: '/org', authorization: bearer(await w.token({ scope: 'items/read', org_id: 'org_7' })) }),
+    withToken('/org', { scope: 'items/read', org_id: 'org_7' }),
     claimsRefused("unexpected 'org_id' value"),
   ),
   once(
     'admits a token whose list claim includes the value the route names',
     'express-oauth2-jwt-bearer claimIncludes',
-    async (w) => ({ path: '/mfa', authorization: bearer(await w.token({ amr: ['pwd', 'mfa'] })) }),
+    withToken('/mfa', { amr: ['pwd', 'mfa'] }),
     subject('test-client'),
   ),
   once(
     'answers 401 invalid_token naming the claim when its list lacks the value',
     'express-oauth2-jwt-bearer claimIncludes (InvalidTokenError); RFC 6750 §3.1',
-    async (w) => ({ path: '/mfa', authorization: bearer(await w.token({ amr: ['pwd'] })) }),
+    withToken('/mfa', { amr: ['pwd'] }),
     claimsRefused("unexpected 'amr' value"),
   ),
   once(
     "admits a token that passes the app's own claim check",
     'express-oauth2-jwt-bearer claimCheck',
-    async (w) => ({ path: '/acme', authorization: bearer(await w.token({ tenant: 'acme' })) }),
+    withToken('/acme', { tenant: 'acme' }),
     subject('test-client'),
   ),
   once(
     "answers 401 invalid_token with the check's own description when the token fails it",
     'express-oauth2-jwt-bearer claimCheck (InvalidTokenError); RFC 6750 §3.1',
-    async (w) => ({ path: '/acme', authorization: bearer(await w.token({ tenant: 'umbrella' })) }),
+    withToken('/acme', { tenant: 'umbrella' }),
     claimsRefused('tenant acme only'),
   ),
 
