@@ -1,5 +1,3 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { Config } from './config.js';
 
@@ -20,9 +18,6 @@ export function dynamoCallBounds(products: Config['products']) {
   } as const;
 }
 
-/** As many sockets as the SDK's own agent allows (50), said here so that the bound is ours, not a default's. */
-const storeSockets = 50;
-
 /**
  * The SDK levers the store path adopts, measured in `bench/store-client-levers.ts` (docs/benchmarks.md, section 5):
  * - `cacheMiddleware`: a command's middleware stack is resolved once per command class, not on every call
@@ -30,21 +25,11 @@ const storeSockets = 50;
  *   request"). Its `send` uses the cache only for calls sent without options, so the store sends none (the deadline
  *   is raced beside the call, store/client.ts); lib-dynamodb's document client refuses it, so the store marshals with
  *   util-dynamodb around the low-level client.
- * - one keep-alive agent per protocol with a stated socket bound, owned by the client (its destroy() closes them).
- * Each alone moved the CPU of a GetItem by a few per cent at most, and together they bring our client to about the
+ * The SDK's own keep-alive agent (50 sockets) is kept: an agent of ours measured the same. Each alone moved the CPU of a GetItem by a few per cent at most, and together they bring our client to about the
  * default client's cost, not below it: the SDK's floor (section 5 has the figures).
  */
 export function storeClientLevers(products: Config['products']) {
-  const bounds = dynamoCallBounds(products);
-  return {
-    ...bounds,
-    cacheMiddleware: true,
-    requestHandler: {
-      ...bounds.requestHandler,
-      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: storeSockets }),
-      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: storeSockets }),
-    },
-  } as const;
+  return { ...dynamoCallBounds(products), cacheMiddleware: true } as const;
 }
 
 /** The service's DynamoDB client settings: the region, the endpoint, the bounds and the levers above. */

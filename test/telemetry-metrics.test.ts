@@ -47,7 +47,7 @@ const valueOf = (points: readonly DataPoint<unknown>[], attributes: Record<strin
   points.find((point) => Object.entries(attributes).every(([key, value]) => point.attributes[key] === value))?.value;
 
 describe('product_service.store.conflicts', () => {
-  it('counts each write that lost a race and was retried, then the one given up (answered 409) when the deadline ran out', async () => {
+  it('counts each write that lost a race and was retried, then the one given up (exhausted) when the deadline ran out', async () => {
     const telemetry = createTelemetry(sdk);
     const product = {
       id: 'p1',

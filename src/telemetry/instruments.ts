@@ -30,7 +30,7 @@ function createInstruments(meter: Meter) {
     }),
     storeConflicts: meter.createCounter('product_service.store.conflicts', {
       unit: '{conflict}',
-      description: 'Conditional writes that lost a race: retried, or answered 409',
+      description: 'Conditional writes that lost a race: retried, or given up as the deadline ran out (exhausted)',
     }),
     storeUnavailable: meter.createCounter('product_service.store.unavailable', {
       unit: '{request}',
@@ -48,7 +48,7 @@ export function createTelemetry(sdk: TelemetrySdk): Telemetry {
   const meter = sdk.meterProvider.getMeter('product-service');
   const instruments = createInstruments(meter);
   return {
-    requests: (routes) => requestTelemetry(sdk.tracerProvider.getTracer('product-service'), instruments, routes),
+    requests: (table) => requestTelemetry(sdk.tracerProvider.getTracer('product-service'), instruments, table),
 
     logFields() {
       const active = trace.getActiveSpan()?.spanContext();

@@ -68,7 +68,7 @@ export interface RequestInstruments {
 export function requestTelemetry(
   tracer: Tracer,
   instruments: RequestInstruments,
-  routes: Pick<RouteTable, 'match'>,
+  table: Pick<RouteTable, 'match'>,
 ): Middleware<AuthState> {
   return async (ctx, next) => {
     const started = performance.now();
@@ -80,7 +80,7 @@ export function requestTelemetry(
     try {
       await context.with(trace.setSpan(parent, span), next);
     } finally {
-      const route = routes.match(ctx.path);
+      const route = table.match(ctx.path);
       const { status } = ctx;
       const refusal = ctx.state.authRefusal;
       instruments.requestDuration.record((performance.now() - started) / 1000, {

@@ -9,7 +9,7 @@ import type { ConflictOutcome } from '../products/service.js';
 /** What the service measures, as the service sees it; the OpenTelemetry side lives in src/telemetry/instruments.ts. */
 export interface Telemetry {
   /** Makes the server span (named by the route table's template) the context of everything the request does, and records its duration; undefined when off. */
-  requests(routes: Pick<RouteTable, 'match'>): Middleware<AuthState> | undefined;
+  requests(table: Pick<RouteTable, 'match'>): Middleware<AuthState> | undefined;
   /** Fields for every log line (`trace_id`, `span_id` inside a traced request); undefined when off. */
   readonly logFields: (() => Record<string, string>) | undefined;
   keySetEvent(event: KeySetEvent): void;

@@ -5,7 +5,8 @@ import {
   InMemoryMetricExporter,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
-import { loadConfig, type Config } from '../../src/config.js';
+import type { Config } from '../../src/config.js';
+import { localTestConfig } from './local-config.js';
 import { startTelemetry, type TelemetrySdk } from '../../src/telemetry/sdk.js';
 
 export interface InMemoryTelemetry {
@@ -34,17 +35,7 @@ export function startInMemoryTelemetry(config: Config): InMemoryTelemetry {
   return { sdk, spans, metrics, reader };
 }
 
-/**
- * The local run's config with telemetry on, for `startInMemoryTelemetry`: free ports, logs off, and an OTLP endpoint
- * that is never called (the exporters above replace the SDK's). config.ts imports no AWS SDK module, so this may come
- * before the SDK starts.
- */
+/** The local run's config with telemetry on, for `startInMemoryTelemetry`: the OTLP endpoint is never called. */
 export function tracedLocalConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({
-    PORT: '0',
-    LOCAL_ISSUER_PORT: '0',
-    LOG_LEVEL: 'silent',
-    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
-    ...env,
-  });
+  return localTestConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', ...env });
 }

@@ -12,10 +12,7 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** The service as `npm start` builds it in local mode, on free ports, with logs off. */
-export function localTestConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ PORT: '0', LOCAL_ISSUER_PORT: '0', LOG_LEVEL: 'silent', ...env });
-}
+export { localTestConfig } from './local-config.js';
 
 /** A config that trusts the given issuers (e.g. a JWKS server the test controls) instead of the embedded one. */
 export function configTrusting(issuers: readonly IssuerConfig[]): Config {
